@@ -1,0 +1,28 @@
+import { divideStabilized } from './stabilize';
+import { keepParams, templateRule } from './template';
+import type { LinearRule } from './types';
+import { requireNonNegative } from './validate';
+
+/** Options of {@link epsilonRule}. */
+export interface EpsilonOptions {
+  /** Stabilizer added to the pre-activation, with its sign (sign(0) = +1). Default 1e-6. */
+  readonly epsilon?: number;
+}
+
+/**
+ * LRP-ε: `R_i = x_i Σ_j W_ij R_j / stab_ε(z_j)` with the bias in `z` (zennit `Epsilon`).
+ * With ε = 0 this is LRP-0 (see {@link zeroRule}).
+ */
+export function epsilonRule(options: EpsilonOptions = {}, name = 'epsilon'): LinearRule {
+  const epsilon = requireNonNegative(name, 'epsilon', options.epsilon ?? 1e-6);
+  return templateRule(name, name === 'zero' ? {} : { epsilon }, {
+    forwards: [{ input: 'identity', params: keepParams }],
+    gradients: (R, [o]) => [divideStabilized(R, o as NonNullable<typeof o>, epsilon)],
+    reducer: 'inputTimesGradient',
+  });
+}
+
+/** LRP-0: the epsilon rule with ε = 0 (a zero pre-activation divides by zero, as in zennit). */
+export function zeroRule(): LinearRule {
+  return epsilonRule({ epsilon: 0 }, 'zero');
+}

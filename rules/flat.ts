@@ -1,0 +1,19 @@
+import * as tf from '@tensorflow/tfjs';
+import { divideStabilized } from './stabilize';
+import { mapParams, templateRule } from './template';
+import type { LinearRule } from './types';
+import type { StabilizerOptions } from './zPlus';
+import { requireNonNegative } from './validate';
+
+/**
+ * Flat (zennit `Flat`): input and weights replaced by ones, bias zero; relevance is spread
+ * evenly over each receptive field (padding positions do not count).
+ */
+export function flatRule(options: StabilizerOptions = {}): LinearRule {
+  const stabilizer = requireNonNegative('flat', 'stabilizer', options.stabilizer ?? 1e-6);
+  return templateRule('flat', { stabilizer }, {
+    forwards: [{ input: 'ones', params: mapParams('ones', (t) => tf.onesLike(t), true) }],
+    gradients: (R, [o]) => [divideStabilized(R, o as tf.Tensor, stabilizer)],
+    reducer: 'gradient',
+  });
+}

@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs';
+import { divideStabilized } from './stabilize';
+import { mapParams, sumDefined, templateRule } from './template';
+import type { LinearRule } from './types';
+import { requireNonNegative } from './validate';
+
+/** Options of {@link gammaRule}. */
+export interface GammaOptions {
+  /** Weight of the positive (or negative) part added to the parameters. Default 0.25. */
+  readonly gamma?: number;
+  /** Denominator stabilizer. Default 1e-6. */
+  readonly stabilizer?: number;
+}
+
+/**
+ * Generalised γ rule (zennit `Gamma`): parameters `p + γ·p⁺` for units with z > 0 and
+ * `p + γ·p⁻` for units with z < 0; units with z = 0 pass nothing.
+ */
+export function gammaRule(options: GammaOptions = {}): LinearRule {
+  const gamma = requireNonNegative('gamma', 'gamma', options.gamma ?? 0.25);
+  const stabilizer = requireNonNegative('gamma', 'stabilizer', options.stabilizer ?? 1e-6);
+  const plusPos = (t: tf.Tensor) => tf.add(t, tf.mul(tf.relu(t), gamma));
+  const plusNeg = (t: tf.Tensor) => tf.add(t, tf.mul(tf.minimum(t, 0), gamma));
+  return templateRule('gamma', { gamma, stabilizer }, {
+    forwards: [
+      { input: 'positive', params: mapParams('gammaPositive', plusPos) },
+      { input: 'negative', params: mapParams('gammaNegative', plusNeg, true) },
+      { input: 'positive', params: mapParams('gammaNegative', plusNeg) },
+      { input: 'negative', params: mapParams('gammaPositive', plusPos, true) },
+    ],
+    gradients: (R, [o1, o2, o3, o4], z) => {
+      const gPos = tf.mul(divideStabilized(R, sumDefined([o1, o2]) ?? tf.zerosLike(R), stabilizer), tf.cast(tf.greater(z, 0), 'float32'));
+      const gNeg = tf.mul(divideStabilized(R, sumDefined([o3, o4]) ?? tf.zerosLike(R), stabilizer), tf.cast(tf.less(z, 0), 'float32'));
+      return [gPos, gPos, gNeg, gNeg];
+    },
+    reducer: 'inputTimesGradient',
+  });
+}

@@ -1,0 +1,16 @@
+import type { LayerRule } from './types';
+
+/**
+ * Gradient: `R_in = Jᵀ R`, relevance moves with the values (max pooling: to the window
+ * maximum; reshape, concatenation, padding, up-sampling; an embedding's vectors summed).
+ */
+export function gradientRule(): LayerRule {
+  const rule: LayerRule = {
+    kind: 'rule' as const,
+    name: 'gradient',
+    params: {},
+    appliesTo: 'any' as const,
+    relevance: (ctx) => ctx.vjp(ctx.R),
+  };
+  return Object.freeze(rule);
+}

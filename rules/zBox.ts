@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs';
+import { LrpRuleError } from '../src/errors';
+import { divideStabilized } from './stabilize';
+import { CustomInput, keepParams, mapParams, negativePart, positivePart, templateRule } from './template';
+import type { LinearRule } from './types';
+import { requireNonNegative } from './validate';
+
+/** Options of {@link zBoxRule}. */
+export interface ZBoxOptions {
+  /** Lowest input value: a number, or a tensor broadcastable to the layer input. */
+  readonly low: number | tf.Tensor;
+  /** Highest input value: a number, or a tensor broadcastable to the layer input. */
+  readonly high: number | tf.Tensor;
+  /** Denominator stabilizer. Default 1e-6. */
+  readonly stabilizer?: number;
+}
+
+function bound(name: 'low' | 'high', value: number | tf.Tensor): CustomInput {
+  return {
+    name,
+    apply(x) {
+      if (typeof value !== 'number') {
+        const s = value.shape;
+        const fits = s.length <= x.rank && s.every((d, i) => d === 1 || d === x.shape[x.rank - s.length + i]);
+        if (!fits) {
+          throw new LrpRuleError('zBox', `Rule 'zBox': '${name}' of shape [${s.join(',')}] does not broadcast to the layer input [${x.shape.join(',')}]. Pass a number or a tensor of the input's shape without the batch axis, e.g. [${x.shape.slice(1).join(',')}].`);
+        }
+      }
+      return tf.mul(tf.onesLike(x), value);
+    },
+  };
+}
+
+/**
+ * z^B (zennit `ZBox`): `R_i = Σ_j (x_iW_ij − l_iW⁺_ij − h_iW⁻_ij) / stab(Σ_i' …) R_j`, for inputs
+ * bounded by `low ≤ x ≤ high` (usually the first layer).
+ */
+export function zBoxRule(options: ZBoxOptions): LinearRule {
+  if (options === undefined || options.low === undefined || options.high === undefined) {
+    throw new LrpRuleError('zBox', "Rule 'zBox' needs the input bounds: pass { low, high } (numbers or tensors broadcastable to the input), e.g. { low: 0, high: 1 } for images scaled to [0, 1].");
+  }
+  const { low, high } = options;
+  for (const [k, v] of [['low', low], ['high', high]] as const) {
+    if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'object' || v === null || typeof v.shape !== 'object') {
+      throw new LrpRuleError('zBox', `Rule 'zBox': '${k}' must be a finite number or a tf.Tensor, got ${String(v)}.`);
+    }
+  }
+  if (typeof low === 'number' && typeof high === 'number' && !(low <= high)) {
+    throw new LrpRuleError('zBox', `Rule 'zBox': low must be ≤ high, got low=${low}, high=${high}.`);
+  }
+  const stabilizer = requireNonNegative('zBox', 'stabilizer', options.stabilizer ?? 1e-6);
+  return templateRule('zBox', { low, high, stabilizer }, {
+    forwards: [
+      { input: 'identity', params: keepParams },
+      { input: bound('low', low), params: mapParams('positive', positivePart) },
+      { input: bound('high', high), params: mapParams('negative', negativePart) },
+    ],
+    gradients: (R, [o1, o2, o3]) => {
+      const g = divideStabilized(R, tf.sub(tf.sub(o1 as tf.Tensor, o2 as tf.Tensor), o3 as tf.Tensor), stabilizer);
+      const minusG = tf.neg(g);
+      return [g, minusG, minusG];
+    },
+    reducer: 'inputTimesGradient',
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * One error hierarchy for tfjs-lrp. Every error has a stable `name`, carries the context it is
+ * about (argument, layer, class), and its message says what to do next.
+ */
+
+/** Base class of every error thrown by tfjs-lrp. */
+export class LrpError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LrpError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** An argument of a public call is invalid (wrong type, shape, range or value). */
+export class LrpArgumentError extends LrpError {
+  /** The argument that is wrong, e.g. `'input'`, `'classIdx'`, `'options.alpha'`. */
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super(`Argument '${argument}': ${message}`);
+    this.name = 'LrpArgumentError';
+    this.argument = argument;
+  }
+}
+
+/** A rule or composite name is unknown, or a rule's parameters are invalid. */
+export class LrpRuleError extends LrpError {
+  /** The rule or composite concerned. */
+  readonly rule: string;
+  constructor(rule: string, message: string) {
+    super(message);
+    this.name = 'LrpRuleError';
+    this.rule = rule;
+  }
+}
+
+/** A layer of the model cannot be explained as configured. */
+export class LrpLayerError extends LrpError {
+  /** The layer's name in the model (nested models as `outer/inner`). */
+  readonly layerName: string;
+  /** The layer's Keras class name, e.g. `Conv3D`. */
+  readonly className: string;
+  constructor(layerName: string, className: string, message: string) {
+    super(message);
+    this.name = 'LrpLayerError';
+    this.layerName = layerName;
+    this.className = className;
+  }
+}
+
+/** The model itself cannot be explained (not a LayersModel, not built, unsupported topology). */
+export class LrpModelError extends LrpError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LrpModelError';
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The public entry points: options → plan → forward → backward.
+ *
+ *     const relevance = explain(model, x, 'max', { composite: 'epsilonPlusFlat' });
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ruleLabel } from '../rules/types';
+import { perSampleSum, runBackward } from './backward';
+import { LrpArgumentError, LrpError } from './errors';
+import { runForward } from './forward';
+import type { ExplainOptions } from './options';
+import { groupOf, ModelPlan, planModel } from './plan';
+
+/** Which class to explain: one for all samples, one per sample, or each sample's top score. */
+export type ClassIndex = number | readonly number[] | 'max';
+
+/** Relevance for a single-input model is one tensor; for a multi-input model one per input. */
+export type Relevance = tf.Tensor | tf.Tensor[];
+
+/** Per-layer relevance sums, as plain numbers per sample. */
+export interface LayerConservation {
+  /** Node name (nested: `outer/inner`; split parts `name:part`). */
+  readonly layer: string;
+  readonly className: string;
+  readonly rule: string;
+  /** Σ relevance arriving at the layer's output, per sample. */
+  readonly upper: number[];
+  /** Σ relevance the layer passes to its inputs, per sample. */
+  readonly lower: number[];
+  /** `upper − lower` per sample: what this layer absorbed (> 0) or created (< 0). */
+  readonly absorbed: number[];
+}
+
+/** Conservation, per sample, as plain numbers. */
+export interface ConservationReport {
+  /** The explained class per sample. */
+  readonly classIdx: number[];
+  /** The explained score (pre-softmax logit) per sample. */
+  readonly score: number[];
+  /** Σ of the relevance the backward pass started with (= score for `outputRelevance: 'logit'`). */
+  readonly outputSum: number[];
+  /** Σ of the input relevance (all inputs) per sample. */
+  readonly inputSum: number[];
+  /** `outputSum − inputSum`: relevance absorbed by biases, ε, masks, pooling borders. */
+  readonly absorbed: number[];
+  /** `|absorbed| / |outputSum|` (0 when both are 0). */
+  readonly relativeError: number[];
+  /** Per layer, in forward order, when `perLayer` was requested. */
+  readonly layers?: LayerConservation[];
+}
+
+/** One row of a plan description. */
+export interface PlanRow {
+  readonly layer: string;
+  readonly className: string;
+  readonly group: string;
+  /** The rule with its parameters, e.g. `epsilon(epsilon=0.000001)`. */
+  readonly rule: string;
+  /** Why this rule was chosen. */
+  readonly reason: string;
+  /** What canonization did (split activation, merged BatchNorm, …). */
+  readonly notes: string[];
+}
+
+/** A model explained once and explained again cheaply. */
+export interface Explainer {
+  /** The plan: the canonized graph and each node's rule. */
+  readonly plan: ModelPlan;
+  /** Relevance with each input's shape, float32, for the whole batch. The caller disposes it. */
+  explain(input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex): Relevance;
+  /** Relevance plus conservation numbers (per sample, and per layer on request). */
+  explainWithConservation(input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options?: { readonly perLayer?: boolean }): Promise<{ relevance: Relevance; conservation: ConservationReport }>;
+  /** The plan as rows (one per node, forward order). */
+  describe(): PlanRow[];
+}
+
+function asInputList(plan: ModelPlan, input: unknown): tf.Tensor[] {
+  const expected = plan.graph.inputs;
+  const list = Array.isArray(input) ? (input as unknown[]) : [input];
+  if (!Array.isArray(input) && expected.length > 1) {
+    throw new LrpArgumentError('input', `the model has ${expected.length} inputs (${expected.map((i) => i.name).join(', ')}); pass an array of ${expected.length} tensors.`);
+  }
+  if (list.length !== expected.length) {
+    throw new LrpArgumentError('input', `expected ${expected.length} tensor${expected.length === 1 ? '' : 's'} (${expected.map((i) => i.name).join(', ')}), got ${list.length}.`);
+  }
+  let batch: number | null = null;
+  return list.map((t, i) => {
+    const spec = expected[i];
+    const label = expected.length === 1 ? 'input' : `input[${i}]`;
+    if (!(t instanceof tf.Tensor) && !(t !== null && typeof t === 'object' && 'shape' in t && 'dtype' in t && 'dataId' in t)) {
+      throw new LrpArgumentError(label, `expected a tf.Tensor of shape [batch, ${spec.shape.slice(1).map((d) => d ?? '?').join(', ')}], got ${t === null ? 'null' : typeof t}.`);
+    }
+    const x = t as tf.Tensor;
+    if (x.isDisposed) throw new LrpArgumentError(label, 'the tensor is disposed.');
+    const want = `[batch, ${spec.shape.slice(1).map((d) => d ?? '?').join(', ')}]`;
+    if (x.rank !== spec.shape.length) {
+      throw new LrpArgumentError(label, `expected rank ${spec.shape.length} ${want} for model input '${spec.name}', got shape [${x.shape.join(', ')}]. For one sample, add the batch axis: x.expandDims(0).`);
+    }
+    spec.shape.forEach((d, a) => {
+      if (a > 0 && d !== null && d !== x.shape[a]) {
+        throw new LrpArgumentError(label, `expected shape ${want} for model input '${spec.name}', got [${x.shape.join(', ')}] (axis ${a} is ${x.shape[a]}, the model needs ${d}).`);
+      }
+    });
+    if (x.shape[0] === 0) throw new LrpArgumentError(label, 'the batch is empty.');
+    if (batch !== null && x.shape[0] !== batch) {
+      throw new LrpArgumentError(label, `batch size ${x.shape[0]} differs from the first input's ${batch}; every input needs the same batch size.`);
+    }
+    batch = x.shape[0];
+    if (x.dtype === 'string' || x.dtype === 'complex64') throw new LrpArgumentError(label, `dtype ${x.dtype} cannot be explained; pass float32 (or int32 token ids).`);
+    return x;
+  });
+}
+
+function checkFinite(inputs: tf.Tensor[]): void {
+  inputs.forEach((x, i) => {
+    if (x.dtype !== 'float32') return;
+    const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
+    if (bad) {
+      throw new LrpArgumentError(inputs.length === 1 ? 'input' : `input[${i}]`, 'contains NaN or Infinity. Clean or clip the data first (or pass options.checkInput = false to skip this check).');
+    }
+  });
+}
+
+/** Validates `classIdx` (no tensors made). */
+function checkClassIdx(plan: ModelPlan, classIdx: unknown, batch: number): void {
+  const k = plan.outputSize;
+  const check = (c: unknown, where: string) => {
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c >= k) {
+      throw new LrpArgumentError(where, `must be an integer in [0, ${k - 1}] (the explained output has ${k} score${k === 1 ? '' : 's'} per sample), got ${JSON.stringify(c)}.`);
+    }
+  };
+  if (classIdx === 'max') return;
+  if (typeof classIdx === 'number') return check(classIdx, 'classIdx');
+  if (Array.isArray(classIdx)) {
+    if (classIdx.length !== batch) {
+      throw new LrpArgumentError('classIdx', `has ${classIdx.length} entries but the batch has ${batch} samples; pass one class per sample, a single number, or 'max'.`);
+    }
+    classIdx.forEach((c, i) => check(c, `classIdx[${i}]`));
+    return;
+  }
+  throw new LrpArgumentError('classIdx', `expected a class number, an array with one class per sample, or 'max', got ${JSON.stringify(classIdx)}.`);
+}
+
+/** The explained class per sample (inside tidy). */
+function classTensor(classIdx: ClassIndex, logits: tf.Tensor2D): tf.Tensor1D {
+  if (classIdx === 'max') return tf.argMax(logits, 1) as tf.Tensor1D;
+  if (typeof classIdx === 'number') return tf.fill([logits.shape[0]], classIdx, 'int32') as tf.Tensor1D;
+  return tf.tensor1d(classIdx as number[], 'int32');
+}
+
+interface RawExplanation {
+  relevance: tf.Tensor[];
+  classIdx: tf.Tensor1D;
+  score: tf.Tensor1D;
+  outputSum: tf.Tensor1D;
+  layers: Array<{ node: string; className: string; rule: string; upper: tf.Tensor1D; lower: tf.Tensor1D }> | null;
+}
+
+function run(plan: ModelPlan, options: ExplainOptions, input: unknown, classIdx: unknown, layerSums: boolean): RawExplanation {
+  const inputs = asInputList(plan, input);
+  const batch = inputs[0].shape[0];
+  checkClassIdx(plan, classIdx, batch);
+  const custom = options.outputRelevance;
+  if (custom !== undefined && custom !== 'logit' && custom !== 'one') {
+    if (!(custom instanceof tf.Tensor)) throw new LrpArgumentError('options.outputRelevance', `expected 'logit', 'one' or a tensor, got ${JSON.stringify(custom)}.`);
+    const want = [batch, ...plan.outputShape];
+    if (custom.size !== batch * plan.outputSize && custom.size !== plan.outputSize) {
+      throw new LrpArgumentError('options.outputRelevance', `a tensor must have the output's shape [${want.join(', ')}] (or without the batch axis), got [${custom.shape.join(', ')}].`);
+    }
+  }
+  if (options.checkInput !== false) checkFinite(inputs);
+
+  return tidyKeep(() => {
+    const record = runForward(plan, inputs);
+    const logits = record.tensors.get(plan.graph.explained) as tf.Tensor;
+    const flat = tf.reshape(logits, [batch, plan.outputSize]) as tf.Tensor2D;
+    const cls = classTensor(classIdx as ClassIndex, flat);
+    // (not tf.oneHot: it rejects depth 1, and wasm's ignores dtype float32)
+    const oneHot = tf.cast(tf.equal(tf.range(0, plan.outputSize, 1, 'int32').reshape([1, -1]), cls.reshape([-1, 1])), 'float32') as tf.Tensor2D;
+    const score = tf.sum(tf.mul(oneHot, flat), 1) as tf.Tensor1D;
+    let start: tf.Tensor;
+    if (custom instanceof tf.Tensor) start = tf.mul(tf.ones([batch, plan.outputSize]), tf.reshape(tf.cast(custom, 'float32'), custom.size === plan.outputSize ? [1, plan.outputSize] : [batch, plan.outputSize]));
+    else start = custom === 'one' ? oneHot : tf.mul(oneHot, flat);
+    const outputSum = perSampleSum(start);
+    const result = runBackward(plan, record, tf.reshape(start, logits.shape), layerSums);
+    return { relevance: result.inputs, classIdx: cls, score, outputSum, layers: result.layers };
+  }, (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower])]);
+}
+
+/** `tf.tidy` for a result that is not a plain tensor container: keeps what `kept` lists. */
+function tidyKeep<T>(fn: () => T, kept: (result: T) => tf.Tensor[]): T {
+  let result: T | undefined;
+  tf.tidy(() => {
+    result = fn();
+    for (const t of kept(result)) tf.keep(t);
+  });
+  return result as T;
+}
+
+function disposeRaw(raw: RawExplanation, keepRelevance: boolean): void {
+  if (!keepRelevance) tf.dispose(raw.relevance);
+  tf.dispose([raw.classIdx, raw.score, raw.outputSum]);
+  for (const l of raw.layers ?? []) tf.dispose([l.upper, l.lower]);
+}
+
+const toRelevance = (plan: ModelPlan, list: tf.Tensor[]): Relevance => (plan.graph.inputs.length === 1 ? list[0] : list);
+
+/**
+ * Introspects the model, canonizes it and assigns rules once; the explainer then explains any
+ * number of batches. It holds no tensors (the parameters are read at every call, so a model
+ * trained further is explained with its current weights) and never changes the model.
+ */
+export function createExplainer(model: tf.LayersModel, options: ExplainOptions = {}): Explainer {
+  const plan = planModel(model, options);
+  const opts = { ...options };
+  return {
+    plan,
+    explain(input, classIdx) {
+      const raw = run(plan, opts, input, classIdx, false);
+      disposeRaw(raw, true);
+      return toRelevance(plan, raw.relevance);
+    },
+    async explainWithConservation(input, classIdx, extra = {}) {
+      const raw = run(plan, opts, input, classIdx, extra.perLayer === true);
+      try {
+        const inputSum = tf.tidy(() => tf.addN(raw.relevance.map(perSampleSum)));
+        const [cls, score, outputSum, inSum] = await Promise.all([raw.classIdx.array(), raw.score.array(), raw.outputSum.array(), inputSum.array()]);
+        inputSum.dispose();
+        const absorbed = outputSum.map((o, i) => o - inSum[i]);
+        const report: ConservationReport = {
+          classIdx: cls,
+          score,
+          outputSum,
+          inputSum: inSum,
+          absorbed,
+          relativeError: absorbed.map((a, i) => (a === 0 ? 0 : Math.abs(a) / Math.abs(outputSum[i]))),
+        };
+        if (raw.layers !== null) {
+          const layers: LayerConservation[] = [];
+          for (const l of raw.layers) {
+            const [upper, lower] = await Promise.all([l.upper.array(), l.lower.array()]);
+            layers.push({ layer: l.node, className: l.className, rule: l.rule, upper, lower, absorbed: upper.map((u, i) => u - lower[i]) });
+          }
+          return { relevance: toRelevance(plan, raw.relevance), conservation: { ...report, layers } };
+        }
+        return { relevance: toRelevance(plan, raw.relevance), conservation: report };
+      } catch (e) {
+        tf.dispose(raw.relevance);
+        throw e;
+      } finally {
+        disposeRaw(raw, true);
+      }
+    },
+    describe() {
+      return describePlan(plan);
+    },
+  };
+}
+
+/**
+ * Explains `classIdx` of `model` for a batch: relevance with the input's shape (one tensor per
+ * input for multi-input models), computed with tf ops on the active backend.
+ *
+ * @param model a Sequential or functional `tf.LayersModel` (never modified)
+ * @param input a batch `[N, ...]`, or one tensor per model input
+ * @param classIdx a class for all samples, one per sample, or `'max'`
+ * @param options rule or composite and their parameters (see {@link ExplainOptions})
+ */
+export function explain(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions = {}): Relevance {
+  return createExplainer(model, options).explain(input, classIdx);
+}
+
+/**
+ * Like {@link explain}, plus conservation: per sample the explained score, the relevance the
+ * pass started with, the input relevance sum and what was absorbed; per layer with `perLayer`.
+ */
+export async function explainWithConservation(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions & { readonly perLayer?: boolean } = {}): Promise<{ relevance: Relevance; conservation: ConservationReport }> {
+  const { perLayer, ...rest } = options;
+  return createExplainer(model, rest).explainWithConservation(input, classIdx, { perLayer });
+}
+
+/** The plan for `model` under `options`: one row per node with its rule and why. */
+export function describePlan(plan: ModelPlan): PlanRow[] {
+  const rows: PlanRow[] = plan.nodes.map((p) => ({
+    layer: p.node.name,
+    className: p.node.className,
+    group: groupOf(p.node),
+    rule: ruleLabel(p.rule),
+    reason: p.reason,
+    notes: [...p.node.notes, ...(p.node.adapter.note !== undefined && p.node.op.kind === 'layer' ? [p.node.adapter.note] : [])],
+  }));
+  const stripped = plan.graph.stripped;
+  if (stripped !== null) {
+    rows.push({ layer: stripped.node, className: 'Activation', group: 'activation', rule: '(stripped)', reason: `final ${stripped.activation}`, notes: [`the pre-${stripped.activation} score is explained`] });
+  }
+  return rows;
+}
+
+/** {@link describePlan} for a model and options. */
+export function describe(model: tf.LayersModel, options: ExplainOptions = {}): PlanRow[] {
+  return describePlan(planModel(model, options));
+}
+
+/** Formats plan rows as a fixed-width text table. */
+export function formatPlan(rows: readonly PlanRow[]): string {
+  const header = ['layer', 'class', 'rule', 'why', 'notes'];
+  const body = rows.map((r) => [r.layer, r.className, r.rule, r.reason, r.notes.join('; ')]);
+  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...body.map((b) => b[i].length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+export { LrpError };

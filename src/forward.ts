@@ -1,0 +1,58 @@
+/**
+ * Forward pass: runs the planned nodes in topological order on concrete tensors and records
+ * what the rules need (every node's inputs and output; for linear nodes the pre-activation and
+ * the parameters with BatchNorm merged). Call inside `tf.tidy`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GraphNode } from './graph';
+import { applyLayer } from './layers/adapter';
+import { batchNormAffine } from './layers/normalization';
+import type { LinearParams } from './ops/linear';
+import type { ModelPlan } from './plan';
+
+/** What the forward pass recorded. */
+export interface ForwardRecord {
+  /** Every tensor by key. */
+  readonly tensors: ReadonlyMap<string, tf.Tensor>;
+  /** Parameters (BatchNorm merged) of each linear node, by node id. */
+  readonly params: ReadonlyMap<string, LinearParams>;
+}
+
+/** The parameters a linear node computes with: its own, with a following BatchNorm merged. */
+export function linearParamsOf(node: GraphNode): LinearParams {
+  if (node.op.kind !== 'linear') throw new Error(`internal: '${node.name}' is not linear`);
+  const own = node.op.part.params();
+  if (node.op.mergedBatchNorm === null) return own;
+  const { scale, shift } = batchNormAffine(node.op.mergedBatchNorm);
+  const kernel = node.op.part.map.scaleKernel(own.kernel, scale);
+  const bias = own.bias === null ? shift : tf.add(tf.mul(own.bias, scale), shift);
+  return { kernel, bias };
+}
+
+function runNode(node: GraphNode, inputs: tf.Tensor[], params: Map<string, LinearParams>): tf.Tensor {
+  switch (node.op.kind) {
+    case 'linear': {
+      const p = linearParamsOf(node);
+      params.set(node.id, p);
+      return node.op.part.map.apply(inputs[0], p);
+    }
+    case 'activation':
+      return node.op.activation.apply(inputs[0]);
+    case 'merged':
+      return inputs[0];
+    default:
+      return node.adapter.forward?.(node.layer, inputs) ?? applyLayer(node.layer, inputs);
+  }
+}
+
+/** Runs the forward pass on the model inputs (in graph input order). */
+export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): ForwardRecord {
+  const tensors = new Map<string, tf.Tensor>();
+  plan.graph.inputs.forEach((input, i) => tensors.set(input.key, inputs[i]));
+  const params = new Map<string, LinearParams>();
+  for (const { node } of plan.nodes) {
+    const ins = node.inputs.map((k) => tensors.get(k) as tf.Tensor);
+    tensors.set(node.output, runNode(node, ins, params));
+  }
+  return { tensors, params };
+}

@@ -1,0 +1,105 @@
+/**
+ * Introspector: a LayersModel (Sequential, functional, nested) → a plain {@link ModelGraph}.
+ * It reads the symbolic graph (model.outputs back to model.inputs) and opens nested models, so
+ * a Sequential inside a Model becomes its layers. It never changes the model.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { LrpLayerError, LrpModelError } from './errors';
+import type { GraphInput, GraphNode, ModelGraph } from './graph';
+import type { Layer, LayerAdapter } from './layers/adapter';
+import { adapterFor } from './layers/registry';
+
+interface SymbolicTensorLike {
+  readonly id: number;
+  readonly name: string;
+  readonly shape: ReadonlyArray<number | null>;
+  readonly dtype: tf.DataType;
+  readonly sourceLayer: Layer;
+  readonly nodeIndex: number;
+}
+
+interface KerasNodeLike {
+  readonly inputTensors: SymbolicTensorLike[];
+  readonly outputTensors: SymbolicTensorLike[];
+}
+
+interface ContainerLike {
+  readonly name: string;
+  readonly layers: Layer[];
+  readonly inputs: SymbolicTensorLike[];
+  readonly outputs: SymbolicTensorLike[];
+  getClassName(): string;
+}
+
+/** An adapter for classes tfjs-lrp does not know: plan assigns a user rule or reports them. */
+export const UNKNOWN_LAYER: LayerAdapter = Object.freeze({ group: 'other' as const });
+
+/** True for a LayersModel, Sequential or nested model (duck-typed: two tfjs copies may exist). */
+export function isLayersModel(value: unknown): value is tf.LayersModel {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Partial<ContainerLike> & { predict?: unknown };
+  return typeof v.getClassName === 'function' && Array.isArray(v.layers) && Array.isArray(v.inputs) && Array.isArray(v.outputs);
+}
+
+function inboundNodes(layer: Layer): KerasNodeLike[] {
+  return (layer as unknown as { inboundNodes: KerasNodeLike[] }).inboundNodes;
+}
+
+/** Reads a model into a plain graph. */
+export function introspect(model: unknown): ModelGraph {
+  if (!isLayersModel(model)) {
+    const what = model === null ? 'null' : typeof model === 'object' ? ((model as { constructor?: { name?: string } }).constructor?.name ?? 'object') : typeof model;
+    throw new LrpModelError(`Argument 'model' must be a tf.LayersModel (tf.sequential(), tf.model() or tf.loadLayersModel()), got ${what}. A GraphModel from tf.loadGraphModel has no layers to explain; convert the Keras model as a layers model.`);
+  }
+  const top = model as unknown as ContainerLike;
+  if (top.outputs.length === 0 || top.inputs.length === 0) {
+    throw new LrpModelError(`Model '${top.name}' has no inputs or outputs yet. Add layers with an inputShape (or call model.build) before explaining it.`);
+  }
+  const nodes: GraphNode[] = [];
+  const inputs: GraphInput[] = [];
+
+  const expand = (container: ContainerLike, scope: string, inputKeys: readonly string[] | null): string[] => {
+    const keys = new Map<number, string>();
+    container.inputs.forEach((t, i) => {
+      if (inputKeys !== null) {
+        keys.set(t.id, inputKeys[i]);
+      } else {
+        const key = `input:${i}`;
+        keys.set(t.id, key);
+        inputs.push({ key, name: t.sourceLayer?.name ?? t.name, shape: t.shape, dtype: t.dtype });
+      }
+    });
+    const visit = (t: SymbolicTensorLike): string => {
+      const known = keys.get(t.id);
+      if (known !== undefined) return known;
+      const layer = t.sourceLayer;
+      const name = `${scope}${layer.name}`;
+      const className = layer.getClassName();
+      const knode = inboundNodes(layer)[t.nodeIndex];
+      if (knode === undefined || className === 'InputLayer') {
+        throw new LrpModelError(`Model '${top.name}': tensor '${t.name}' comes from '${name}' (${className}), which is not one of the model inputs. Build the model with tf.model({ inputs, outputs }) over all of its inputs.`);
+      }
+      const ins = knode.inputTensors.map(visit);
+      if (isLayersModel(layer)) {
+        const outs = expand(layer as unknown as ContainerLike, `${name}/`, ins);
+        knode.outputTensors.forEach((o, i) => keys.set(o.id, outs[i]));
+      } else {
+        if (knode.outputTensors.length !== 1) {
+          throw new LrpLayerError(name, className, `Layer '${name}' (${className}) has ${knode.outputTensors.length} outputs; tfjs-lrp explains single-output layers only.`);
+        }
+        const adapter = adapterFor(className) ?? UNKNOWN_LAYER;
+        adapter.check?.(layer, name);
+        const id = `${name}@${t.nodeIndex}`;
+        nodes.push({ id, name, className, layer, adapter, op: { kind: 'layer' }, inputs: ins, output: id, notes: [] });
+        keys.set(knode.outputTensors[0].id, id);
+      }
+      const key = keys.get(t.id);
+      if (key === undefined) throw new LrpModelError(`Model '${top.name}': could not resolve tensor '${t.name}' of '${name}'.`);
+      return key;
+    };
+    return container.outputs.map(visit);
+  };
+
+  const outputs = expand(top, '', null);
+  return { modelName: top.name, nodes, inputs, outputs, outputShapes: top.outputs.map((t) => t.shape) };
+}

@@ -1,0 +1,10 @@
+/** Layers that are the identity at inference (Dropout and friends). */
+import type { LayerAdapter } from './adapter';
+
+export const identityAdapter: LayerAdapter = {
+  group: 'identity',
+  forward: (_layer, [x]) => x,
+  vjp: (_layer, _inputs, _output, dy) => [dy],
+  nonNegative: (_layer, [nonNeg]) => nonNeg,
+  note: 'identity at inference',
+};

@@ -1,0 +1,104 @@
+/**
+ * Layer adapters by Keras class name (`getClassName()`, robust against minification and two
+ * copies of tfjs). Lives on a global, like the rule registry.
+ */
+import type { Rule } from '../../rules/types';
+import { LrpLayerError } from '../errors';
+import * as activations from './activations';
+import type { LayerAdapter } from './adapter';
+import { embeddingAdapter } from './embedding';
+import type { LayerGroup } from './group';
+import { identityAdapter } from './identity';
+import * as linear from './linear';
+import { addAdapter, concatenateAdapter } from './merging';
+import { batchNormAdapter } from './normalization';
+import * as pooling from './pooling';
+import * as reshaping from './reshaping';
+
+const KEY = Symbol.for('tfjs-lrp.layers');
+type Holder = { [KEY]?: Map<string, LayerAdapter> };
+
+function builtins(): Map<string, LayerAdapter> {
+  return new Map<string, LayerAdapter>([
+    ['Dense', linear.denseAdapter],
+    ['Conv1D', linear.conv1dAdapter],
+    ['Conv2D', linear.conv2dAdapter],
+    ['Conv2DTranspose', linear.conv2dTransposeAdapter],
+    ['DepthwiseConv2D', linear.depthwiseConv2dAdapter],
+    ['SeparableConv2D', linear.separableConv2dAdapter],
+    ['Activation', activations.activationLayerAdapter],
+    ['ReLU', activations.reluAdapter],
+    ['LeakyReLU', activations.leakyReluAdapter],
+    ['PReLU', activations.preluAdapter],
+    ['ELU', activations.eluAdapter],
+    ['ThresholdedReLU', activations.thresholdedReluAdapter],
+    ['Softmax', activations.softmaxAdapter],
+    ['MaxPooling1D', pooling.maxPoolingAdapter],
+    ['MaxPooling2D', pooling.maxPoolingAdapter],
+    ['AveragePooling1D', pooling.averagePoolingAdapter],
+    ['AveragePooling2D', pooling.averagePoolingAdapter],
+    ['GlobalAveragePooling1D', pooling.globalAveragePoolingAdapter],
+    ['GlobalAveragePooling2D', pooling.globalAveragePoolingAdapter],
+    ['GlobalMaxPooling1D', pooling.globalMaxPoolingAdapter],
+    ['GlobalMaxPooling2D', pooling.globalMaxPoolingAdapter],
+    ['Flatten', reshaping.reshapeAdapter],
+    ['Reshape', reshaping.reshapeAdapter],
+    ['Permute', reshaping.permuteAdapter],
+    ['ZeroPadding2D', reshaping.zeroPadding2dAdapter],
+    ['Cropping2D', reshaping.cropping2dAdapter],
+    ['UpSampling2D', reshaping.upSampling2dAdapter],
+    ['Add', addAdapter],
+    ['Concatenate', concatenateAdapter],
+    ['BatchNormalization', batchNormAdapter],
+    ['Dropout', identityAdapter],
+    ['SpatialDropout1D', identityAdapter],
+    ['SpatialDropout2D', identityAdapter],
+    ['GaussianNoise', identityAdapter],
+    ['GaussianDropout', identityAdapter],
+    ['AlphaDropout', identityAdapter],
+    ['Embedding', embeddingAdapter],
+  ]);
+}
+
+function registry(): Map<string, LayerAdapter> {
+  const holder = globalThis as unknown as Holder;
+  if (holder[KEY] === undefined) holder[KEY] = builtins();
+  return holder[KEY] as Map<string, LayerAdapter>;
+}
+
+/** The adapter of a Keras class, or undefined when tfjs-lrp does not know it. */
+export function adapterFor(className: string): LayerAdapter | undefined {
+  return registry().get(className);
+}
+
+/** Teaches tfjs-lrp a layer class (replaces an existing adapter with a warning). */
+export function registerLayer(className: string, adapter: LayerAdapter): void {
+  if (typeof className !== 'string' || className === '' || adapter === null || typeof adapter !== 'object' || typeof adapter.group !== 'string') {
+    throw new LrpLayerError(String(className), String(className), 'registerLayer(className, adapter) needs a class name and an adapter with at least a `group`.');
+  }
+  if (registry().has(className)) console.warn(`tfjs-lrp: layer class '${className}' is registered again; the new adapter replaces the old one.`);
+  registry().set(className, adapter);
+}
+
+/**
+ * Gives every layer of a class (e.g. your own custom layer) a rule. The layer runs with its own
+ * `apply`; rules that need its Jacobian (gradient, norm) differentiate through it.
+ *
+ * @example registerLayerRule('MyScale', makeRule('pass'))
+ */
+export function registerLayerRule(className: string, rule: Rule, group: LayerGroup = 'other'): void {
+  const existing = registry().get(className);
+  registerLayer(className, { ...(existing ?? { group }), defaultRule: () => rule });
+}
+
+/** Removes a registered class; removing a class that is not registered throws. */
+export function unregisterLayer(className: string): void {
+  if (!registry().delete(className)) {
+    throw new LrpLayerError(className, className, `unregisterLayer('${className}'): no such layer class is registered.`);
+  }
+}
+
+/** All registered class names. */
+export function layerClassNames(): string[] {
+  return [...registry().keys()];
+}

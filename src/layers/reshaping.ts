@@ -1,0 +1,70 @@
+/** Layers that move values around: relevance moves with them (the gradient). */
+import * as tf from '@tensorflow/tfjs';
+import { applyLayer, configOf, LayerAdapter, requireChannelsLast, tupleOf, vjpByGradient } from './adapter';
+
+const passesSign = (_: unknown, nonNeg: readonly boolean[]): boolean => nonNeg.every(Boolean);
+const note = 'relevance moves with the values';
+
+export const reshapeAdapter: LayerAdapter = {
+  group: 'reshape',
+  vjp: (_layer, [x], _output, dy) => [tf.reshape(dy, x.shape)],
+  nonNegative: passesSign,
+  note,
+};
+
+export const permuteAdapter: LayerAdapter = {
+  group: 'reshape',
+  vjp: (layer, _inputs, _output, dy) => {
+    const dims = configOf(layer).dims as number[];
+    const perm = [0, ...dims];
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    return [tf.transpose(dy, inverse)];
+  },
+  nonNegative: passesSign,
+  note,
+};
+
+function pairs(value: unknown): [[number, number], [number, number]] {
+  if (typeof value === 'number') return [[value, value], [value, value]];
+  const v = value as Array<number | number[]>;
+  const axis = (a: number | number[]): [number, number] => (typeof a === 'number' ? [a, a] : [a[0], a[1]]);
+  return [axis(v[0]), axis(v[1])];
+}
+
+export const zeroPadding2dAdapter: LayerAdapter = {
+  group: 'reshape',
+  check: requireChannelsLast,
+  vjp: (layer, [x], _output, dy) => {
+    const [[top], [left]] = pairs(configOf(layer).padding);
+    return [tf.slice(dy, [0, top, left, 0], x.shape)];
+  },
+  nonNegative: passesSign,
+  note,
+};
+
+export const cropping2dAdapter: LayerAdapter = {
+  group: 'reshape',
+  check: requireChannelsLast,
+  vjp: (layer, _inputs, _output, dy) => {
+    const [[top, bottom], [left, right]] = pairs(configOf(layer).cropping);
+    return [tf.pad(dy, [[0, 0], [top, bottom], [left, right], [0, 0]])];
+  },
+  nonNegative: passesSign,
+  note,
+};
+
+export const upSampling2dAdapter: LayerAdapter = {
+  group: 'reshape',
+  check: requireChannelsLast,
+  vjp: (layer, inputs, _output, dy) => {
+    const c = configOf(layer);
+    if (c.interpolation !== undefined && c.interpolation !== 'nearest') {
+      return vjpByGradient((xs) => applyLayer(layer, xs), inputs, dy);
+    }
+    const [sh, sw] = tupleOf(c.size, 2, 2);
+    const [n, h, w, ch] = inputs[0].shape;
+    return [tf.sum(tf.reshape(dy, [n, h, sh, w, sw, ch]), [2, 4])];
+  },
+  nonNegative: passesSign,
+  note: 'relevance of the copies summed',
+};

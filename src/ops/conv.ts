@@ -1,0 +1,110 @@
+/**
+ * Convolution helpers built from forward convolutions only.
+ *
+ * The transposed convolution (Conv2DBackpropInput) is missing or slow on some backends (a plain
+ * loop on wasm), so it is computed here as a correlation of the zero-inserted, padded upper
+ * tensor with the spatially flipped kernel: the same numbers, with the fast conv2d kernel.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Padding of a spatial axis: zeros before and after. */
+export type AxisPad = readonly [number, number];
+
+/** How a convolution pads its input (Keras `padding`). */
+export type PaddingMode = 'same' | 'valid' | 'causal';
+
+/**
+ * The zeros TensorFlow adds on one spatial axis for a convolution with the given geometry
+ * (`same`: total = max((ceil(in/s) - 1)·s + k_eff - in, 0), the smaller half before).
+ */
+export function axisPadding(inSize: number, kernel: number, stride: number, dilation: number, mode: PaddingMode): AxisPad {
+  const effective = (kernel - 1) * dilation + 1;
+  if (mode === 'valid') return [0, 0];
+  if (mode === 'causal') return [effective - 1, 0];
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + effective - inSize, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+/** Output length of one spatial axis of a convolution. */
+export function convOutputSize(inSize: number, kernel: number, stride: number, dilation: number, pad: AxisPad): number {
+  const effective = (kernel - 1) * dilation + 1;
+  return Math.floor((inSize + pad[0] + pad[1] - effective) / stride) + 1;
+}
+
+/** Inserts `stride - 1` zeros between the elements of the two spatial axes of an NHWC tensor. */
+export function insertZeros(g: tf.Tensor4D, strides: readonly [number, number]): tf.Tensor4D {
+  const [sh, sw] = strides;
+  if (sh === 1 && sw === 1) return g;
+  const [n, h, w, c] = g.shape;
+  const spread = tf.pad(tf.reshape(g, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const flat = tf.reshape(spread, [n, h * sh, w * sw, c]);
+  return tf.slice(flat, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+}
+
+/** Geometry of a 2-D convolution on NHWC tensors. */
+export interface Conv2DGeometry {
+  readonly kernelSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly pads: readonly [AxisPad, AxisPad];
+}
+
+/**
+ * Pads an upper tensor so that a stride-1 'valid' correlation with the flipped kernel gives the
+ * transposed convolution on the (unpadded) input of spatial size `inH x inW`.
+ */
+export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
+  const spread = insertZeros(g, geo.strides);
+  const [, hd, wd] = spread.shape;
+  const sizes = [inH, inW];
+  const lengths = [hd, wd];
+  const padding: [number, number][] = [[0, 0]];
+  for (let a = 0; a < 2; a++) {
+    const effective = (geo.kernelSize[a] - 1) * geo.dilation[a] + 1;
+    const before = effective - 1 - geo.pads[a][0];
+    const after = sizes[a] - lengths[a] + geo.pads[a][0];
+    padding.push([before, after]);
+  }
+  padding.push([0, 0]);
+  // `after` can be negative only for geometries TensorFlow itself rejects; crop to be safe.
+  const needsCrop = padding.some(([b, a]) => b < 0 || a < 0);
+  const positive = padding.map(([b, a]) => [Math.max(b, 0), Math.max(a, 0)] as [number, number]);
+  let out = tf.pad(spread, positive);
+  if (needsCrop) {
+    const begin = padding.map(([b]) => Math.max(-b, 0));
+    const size = out.shape.map((s, i) => s - begin[i] - Math.max(-padding[i][1], 0));
+    out = tf.slice(out, begin, size);
+  }
+  return out;
+}
+
+/** Flips a kernel [kh, kw, ...] along its two spatial axes. */
+export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
+  return tf.reverse(kernel, [0, 1]);
+}
+
+/**
+ * The transposed 2-D convolution (vector-Jacobian product of conv2d with respect to its input):
+ * `g` [N, Ho, Wo, Cout], `kernel` [kh, kw, Cin, Cout], result [N, inH, inW, Cin].
+ */
+export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
+  const padded = padForTranspose(g, inH, inW, geo);
+  const flipped = tf.transpose(flipSpatial(kernel), [0, 1, 3, 2]) as tf.Tensor4D;
+  return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', [geo.dilation[0], geo.dilation[1]]);
+}
+
+/**
+ * The transposed depthwise convolution: `g` [N, Ho, Wo, Cin·mult], `kernel` [kh, kw, Cin, mult],
+ * result [N, inH, inW, Cin].
+ */
+export function depthwiseTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
+  const [kh, kw, cin, mult] = kernel.shape;
+  const padded = padForTranspose(g, inH, inW, geo);
+  const perChannel = tf.reshape(flipSpatial(kernel), [kh, kw, cin * mult, 1]) as tf.Tensor4D;
+  const spread = tf.depthwiseConv2d(padded, perChannel, 1, 'valid', 'NHWC', [geo.dilation[0], geo.dilation[1]]);
+  if (mult === 1) return spread;
+  const [n, h, w] = spread.shape;
+  return tf.sum(tf.reshape(spread, [n, h, w, cin, mult]), 4) as tf.Tensor4D;
+}

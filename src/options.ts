@@ -1,0 +1,62 @@
+/** The one options interface of tfjs-lrp, with every default documented. */
+import type * as tf from '@tensorflow/tfjs';
+import type { Composite } from '../rules/composites';
+import type { Rule } from '../rules/types';
+
+/** Names of the built-in rules (any registered name is accepted too). */
+export type RuleName = 'epsilon' | 'zero' | 'zPlus' | 'alphaBeta' | 'gamma' | 'flat' | 'wSquare' | 'zBox' | 'pass' | 'norm' | 'gradient';
+
+/** Names of the built-in composites. */
+export type CompositeName = 'epsilonPlus' | 'epsilonPlusFlat' | 'epsilonGammaBox' | 'epsilonAlpha2Beta1' | 'epsilonAlpha2Beta1Flat';
+
+/** Options of `explain`, `createExplainer`, `explainWithConservation` and `describe`. */
+export interface ExplainOptions {
+  /**
+   * The rule for every Dense and Conv layer: a name or a rule object. Default `'epsilon'`.
+   * Ignored when `composite` is given.
+   */
+  readonly rule?: RuleName | Rule;
+  /** ε of the epsilon rule (also the Dense rule of the composites). Default 1e-6. */
+  readonly epsilon?: number;
+  /** α of the alphaBeta rule. Default 2. */
+  readonly alpha?: number;
+  /** β of the alphaBeta rule (α − β = 1). Default 1. */
+  readonly beta?: number;
+  /** γ of the gamma rule (also epsilonGammaBox). Default 0.25. */
+  readonly gamma?: number;
+  /** Denominator stabilizer of zPlus, alphaBeta, gamma, flat, wSquare, zBox and of `norm` (average pooling, Add). Default 1e-6. */
+  readonly stabilizer?: number;
+  /**
+   * A composite (rule per layer type and position): a built-in name or a composite object.
+   * Overrides `rule`. Default: none.
+   */
+  readonly composite?: CompositeName | Composite;
+  /** Lowest input value for the z-box rule: a number or a tensor broadcastable to the input. Required when z-box is used. */
+  readonly low?: number | tf.Tensor;
+  /** Highest input value for the z-box rule. Required when z-box is used. */
+  readonly high?: number | tf.Tensor;
+  /** A rule for the first Dense/Conv layer (in forward order), over the rule or composite. Default: none. */
+  readonly firstLayer?: 'flat' | 'wSquare' | 'zBox';
+  /**
+   * Rules by layer name (nested: `outer/inner` or the bare name) or by class name
+   * (`'Conv2D'`); they win over the composite. Default: none.
+   */
+  readonly layerRules?: Readonly<Record<string, RuleName | Rule>>;
+  /** Which output of a multi-output model to explain. Default 0. */
+  readonly output?: number;
+  /**
+   * The relevance the backward pass starts with: `'logit'` (one-hot × the selected score),
+   * `'one'` (one-hot), or a tensor of the output's shape (used as is). Default `'logit'`.
+   */
+  readonly outputRelevance?: 'logit' | 'one' | tf.Tensor;
+  /**
+   * Layers without a rule: `'error'` (throw, naming the layer) or `'gradient'` (pass the
+   * gradient, warning once per layer). Default `'error'`.
+   */
+  readonly unknownLayers?: 'error' | 'gradient';
+  /**
+   * Check the input for NaN/Inf before explaining (one scalar read from the device).
+   * Default true; turn off on a GPU hot path where every sync counts.
+   */
+  readonly checkInput?: boolean;
+}

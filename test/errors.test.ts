@@ -1,0 +1,197 @@
+/** Every error of the public API: typed, with a message naming the culprit and the fix, no leaks. */
+import * as tf from '@tensorflow/tfjs';
+import { createExplainer, describe as describePlanOf, explain, explainWithConservation, LrpArgumentError, LrpLayerError, LrpModelError, LrpRuleError, registerLayerRule, unregisterLayer, passRule } from '../src';
+import { randomizeWeights, uniform, useBackend } from './helpers';
+
+/** A custom layer class tfjs-lrp does not know. */
+class ScaleLayer extends tf.layers.Layer {
+  static className = 'ScaleLayer';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.tidy(() => tf.mul(x, 2));
+  }
+  override getClassName(): string {
+    return 'ScaleLayer';
+  }
+}
+tf.serialization.registerClass(ScaleLayer);
+
+function smallModel(): tf.LayersModel {
+  const m = tf.sequential();
+  m.add(tf.layers.dense({ inputShape: [4], units: 3, activation: 'relu', name: 'hidden' }));
+  m.add(tf.layers.dense({ units: 2, activation: 'softmax', name: 'out' }));
+  randomizeWeights(m, 1);
+  return m;
+}
+
+function customModel(): tf.LayersModel {
+  const m = tf.sequential();
+  m.add(tf.layers.dense({ inputShape: [4], units: 3, name: 'd1' }));
+  m.add(new ScaleLayer({ name: 'scale' }));
+  m.add(tf.layers.dense({ units: 2, name: 'd2' }));
+  randomizeWeights(m, 2);
+  return m;
+}
+
+/** Asserts `fn` throws `type` with a message matching every pattern, and leaks nothing. */
+async function expectError(fn: () => unknown, type: new (...a: never[]) => Error, ...patterns: RegExp[]): Promise<Error> {
+  const before = tf.memory().numTensors;
+  let caught: unknown = null;
+  try {
+    await Promise.resolve(fn());
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(type);
+  const err = caught as Error;
+  for (const p of patterns) expect(err.message).toMatch(p);
+  expect(tf.memory().numTensors).toBe(before);
+  return err;
+}
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+describe('input errors', () => {
+  const model = smallModel();
+  const good = uniform([2, 4], 3);
+  afterAll(() => good.dispose());
+
+  test('wrong rank names the expected shape and the fix', async () => {
+    const x = uniform([4], 1);
+    const e = await expectError(() => explain(model, x, 0), LrpArgumentError, /rank 2/, /\[batch, 4\]/, /expandDims\(0\)/);
+    expect((e as LrpArgumentError).argument).toBe('input');
+    x.dispose();
+  });
+  test('wrong shape names the axis', async () => {
+    const x = uniform([2, 5], 1);
+    await expectError(() => explain(model, x, 0), LrpArgumentError, /axis 1 is 5, the model needs 4/);
+    x.dispose();
+  });
+  test('wrong count of inputs', async () => {
+    await expectError(() => explain(model, [good, good], 0), LrpArgumentError, /expected 1 tensor/, /got 2/);
+  });
+  test('not a tensor', async () => {
+    await expectError(() => explain(model, [1, 2] as unknown as tf.Tensor, 0), LrpArgumentError, /expected 1 tensor|expected a tf.Tensor/);
+    await expectError(() => explain(model, 'x' as unknown as tf.Tensor, 0), LrpArgumentError, /expected a tf.Tensor/);
+  });
+  test('NaN and Infinity', async () => {
+    const nan = tf.tensor2d([[1, NaN, 0, 0]]);
+    const inf = tf.tensor2d([[1, Infinity, 0, 0]]);
+    await expectError(() => explain(model, nan, 0), LrpArgumentError, /NaN or Infinity/, /checkInput/);
+    await expectError(() => explain(model, inf, 0), LrpArgumentError, /NaN or Infinity/);
+    tf.dispose([nan, inf]);
+  });
+  test('classIdx out of range, negative, non-integer, wrong length, wrong type', async () => {
+    await expectError(() => explain(model, good, 2), LrpArgumentError, /classIdx/, /\[0, 1\]/, /got 2/);
+    await expectError(() => explain(model, good, -1), LrpArgumentError, /got -1/);
+    await expectError(() => explain(model, good, 0.5), LrpArgumentError, /integer/);
+    await expectError(() => explain(model, good, [0]), LrpArgumentError, /1 entries but the batch has 2/);
+    await expectError(() => explain(model, good, [0, 7]), LrpArgumentError, /classIdx\[1\]/);
+    await expectError(() => explain(model, good, 'top' as unknown as 'max'), LrpArgumentError, /'max'/);
+  });
+  test('multi-input model given one tensor', async () => {
+    const a = tf.input({ shape: [2] });
+    const b = tf.input({ shape: [3] });
+    const out = tf.layers.dense({ units: 2 }).apply(tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: [a, b], outputs: out });
+    const x = uniform([1, 2], 1);
+    await expectError(() => explain(m, x, 0), LrpArgumentError, /2 inputs/, /array of 2 tensors/);
+    const y = uniform([2, 3], 1);
+    await expectError(() => explain(m, [x, y], 0), LrpArgumentError, /batch size 2 differs/);
+    tf.dispose([x, y]);
+  });
+});
+
+describe('rule and option errors', () => {
+  const model = smallModel();
+  const x = uniform([2, 4], 3);
+  afterAll(() => x.dispose());
+
+  test('unknown rule and composite names list the known ones', async () => {
+    await expectError(() => explain(model, x, 0, { rule: 'epsilom' as 'epsilon' }), LrpRuleError, /Unknown rule 'epsilom'/, /epsilon, zero, zPlus/);
+    await expectError(() => explain(model, x, 0, { composite: 'plusFlat' as 'epsilonPlus' }), LrpRuleError, /Unknown composite 'plusFlat'/, /epsilonPlusFlat/);
+  });
+  test('alpha - beta != 1', async () => {
+    await expectError(() => explain(model, x, 0, { rule: 'alphaBeta', alpha: 2, beta: 2 }), LrpRuleError, /alpha - beta must be 1/, /alpha=2, beta=2/);
+  });
+  test('negative epsilon and gamma', async () => {
+    await expectError(() => explain(model, x, 0, { rule: 'epsilon', epsilon: -1 }), LrpArgumentError, /options.epsilon/, /≥ 0/);
+    await expectError(() => explain(model, x, 0, { rule: 'gamma', gamma: -0.1 }), LrpArgumentError, /options.gamma/);
+  });
+  test('z-box: low > high, missing bounds', async () => {
+    await expectError(() => explain(model, x, 0, { firstLayer: 'zBox', low: 1, high: -1 }), LrpRuleError, /low must be ≤ high/);
+    await expectError(() => explain(model, x, 0, { firstLayer: 'zBox' }), LrpRuleError, /needs the input bounds/, /low: 0, high: 1/);
+  });
+  test('output out of range', async () => {
+    await expectError(() => explain(model, x, 0, { output: 1 }), LrpArgumentError, /options.output/, /1 output/);
+  });
+  test('unknown option and misspelt layerRules key', async () => {
+    await expectError(() => explain(model, x, 0, { epsilonn: 1 } as unknown as { epsilon: number }), LrpArgumentError, /options.epsilonn/, /unknown option/);
+    await expectError(() => explain(model, x, 0, { layerRules: { hiden: 'zPlus' } }), LrpArgumentError, /layerRules\['hiden'\]/, /hidden/);
+  });
+  test('a linear rule on a non-linear layer', async () => {
+    const m = tf.sequential();
+    m.add(tf.layers.dense({ inputShape: [4], units: 3, name: 'd' }));
+    m.add(tf.layers.reLU({ name: 'act' }));
+    await expectError(() => createExplainer(m, { layerRules: { act: 'zPlus' } }), LrpRuleError, /applies to Dense\/Conv layers only/, /'act'/);
+  });
+  test('not a LayersModel', async () => {
+    await expectError(() => explain({} as tf.LayersModel, x, 0), LrpModelError, /tf.LayersModel/);
+    await expectError(() => explain(null as unknown as tf.LayersModel, x, 0), LrpModelError, /got null/);
+    await expectError(() => explain(tf.sequential(), x, 0), LrpModelError, /no inputs or outputs/);
+  });
+  test('outputRelevance of the wrong shape', async () => {
+    const bad = tf.ones([3]);
+    await expectError(() => explain(model, x, 0, { outputRelevance: bad }), LrpArgumentError, /outputRelevance/, /\[2, 2\]/);
+    bad.dispose();
+  });
+});
+
+describe('layers without a rule', () => {
+  const model = customModel();
+  const x = uniform([2, 4], 5);
+  afterAll(() => x.dispose());
+
+  test('error names the layer, its class and three fixes', async () => {
+    const e = await expectError(() => explain(model, x, 0), LrpLayerError, /'scale' \(ScaleLayer\)/, /layerRules/, /registerLayerRule\('ScaleLayer'/, /unknownLayers/);
+    expect((e as LrpLayerError).layerName).toBe('scale');
+    expect((e as LrpLayerError).className).toBe('ScaleLayer');
+  });
+  test('gradient fallback warns once per layer and computes the gradient', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const explainer = createExplainer(model, { unknownLayers: 'gradient' });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toMatch(/'scale' \(ScaleLayer\)/);
+      const viaGradient = explainer.explain(x, 0) as tf.Tensor;
+      const viaPass = explain(model, x, 0, { layerRules: { scale: 'pass' } }) as tf.Tensor;
+      // gradient of x*2 doubles the relevance that pass would forward unchanged
+      const a = viaGradient.dataSync();
+      const b = viaPass.dataSync();
+      for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(2 * b[i], 5);
+      expect(warn).toHaveBeenCalledTimes(1);
+      tf.dispose([viaGradient, viaPass]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+  test('registerLayerRule makes explain use the rule for the class', async () => {
+    registerLayerRule('ScaleLayer', passRule());
+    try {
+      const r = explain(model, x, 0) as tf.Tensor;
+      const viaPass = explain(model, x, 0, { layerRules: { scale: 'pass' } }) as tf.Tensor;
+      expect(Array.from(r.dataSync())).toEqual(Array.from(viaPass.dataSync()));
+      const rows = describePlanOf(model);
+      expect(rows.find((row) => row.layer === 'scale')?.reason).toMatch(/registered rule for ScaleLayer/);
+      tf.dispose([r, viaPass]);
+    } finally {
+      unregisterLayer('ScaleLayer');
+    }
+    expect(() => unregisterLayer('ScaleLayer')).toThrow(LrpLayerError);
+  });
+  test('explainWithConservation rejects without leaking', async () => {
+    await expectError(() => explainWithConservation(model, x, 0), LrpLayerError, /ScaleLayer/);
+  });
+});

@@ -1,0 +1,251 @@
+/**
+ * Properties that hold whatever the reference says: conservation on bias-free models, LRP-0 =
+ * gradient × input on bias-free ReLU networks, BatchNorm merging keeps the logits, cpu = wasm,
+ * the model is never changed, and per-layer sums are reported.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createExplainer, explain, explainWithConservation, ExplainOptions } from '../src';
+import { planModel } from '../src/plan';
+import { runForward } from '../src/forward';
+import { expectClose, expectNoLeak, randomizeWeights, take, uniform, useBackend } from './helpers';
+import { CASES } from './models';
+
+const CONSERVING: Array<[string, ExplainOptions]> = [
+  ['epsilon 1e-6', { rule: 'epsilon' }],
+  ['zPlus', { rule: 'zPlus' }],
+  ['alphaBeta 2/1', { rule: 'alphaBeta' }],
+  ['epsilon + flat first', { rule: 'epsilon', firstLayer: 'flat' }],
+  ['zPlus + wSquare first', { rule: 'zPlus', firstLayer: 'wSquare' }],
+  ['epsilonPlusFlat', { composite: 'epsilonPlusFlat' }],
+  ['epsilonAlpha2Beta1', { composite: 'epsilonAlpha2Beta1' }],
+];
+
+const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]): tf.SymbolicTensor => layer.apply(x) as tf.SymbolicTensor;
+
+/**
+ * Bias-free models in which every unit has positive and negative contributions (tanh keeps hidden
+ * values non-zero and of both signs; after ReLU a unit whose active inputs all have positive
+ * weights makes alphaBeta create (α−1)·R_j by definition), with inputs in [0.2, 1].
+ */
+const CONSERVATION_MODELS: Array<[string, () => tf.LayersModel, number[]]> = [
+  ['Dense', () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [24], units: 20, activation: 'tanh', useBias: false }), tf.layers.dense({ units: 16, activation: 'tanh', useBias: false }), tf.layers.dense({ units: 4, useBias: false })] }), [24]],
+  ['Conv + MaxPool + AvgPool + GlobalAvgPool', () => tf.sequential({ layers: [
+    tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 8, kernelSize: 3, padding: 'same', activation: 'tanh', useBias: false }),
+    tf.layers.maxPooling2d({ poolSize: 2 }),
+    tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'tanh', useBias: false }),
+    tf.layers.averagePooling2d({ poolSize: 2 }),
+    tf.layers.conv2d({ filters: 8, kernelSize: 1, activation: 'tanh', useBias: false }),
+    tf.layers.globalAveragePooling2d({}),
+    tf.layers.dense({ units: 4, useBias: false }),
+  ] }), [8, 8, 3]],
+  ['Add + Concatenate + Flatten', () => {
+    const input = tf.input({ shape: [6, 6, 3] });
+    const a = apply(tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh', useBias: false }), input);
+    const b = apply(tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh', useBias: false }), a);
+    const s = apply(tf.layers.add(), [a, b]);
+    const c = apply(tf.layers.conv2d({ filters: 4, kernelSize: 1, activation: 'tanh', useBias: false }), input);
+    const cat = apply(tf.layers.concatenate(), [s, c]);
+    const f = apply(tf.layers.flatten(), cat);
+    const d = apply(tf.layers.dense({ units: 16, activation: 'tanh', useBias: false }), f);
+    return tf.model({ inputs: input, outputs: apply(tf.layers.dense({ units: 3, useBias: false }), d) });
+  }, [6, 6, 3]],
+];
+
+describe('conservation on bias-free models: |Σ R_in − logit| ≤ 1e-4 |logit|', () => {
+  for (const [name, build, shape] of CONSERVATION_MODELS) {
+    test.each(CONSERVING)(`${name}: %s`, async (_label, options) => {
+      const model = build();
+      randomizeWeights(model, 31, { biasFree: true });
+      const x = uniform([4, ...shape], 41, 0.2, 1);
+      const { relevance, conservation } = await explainWithConservation(model, x, 'max', options);
+      tf.dispose(relevance);
+      conservation.score.forEach((score, i) => {
+        expect(Math.abs(score)).toBeGreaterThan(1e-2);
+        expect(conservation.outputSum[i]).toBeCloseTo(score, 6);
+        expect(Math.abs(conservation.inputSum[i] - score)).toBeLessThanOrEqual(1e-4 * Math.abs(score));
+      });
+      x.dispose();
+      model.dispose();
+    });
+  }
+});
+
+describe('LRP-0 on a bias-free ReLU network equals gradient × input', () => {
+  test.each([
+    ['dense', () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 6, activation: 'relu', useBias: false }), tf.layers.dense({ units: 5, activation: 'relu', useBias: false }), tf.layers.dense({ units: 3, useBias: false })] }), [4, 8]],
+    ['conv + maxpool', () => tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', useBias: false }), tf.layers.maxPooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 3, useBias: false })] }), [4, 6, 6, 2]],
+  ] as const)('%s', (_name, build, shape) => {
+    const model = build();
+    randomizeWeights(model, 5, { biasFree: true });
+    const x = uniform([...shape], 9);
+    const lrp0 = take(explain(model, x, 1, { rule: 'zero' }));
+    const gxi = take(tf.tidy(() => tf.mul(x, tf.grad((v: tf.Tensor) => tf.sum(tf.gather(model.predict(v) as tf.Tensor, [1], 1)))(x))));
+    expectClose(lrp0, gxi, 1e-4, 'LRP-0 vs gradient x input');
+    x.dispose();
+    model.dispose();
+  });
+});
+
+describe('canonization keeps the function', () => {
+  test.each(CASES.map((c) => [c.name, c]))('forward pass of the canonized graph = model.predict: %s', (_n, testCase) => {
+    const { model, inputs } = testCase.build();
+    const plan = planModel(model, {});
+    const logits = tf.tidy(() => {
+      const rec = runForward(plan, inputs);
+      return tf.keep(rec.tensors.get(plan.graph.explained) as tf.Tensor);
+    });
+    const predicted = tf.tidy(() => {
+      const out = model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor;
+      // undo a stripped final softmax / sigmoid to compare logits
+      if (plan.graph.stripped?.activation === 'softmax') return tf.softmax(logits);
+      return out;
+    });
+    const expected = plan.graph.stripped === null ? predicted : tf.tidy(() => (plan.graph.stripped?.activation === 'sigmoid' ? tf.sigmoid(logits) : tf.softmax(logits)));
+    const actual = plan.graph.stripped === null ? logits : (model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor);
+    expectClose(actual.dataSync(), expected.dataSync(), 1e-5, testCase.name);
+    tf.dispose([logits, predicted, expected, actual, ...inputs]);
+    model.dispose();
+  });
+});
+
+describe('BatchNorm merging', () => {
+  test('merged Conv+BN and Dense+BN compute the same logits as the model, and the model is unchanged', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, useBias: true }),
+        tf.layers.batchNormalization({ epsilon: 0.01 }),
+        tf.layers.reLU(),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 4, useBias: false }),
+        tf.layers.batchNormalization({ scale: false }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
+    randomizeWeights(model, 77);
+    const weightsBefore = model.getWeights().map((w) => Array.from(w.dataSync()));
+    const x = uniform([3, 5, 5, 2], 4);
+    const plan = planModel(model, { composite: 'epsilonPlus' });
+    expect(plan.nodes.filter((p) => p.node.op.kind === 'merged')).toHaveLength(2);
+    const logits = tf.tidy(() => tf.keep(runForward(plan, [x]).tensors.get(plan.graph.explained) as tf.Tensor));
+    const predicted = model.predict(x) as tf.Tensor;
+    expectClose(logits.dataSync(), predicted.dataSync(), 1e-5, 'merged logits');
+    const r = explain(model, x, 0, { composite: 'epsilonPlus' }) as tf.Tensor;
+    r.dispose();
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(weightsBefore);
+    expect(model.layers.map((l) => l.getClassName())).toEqual(['Conv2D', 'BatchNormalization', 'ReLU', 'Flatten', 'Dense', 'BatchNormalization', 'Dense']);
+    tf.dispose([x, logits, predicted]);
+  });
+});
+
+describe('cpu and wasm agree within 1e-4 max|R|', () => {
+  const configs: ExplainOptions[] = [{ rule: 'epsilon' }, { composite: 'epsilonPlusFlat' }, { composite: 'epsilonGammaBox', low: -1, high: 1 }, { composite: 'epsilonAlpha2Beta1' }];
+  for (const testCase of CASES) {
+    test(testCase.name, async () => {
+      const results: Float32Array[][] = [];
+      for (const backend of ['cpu', 'wasm']) {
+        await useBackend(backend);
+        const { model, inputs } = testCase.build();
+        results.push(configs.map((o) => take(explain(model, inputs.length === 1 ? inputs[0] : inputs, testCase.classes, o))));
+        tf.dispose(inputs);
+        model.dispose();
+      }
+      await useBackend('cpu');
+      results[0].forEach((cpu, i) => expectClose(results[1][i], cpu, 1e-4, `${testCase.name} config ${i}`));
+    });
+  }
+});
+
+describe('API behaviour', () => {
+  const testCase = CASES[1];
+  test('classIdx forms: number, per sample, max; a batch equals its samples one by one', () => {
+    const { model, inputs } = testCase.build();
+    const [x] = inputs;
+    const explainer = createExplainer(model, { composite: 'epsilonPlusFlat' });
+    const top = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, 1).arraySync() as number[]);
+    const viaMax = take(explainer.explain(x, 'max'));
+    const viaArray = take(explainer.explain(x, top));
+    expect(Array.from(viaMax)).toEqual(Array.from(viaArray));
+    const all2 = take(explainer.explain(x, 2));
+    const per = take(explainer.explain(x, [2, 2, 2]));
+    expect(Array.from(all2)).toEqual(Array.from(per));
+    const n = x.shape[0];
+    const size = x.size / n;
+    for (let i = 0; i < n; i++) {
+      const xi = tf.slice(x, [i], [1]);
+      const single = take(explainer.explain(xi, [top[i]]));
+      expectClose(single, viaArray.subarray(i * size, (i + 1) * size), 1e-5, `sample ${i}`);
+      xi.dispose();
+    }
+    tf.dispose(inputs);
+  });
+
+  test("outputRelevance 'one' and a custom tensor", async () => {
+    const { model, inputs } = testCase.build();
+    const [x] = inputs;
+    const logit = take(explain(model, x, [0, 1, 2]));
+    const one = await explainWithConservation(model, x, [0, 1, 2], { outputRelevance: 'one' });
+    expect(one.conservation.outputSum).toEqual([1, 1, 1]);
+    const oneData = take(one.relevance);
+    // the rules are linear in R: logit mode = one mode × score
+    const size = x.size / 3;
+    one.conservation.score.forEach((s, i) => {
+      expectClose(logit.subarray(i * size, (i + 1) * size), oneData.subarray(i * size, (i + 1) * size).map((v) => v * s), 1e-4, `sample ${i}`);
+    });
+    const custom = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    const viaTensor = take(explain(model, x, 0, { outputRelevance: custom }));
+    expectClose(viaTensor, oneData, 1e-6, 'custom tensor = one-hot');
+    tf.dispose([custom, ...inputs]);
+  });
+
+  test('per-layer conservation: sums per node, upper of each node = lower of the next in a chain', async () => {
+    const { model, inputs } = CASES[0].build(true);
+    const { relevance, conservation } = await explainWithConservation(model, inputs[0], [0, 1, 2], { rule: 'epsilon', perLayer: true });
+    tf.dispose(relevance);
+    const layers = conservation.layers ?? [];
+    expect(layers.map((l) => l.layer)).toEqual(expect.arrayContaining([expect.stringMatching(/dense/)]));
+    for (let i = 0; i + 1 < layers.length; i++) {
+      layers[i].upper.forEach((u, s) => expect(u).toBeCloseTo(layers[i + 1].lower[s], 5));
+    }
+    const last = layers[layers.length - 1];
+    last.upper.forEach((u, s) => expect(u).toBeCloseTo(conservation.score[s], 5));
+    layers[0].lower.forEach((l, s) => expect(l).toBeCloseTo(conservation.inputSum[s], 5));
+    tf.dispose(inputs);
+  });
+
+  test('with biases, absorbed relevance is reported per layer', async () => {
+    const { model, inputs } = CASES[0].build(false);
+    const { relevance, conservation } = await explainWithConservation(model, inputs[0], 0, { rule: 'epsilon', epsilon: 0.25, perLayer: true });
+    tf.dispose(relevance);
+    const absorbed = (conservation.layers ?? []).map((l) => l.absorbed[0]);
+    const total = absorbed.reduce((a, b) => a + b, 0);
+    expect(total).toBeCloseTo(conservation.absorbed[0], 5);
+    expect(Math.abs(conservation.absorbed[0])).toBeGreaterThan(1e-4);
+    tf.dispose(inputs);
+  });
+
+  test('multi-output model: explains the chosen output', () => {
+    const input = tf.input({ shape: [4] });
+    const h = tf.layers.dense({ units: 5, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+    const o1 = tf.layers.dense({ units: 3, activation: 'softmax', name: 'o1' }).apply(h) as tf.SymbolicTensor;
+    const o2 = tf.layers.dense({ units: 2, name: 'o2' }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [o1, o2] });
+    randomizeWeights(model, 3);
+    const x = uniform([2, 4], 8);
+    const single = tf.model({ inputs: input, outputs: o2 });
+    const a = take(explain(model, x, 1, { output: 1 }));
+    const b = take(explain(single, x, 1));
+    expect(Array.from(a)).toEqual(Array.from(b));
+    x.dispose();
+  });
+
+  test('every public call is leak-free', async () => {
+    const { model, inputs } = CASES[12].build();
+    const [x] = inputs;
+    const explainer = createExplainer(model, { composite: 'epsilonGammaBox', low: -1, high: 1 });
+    await expectNoLeak(() => tf.dispose(explainer.explain(x, 'max')));
+    await expectNoLeak(() => tf.dispose(explain(model, x, [0, 1, 2], { composite: 'epsilonPlusFlat' })));
+    await expectNoLeak(async () => tf.dispose((await explainer.explainWithConservation(x, 1, { perLayer: true })).relevance));
+    await expectNoLeak(() => explainer.describe());
+    tf.dispose(inputs);
+  });
+});
