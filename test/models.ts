@@ -15,6 +15,18 @@ export interface TestCase {
   readonly bounds?: [number, number];
 }
 
+/**
+ * tfjs-layers 4.22 has no SpatialDropout2D; Keras models that use it load once the user registers
+ * a class of that name. This is such a class: the identity at inference, like Keras'.
+ */
+class SpatialDropout2D extends tf.layers.Layer {
+  static className = 'SpatialDropout2D';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.clone(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+tf.serialization.registerClass(SpatialDropout2D);
+
 const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]): tf.SymbolicTensor => layer.apply(x) as tf.SymbolicTensor;
 
 function seq(layers: tf.layers.Layer[], seed: number, biasFree = false): tf.Sequential {
@@ -162,6 +174,7 @@ export const CASES: TestCase[] = [
         tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', useBias: !bf }),
         tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', useBias: !bf }),
         tf.layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 1, padding: 'valid', useBias: !bf }),
+        tf.layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 3, padding: 'valid', useBias: !bf }),
         tf.layers.flatten(),
         tf.layers.dense({ units: 2, useBias: !bf }),
       ], 19, bf),
@@ -321,6 +334,22 @@ export const CASES: TestCase[] = [
       const model = tf.model({ inputs: [a, b], outputs: out });
       randomizeWeights(model, 28, { biasFree: bf });
       return { model, inputs: [uniform([batch, 4], 17), uniform([batch, 3], 18)] };
+    },
+  },
+  {
+    name: 'Softmax layer (final), SpatialDropout2D, InputLayer',
+    classes: [2, 2, 0],
+    bounds: [-1, 1],
+    build: (bf) => {
+      const input = tf.input({ shape: [5, 5, 2] });
+      const c = apply(tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu', useBias: !bf }), input);
+      const d = apply(new SpatialDropout2D({ name: 'spatial_dropout' }), c);
+      const f = apply(tf.layers.flatten(), d);
+      const z = apply(tf.layers.dense({ units: 3, useBias: !bf }), f);
+      const out = apply(tf.layers.softmax(), z);
+      const model = tf.model({ inputs: input, outputs: out });
+      randomizeWeights(model, 29, { biasFree: bf });
+      return { model, inputs: [img(5, 5, 2, 19)] };
     },
   },
 ];

@@ -4,7 +4,7 @@
  * the model is never changed, and per-layer sums are reported.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, explain, explainWithConservation, ExplainOptions } from '../src';
+import { createExplainer, explain, explainWithConservation, ExplainOptions, formatPlan } from '../src';
 import { planModel } from '../src/plan';
 import { runForward } from '../src/forward';
 import { expectClose, expectNoLeak, randomizeWeights, take, uniform, useBackend } from './helpers';
@@ -247,5 +247,64 @@ describe('API behaviour', () => {
     await expectNoLeak(async () => tf.dispose((await explainer.explainWithConservation(x, 1, { perLayer: true })).relevance));
     await expectNoLeak(() => explainer.describe());
     tf.dispose(inputs);
+  });
+});
+
+describe('layers beyond the reference', () => {
+  test('PReLU passes relevance unchanged: equals the reference model with LeakyReLU of the same slope', () => {
+    const build = (act: () => tf.layers.Layer) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 6 }), act(), tf.layers.dense({ units: 3 })] });
+    const withPrelu = build(() => tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.2 }) }));
+    const withLeaky = build(() => tf.layers.leakyReLU({ alpha: 0.2 }));
+    randomizeWeights(withLeaky, 8);
+    withPrelu.layers[0].setWeights(withLeaky.layers[0].getWeights());
+    withPrelu.layers[2].setWeights(withLeaky.layers[2].getWeights());
+    withPrelu.layers[1].setWeights([tf.fill([6], 0.2)]);
+    const x = uniform([3, 5], 2);
+    for (const options of [{ rule: 'epsilon' }, { rule: 'gamma' }] as ExplainOptions[]) {
+      const a = take(explain(withPrelu, x, [0, 1, 2], options));
+      const b = take(explain(withLeaky, x, [0, 1, 2], options));
+      expectClose(a, b, 1e-6, 'PReLU vs LeakyReLU');
+    }
+    x.dispose();
+  });
+
+  test('a softmax inside the network is an error that says how to map it', () => {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax', name: 'attn' }), tf.layers.dense({ units: 2 })] });
+    expect(() => createExplainer(model)).toThrow(/applies softmax inside the network.*layerRules = \{ 'attn': 'pass' \}/s);
+    const x = uniform([2, 4], 1);
+    const r = take(explain(model, x, 0, { layerRules: { 'attn:softmax': 'pass' } }));
+    expect(r.every(Number.isFinite)).toBe(true);
+    x.dispose();
+  });
+
+  test('describe says what happened: fused activation split, BatchNorm merged, softmax stripped, Add split', () => {
+    const input = tf.input({ shape: [6, 6, 2] });
+    const c1 = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'conv1', useBias: false }).apply(input) as tf.SymbolicTensor;
+    const bn = tf.layers.batchNormalization({ name: 'bn1' }).apply(c1) as tf.SymbolicTensor;
+    const r1 = tf.layers.reLU({ name: 'relu1' }).apply(bn) as tf.SymbolicTensor;
+    const c2 = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv2' }).apply(r1) as tf.SymbolicTensor;
+    const s = tf.layers.add({ name: 'sum' }).apply([r1, c2]) as tf.SymbolicTensor;
+    const g = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(s) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2, activation: 'softmax', name: 'logits' }).apply(g) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    const rows = createExplainer(model, { composite: 'epsilonPlusFlat' }).describe();
+    const row = (name: string) => rows.find((r) => r.layer === name);
+    expect(row('conv1')).toMatchObject({ rule: 'flat(stabilizer=0.000001)', reason: 'composite epsilonPlusFlat (firstLinear)' });
+    expect(row('conv1')?.notes.join()).toMatch(/BatchNorm 'bn1' merged into this layer/);
+    expect(row('bn1')?.notes.join()).toMatch(/merged into the layer before it/);
+    expect(row('conv2')?.rule).toMatch(/^zPlus/);
+    expect(row('conv2:relu')).toMatchObject({ rule: 'pass', group: 'activation' });
+    expect(row('conv2:relu')?.notes.join()).toMatch(/fused relu split from Conv2D/);
+    expect(row('sum')).toMatchObject({ rule: 'norm(stabilizer=0.000001)' });
+    expect(row('sum')?.notes.join()).toMatch(/in proportion/);
+    expect(row('gap')?.rule).toMatch(/^norm/);
+    expect(row('logits')?.rule).toMatch(/^epsilon/);
+    expect(row('logits:softmax')).toMatchObject({ rule: '(stripped)' });
+    expect(formatPlan(rows).split('\n')).toHaveLength(rows.length + 2);
+  });
+
+  test('Conv1D with causal padding is refused with a clear error (tfjs-layers cannot run it either)', () => {
+    const model = tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [10, 3], filters: 8, kernelSize: 3, padding: 'causal', name: 'causal_conv' })] });
+    expect(() => createExplainer(model)).toThrow(/'causal_conv' \(Conv1D\) uses causal padding/);
   });
 });

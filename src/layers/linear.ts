@@ -35,8 +35,11 @@ function convConfig(layer: Layer, rank: 1 | 2): ConvConfig {
 function checkConv(layer: Layer, name: string): void {
   requireChannelsLast(layer, name);
   const padding = configOf(layer).padding;
-  if (padding !== undefined && padding !== 'same' && padding !== 'valid' && padding !== 'causal') {
-    throw new LrpLayerError(name, layer.getClassName(), `Layer '${name}' (${layer.getClassName()}) has padding '${String(padding)}'; supported: same, valid, causal.`);
+  if (padding === 'causal') {
+    throw new LrpLayerError(name, layer.getClassName(), `Layer '${name}' (${layer.getClassName()}) uses causal padding, which tfjs-layers does not implement (model.predict fails on it too). Pad the sequence on the left with a ZeroPadding1D-style Reshape/Concatenate and use padding 'valid'.`);
+  }
+  if (padding !== undefined && padding !== 'same' && padding !== 'valid') {
+    throw new LrpLayerError(name, layer.getClassName(), `Layer '${name}' (${layer.getClassName()}) has padding '${String(padding)}'; supported: same, valid.`);
   }
 }
 
@@ -75,8 +78,9 @@ export const separableConv2dAdapter = linearAdapter('conv', (layer) => ({
 export const conv2dTransposeAdapter = linearAdapter('conv', (layer) => {
   const config = convConfig(layer, 2);
   const outputSize = (inH: number, inW: number): [number, number] => {
+    // tfjs-layers' deconvLength: 'same' n·s, 'valid' n·s + max(k − s, 0)
     const size = (n: number, a: number) =>
-      config.padding === 'same' ? n * config.strides[a] : (n - 1) * config.strides[a] + config.kernelSize[a];
+      config.padding === 'same' ? n * config.strides[a] : n * config.strides[a] + Math.max(config.kernelSize[a] - config.strides[a], 0);
     return [size(inH, 0), size(inW, 1)];
   };
   return {
@@ -86,7 +90,7 @@ export const conv2dTransposeAdapter = linearAdapter('conv', (layer) => {
 }, (layer, name) => {
   checkConv(layer, name);
   const c = convConfig(layer, 2);
-  if (c.padding === 'causal' || c.dilation.some((d) => d !== 1)) {
-    throw new LrpLayerError(name, layer.getClassName(), `Layer '${name}' (Conv2DTranspose) with padding '${c.padding}' and dilation [${c.dilation.join(',')}] is not supported; use padding same/valid and dilation 1.`);
+  if (c.dilation.some((d) => d !== 1)) {
+    throw new LrpLayerError(name, layer.getClassName(), `Layer '${name}' (Conv2DTranspose) with dilation [${c.dilation.join(',')}] is not supported; use dilation 1.`);
   }
 });

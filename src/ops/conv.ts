@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 export type AxisPad = readonly [number, number];
 
 /** How a convolution pads its input (Keras `padding`). */
-export type PaddingMode = 'same' | 'valid' | 'causal';
+export type PaddingMode = 'same' | 'valid';
 
 /**
  * The zeros TensorFlow adds on one spatial axis for a convolution with the given geometry
@@ -20,7 +20,6 @@ export type PaddingMode = 'same' | 'valid' | 'causal';
 export function axisPadding(inSize: number, kernel: number, stride: number, dilation: number, mode: PaddingMode): AxisPad {
   const effective = (kernel - 1) * dilation + 1;
   if (mode === 'valid') return [0, 0];
-  if (mode === 'causal') return [effective - 1, 0];
   const out = Math.ceil(inSize / stride);
   const total = Math.max((out - 1) * stride + effective - inSize, 0);
   const before = Math.floor(total / 2);

@@ -81,16 +81,12 @@ function geometry2d(config: ConvConfig, inH: number, inW: number): Conv2DGeometr
   };
 }
 
-function explicitPad(geo: Conv2DGeometry): [[number, number], [number, number], [number, number], [number, number]] {
-  return [[0, 0], [geo.pads[0][0], geo.pads[0][1]], [geo.pads[1][0], geo.pads[1][1]], [0, 0]];
-}
-
 function conv2dForward(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | null, config: ConvConfig): tf.Tensor4D {
-  const geo = geometry2d(config, x.shape[1], x.shape[2]);
-  const pad = config.padding === 'causal' ? explicitPad(geo) : config.padding;
-  const dilations: [number, number] = [geo.dilation[0], geo.dilation[1]];
-  if (bias === null) return tf.conv2d(x, kernel, [geo.strides[0], geo.strides[1]], pad, 'NHWC', dilations);
-  return tf.fused.conv2d({ x, filter: kernel, strides: [geo.strides[0], geo.strides[1]], pad, dataFormat: 'NHWC', dilations, bias });
+  const strides: [number, number] = [config.strides[0], config.strides[1]];
+  const dilations: [number, number] = [config.dilation[0], config.dilation[1]];
+  const pad = config.padding;
+  if (bias === null) return tf.conv2d(x, kernel, strides, pad, 'NHWC', dilations);
+  return tf.fused.conv2d({ x, filter: kernel, strides, pad, dataFormat: 'NHWC', dilations, bias });
 }
 
 /** Conv2D on NHWC inputs. */
@@ -147,11 +143,9 @@ export function depthwiseConv2dMap(config: ConvConfig): LinearMap {
     group: 'conv',
     kernelOutAxis: null,
     apply(x, { kernel, bias }) {
-      const x4 = x as tf.Tensor4D;
-      const geo = geometry2d(config, x4.shape[1], x4.shape[2]);
-      const pad = config.padding === 'causal' ? explicitPad(geo) : config.padding;
-      const dilations: [number, number] = [geo.dilation[0], geo.dilation[1]];
-      const z = tf.depthwiseConv2d(x4, kernel as tf.Tensor4D, [geo.strides[0], geo.strides[1]], pad, 'NHWC', dilations);
+      const strides: [number, number] = [config.strides[0], config.strides[1]];
+      const dilations: [number, number] = [config.dilation[0], config.dilation[1]];
+      const z = tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, config.padding, 'NHWC', dilations);
       return addBias(z, bias);
     },
     transpose(g, kernel, inputShape) {

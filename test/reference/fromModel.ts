@@ -193,6 +193,7 @@ function convertLayer(layer: Layer, inputRanks: number[]): RefOp {
       return { type: 'permute', dims: nums(cfg, 'dims', inputRanks[0] - 1) };
     case 'Dropout':
     case 'SpatialDropout1D':
+    case 'SpatialDropout2D':
     case 'GaussianDropout':
     case 'GaussianNoise':
     case 'AlphaDropout':
