@@ -244,6 +244,9 @@ async function main(): Promise<void> {
   tf.enableProdMode();
   console.log(`tfjs-lrp bench: model bench-cnn, input ${INPUT_SHAPE.join('x')}, class ${CLASS_IDX}, backends ${args.backends.join(',')}, batches ${args.batches.join(',')}${args.quick ? ', quick' : ''}`);
   console.log(`node ${process.version}, tfjs ${tf.version.tfjs}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`);
+  const loadStart = os.loadavg();
+  console.log(`load average at start: ${loadStart.map((v) => v.toFixed(2)).join(' ')}`);
+  if (loadStart[0] >= 0.75) console.warn(`WARNING: the machine is busy (1-min load ${loadStart[0].toFixed(2)} on ${os.cpus().length} cores) before the bench starts; timings, LRP ones most, will be noisy and slow.`);
 
   const rows: Row[] = [];
   const backendInfo: Record<string, unknown>[] = [];
@@ -341,6 +344,9 @@ async function main(): Promise<void> {
   console.log(leaks.length === 0 ? '  [PASS] tensor count unchanged over every method loop' : `  [WARN] tensor count changed: ${leaks.map((r) => `${r.backend} b=${r.batch} ${r.method} (${r.tensorLeak})`).join(', ')}`);
 
   const totalS = (performance.now() - started) / 1000;
+  const loadEnd = os.loadavg();
+  // The bench itself keeps about one core busy; much more than that means another process competed.
+  console.log(`load average at end: ${loadEnd.map((v) => v.toFixed(2)).join(' ')}${loadEnd[1] > 1.5 ? ' (WARNING: above the ~1.0 the bench causes by itself: another process competed for the CPU)' : ''}`);
   const out = {
     meta: {
       date: new Date().toISOString(),
@@ -356,6 +362,8 @@ async function main(): Promise<void> {
       backends: backendInfo,
       repeatPlans: Object.fromEntries(args.backends.map((b) => [b, repeatPlan(b, args.quick)])),
       totalSeconds: totalS,
+      loadAverageStart: loadStart,
+      loadAverageEnd: loadEnd,
     },
     rows,
     checks,

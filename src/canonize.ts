@@ -86,6 +86,9 @@ function mergeBatchNorm(nodes: readonly GraphNode[], modelOutputs: readonly stri
     if (bnIds.has(n.id)) {
       return { ...n, op: { kind: 'merged' as const }, notes: [...n.notes, 'merged into the layer before it; passes relevance unchanged'] };
     }
+    if (n.op.kind === 'layer' && n.adapter.group === 'batchNorm') {
+      return { ...n, notes: [...n.notes, 'not merged (it does not directly follow a Dense/Conv with linear activation): passes relevance unchanged'] };
+    }
     return n;
   });
 }

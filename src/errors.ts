@@ -55,3 +55,14 @@ export class LrpModelError extends LrpError {
     this.name = 'LrpModelError';
   }
 }
+
+/** A model could not be loaded from disk (bad JSON, unsafe or missing weight file, short shard). */
+export class LrpLoadError extends LrpError {
+  /** The file concerned. */
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super(message);
+    this.name = 'LrpLoadError';
+    this.file = file;
+  }
+}

@@ -6,7 +6,7 @@ export { explain, explainWithConservation, createExplainer, describe, describePl
 export type { ClassIndex, Relevance, Explainer, ConservationReport, LayerConservation, PlanRow } from './explain';
 export type { ExplainOptions, RuleName, CompositeName } from './options';
 export type { ModelPlan, PlannedNode } from './plan';
-export { LrpError, LrpArgumentError, LrpRuleError, LrpLayerError, LrpModelError } from './errors';
+export { LrpError, LrpArgumentError, LrpRuleError, LrpLayerError, LrpModelError, LrpLoadError } from './errors';
 export { registerLayer, registerLayerRule, unregisterLayer, layerClassNames } from './layers/registry';
 export type { LayerAdapter, LinearPart, LinearLayerSpec, ActivationFn } from './layers/adapter';
 export type { LayerGroup } from './layers/group';

@@ -30,5 +30,4 @@ export const batchNormAdapter: LayerAdapter = {
     }
   },
   vjp: (layer, _inputs, _output, dy) => [tf.mul(dy, batchNormAffine(layer).scale)],
-  note: 'merged into the layer before it, or pass',
 };
