@@ -29,8 +29,9 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
       { input: 'negative', params: mapParams('gammaPositive', plusPos, true) },
     ],
     gradients: (R, [o1, o2, o3, o4], z) => {
-      const gPos = tf.mul(divideStabilized(R, sumDefined([o1, o2]) ?? tf.zerosLike(R), stabilizer), tf.cast(tf.greater(z, 0), 'float32'));
-      const gNeg = tf.mul(divideStabilized(R, sumDefined([o3, o4]) ?? tf.zerosLike(R), stabilizer), tf.cast(tf.less(z, 0), 'float32'));
+      // masks [z > 0] = step(z), [z < 0] = step(−z), applied after the division
+      const gPos = tf.mul(divideStabilized(R, sumDefined([o1, o2]) ?? tf.zerosLike(R), stabilizer), tf.step(z));
+      const gNeg = tf.mul(divideStabilized(R, sumDefined([o3, o4]) ?? tf.zerosLike(R), stabilizer), tf.step(tf.neg(z)));
       return [gPos, gPos, gNeg, gNeg];
     },
     reducer: 'inputTimesGradient',

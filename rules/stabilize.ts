@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs';
  */
 export function stabilize(d: tf.Tensor, epsilon: number): tf.Tensor {
   if (epsilon === 0) return d;
-  return tf.where(tf.greaterEqual(d, 0), tf.add(d, epsilon), tf.sub(d, epsilon));
+  // (d + ε) − 2ε·[d < 0], with [d < 0] = step(−d). Unary and scalar ops only: tf.where copies
+  // its operands, and comparisons and bool casts are slow on wasm.
+  return tf.sub(tf.add(d, epsilon), tf.mul(tf.step(tf.neg(d)), 2 * epsilon));
 }
 
 /** `R / stab(d)`. */

@@ -157,7 +157,7 @@ export function evaluateTemplate(spec: TemplateSpec, ctx: LinearRuleContext): tf
       const kernel = tf.concat(ks.map((k) => params[k].kernel), map.kernelOutAxis);
       c = map.transpose(g, kernel, ctx.x.shape);
     } else {
-      c = tf.addN(ks.map((k) => map.transpose(grads[k] as tf.Tensor, params[k].kernel, ctx.x.shape)));
+      c = sumDefined(ks.map((k) => map.transpose(grads[k] as tf.Tensor, params[k].kernel, ctx.x.shape))) as tf.Tensor;
     }
     terms.push(spec.reducer === 'inputTimesGradient' ? tf.mul(inputOf(mod) as tf.Tensor, c) : c);
   }

@@ -80,7 +80,8 @@ export function runBackward(plan: ModelPlan, record: ForwardRecord, outputReleva
   const inputs = plan.graph.inputs.map((input) => {
     const x = record.tensors.get(input.key) as tf.Tensor;
     const r = relevance.get(input.key);
-    return r === undefined ? tf.zeros(x.shape) : tf.cast(r, 'float32');
+    if (r === undefined) return tf.zeros(x.shape);
+    return r.dtype === 'float32' ? r : tf.cast(r, 'float32');
   });
   return { inputs, layers: layerSums ? sums.reverse() : null };
 }

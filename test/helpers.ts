@@ -55,7 +55,9 @@ export function randomizeWeights(model: tf.LayersModel, seed: number, opts: { bi
       if (/moving_mean|beta/.test(name)) return opts.biasFree ? tf.zeros(shape) : uniform(shape, s, -0.5, 0.5);
       if (/bias/.test(name)) return opts.biasFree ? tf.zeros(shape) : uniform(shape, s, -0.3, 0.3);
       if (/alpha/.test(name)) return uniform(shape, s, 0, 0.3);
-      const fanIn = shape.length <= 1 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      if (/embeddings/.test(name)) return uniform(shape, s, -1, 1);
+      // depthwise kernels [kh, kw, cin, mult]: each output sees kh·kw inputs
+      const fanIn = /depthwise/.test(name) ? shape[0] * shape[1] : shape.length <= 1 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1);
       const lim = Math.sqrt(3 / Math.max(1, fanIn));
       return uniform(shape, s, -lim, lim);
     });

@@ -105,7 +105,7 @@ export const CASES: TestCase[] = [
     build: (bf) => ({
       model: seq([
         tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }),
-        tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'valid' }),
+        tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
         tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: !bf }),
         tf.layers.globalMaxPooling2d({}),
         tf.layers.dense({ units: 2, useBias: !bf }),
@@ -122,7 +122,7 @@ export const CASES: TestCase[] = [
       const c1 = apply(tf.layers.conv1d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), input);
       const p1 = apply(tf.layers.maxPooling1d({ poolSize: 2 }), c1);
       const c2 = apply(tf.layers.conv1d({ filters: 4, kernelSize: 2, strides: 1, padding: 'valid', activation: 'relu', useBias: !bf }), p1);
-      const p2 = apply(tf.layers.averagePooling1d({ poolSize: 2 }), c2);
+      const p2 = apply(tf.layers.averagePooling1d({ poolSize: 3, strides: 1, padding: 'same' }), c2);
       const g1 = apply(tf.layers.globalAveragePooling1d({}), p2);
       const g2 = apply(tf.layers.globalMaxPooling1d({}), c2);
       const cat = apply(tf.layers.concatenate(), [g1, g2]);

@@ -1,36 +1,48 @@
 /** Pooling layers: max pooling moves relevance to the maximum, average pooling is `norm`. */
 import * as tf from '@tensorflow/tfjs';
 import type { PaddingMode } from '../ops/conv';
-import { maxPoolTranspose } from '../ops/pool';
-import { applyLayer, configOf, Layer, LayerAdapter, requireChannelsLast, tupleOf, vjpByGradient } from './adapter';
+import { avgPoolTranspose, maxPoolTranspose } from '../ops/pool';
+import { configOf, Layer, LayerAdapter, requireChannelsLast, tupleOf } from './adapter';
 
 const passesSign = (_: Layer, nonNeg: readonly boolean[]): boolean => nonNeg[0];
+
+/** Window geometry of a pooling layer (1-D pools as 2-D of height 1). */
+function poolConfig(layer: Layer, x: tf.Tensor): { oneD: boolean; pool: number[]; strides: number[]; padding: PaddingMode } {
+  const c = configOf(layer);
+  const oneD = x.rank === 3;
+  const pool = tupleOf(c.poolSize, oneD ? 1 : 2, 2);
+  const strides = tupleOf(c.strides ?? c.poolSize, oneD ? 1 : 2, pool[0]);
+  return { oneD, pool, strides, padding: String(c.padding ?? 'valid') as PaddingMode };
+}
 
 /** MaxPooling1D/2D: all relevance of a window to its first maximum. */
 export const maxPoolingAdapter: LayerAdapter = {
   group: 'maxPool',
   check: requireChannelsLast,
-  vjp: (layer, [x], _output, dy) => {
-    const c = configOf(layer);
-    const oneD = x.rank === 3;
-    const pool = tupleOf(c.poolSize, oneD ? 1 : 2, 2);
-    const strides = tupleOf(c.strides ?? c.poolSize, oneD ? 1 : 2, pool[0]);
-    const padding = String(c.padding ?? 'valid') as PaddingMode;
+  vjp: (layer, [x], output, dy) => {
+    const { oneD, pool, strides, padding } = poolConfig(layer, x);
     if (oneD) {
-      const r = maxPoolTranspose(tf.expandDims(x, 1) as tf.Tensor4D, tf.expandDims(dy, 1) as tf.Tensor4D, [1, pool[0]], [1, strides[0]], padding);
+      const r = maxPoolTranspose(tf.expandDims(x, 1) as tf.Tensor4D, tf.expandDims(output, 1) as tf.Tensor4D, tf.expandDims(dy, 1) as tf.Tensor4D, [1, pool[0]], [1, strides[0]], padding);
       return [tf.squeeze(r, [1])];
     }
-    return [maxPoolTranspose(x as tf.Tensor4D, dy as tf.Tensor4D, [pool[0], pool[1]], [strides[0], strides[1]], padding)];
+    return [maxPoolTranspose(x as tf.Tensor4D, output as tf.Tensor4D, dy as tf.Tensor4D, [pool[0], pool[1]], [strides[0], strides[1]], padding)];
   },
   nonNegative: passesSign,
   note: 'relevance to the window maximum',
 };
 
-/** AveragePooling1D/2D: the layer's own transposed Jacobian (AvgPoolGrad), used by `norm`. */
+/** AveragePooling1D/2D: the layer's own transposed Jacobian, used by `norm`. */
 export const averagePoolingAdapter: LayerAdapter = {
   group: 'avgPool',
   check: requireChannelsLast,
-  vjp: (layer, inputs, _output, dy) => vjpByGradient((xs) => applyLayer(layer, xs), inputs, dy),
+  vjp: (layer, [x], _output, dy) => {
+    const { oneD, pool, strides, padding } = poolConfig(layer, x);
+    if (oneD) {
+      const r = avgPoolTranspose(tf.expandDims(x, 1) as tf.Tensor4D, tf.expandDims(dy, 1) as tf.Tensor4D, [1, pool[0]], [1, strides[0]], padding);
+      return [tf.squeeze(r, [1])];
+    }
+    return [avgPoolTranspose(x as tf.Tensor4D, dy as tf.Tensor4D, [pool[0], pool[1]], [strides[0], strides[1]], padding)];
+  },
   nonNegative: passesSign,
   note: 'norm: in proportion to the values',
 };

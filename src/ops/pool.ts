@@ -25,18 +25,21 @@ function planAxis(size: number, pool: number, stride: number, padding: PaddingMo
   return { before, viewSize: blocks * stride, blocks, out };
 }
 
-/** Pads (with `value`) or crops the two spatial axes of NHWC `t` to `[before, before + size)` windows. */
+/** Pads (with `value`) or crops the two spatial axes of NHWC `t` to the blocked view. */
 function fitSpatial(t: tf.Tensor4D, h: AxisPlan, w: AxisPlan, value: number): tf.Tensor4D {
   const [, height, width] = t.shape;
   const padH: [number, number] = [h.before, Math.max(h.viewSize - h.before - height, 0)];
   const padW: [number, number] = [w.before, Math.max(w.viewSize - w.before - width, 0)];
-  const padded = tf.pad(t, [[0, 0], padH, padW, [0, 0]], value);
+  const padded = padH[0] + padH[1] + padW[0] + padW[1] === 0 ? t : tf.pad(t, [[0, 0], padH, padW, [0, 0]], value);
   if (padded.shape[1] === h.viewSize && padded.shape[2] === w.viewSize) return padded;
   return tf.slice(padded, [0, 0, 0, 0], [-1, h.viewSize, w.viewSize, -1]);
 }
 
-/** `Jᵀ dy` of `maxPool(x)` for NHWC `x`, window `pool`, `strides`, TensorFlow padding. */
-export function maxPoolTranspose(x: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number], strides: readonly [number, number], padding: PaddingMode): tf.Tensor4D {
+/**
+ * `Jᵀ dy` of max pooling for NHWC `x` whose pooled output is `pooled` (the forward's own
+ * result), window `pool`, `strides`, TensorFlow padding.
+ */
+export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number], strides: readonly [number, number], padding: PaddingMode): tf.Tensor4D {
   const [n, height, width, c] = x.shape;
   const [sh, sw] = strides;
   const h = planAxis(height, pool[0], sh, padding);
@@ -49,7 +52,8 @@ export function maxPoolTranspose(x: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly
     const key = `${bi},${bj}`;
     let r = regions.get(key);
     if (r === undefined) {
-      const block = tf.slice(padded, [0, bi * sh, bj * sw, 0], [n, h.out * sh, w.out * sw, c]);
+      const whole = bi === 0 && bj === 0 && h.out * sh === h.viewSize && w.out * sw === w.viewSize;
+      const block = whole ? padded : tf.slice(padded, [0, bi * sh, bj * sw, 0], [n, h.out * sh, w.out * sw, c]);
       r = tf.reshape(block, [rows, sh, w.out, sw * c]);
       regions.set(key, r);
     }
@@ -57,35 +61,60 @@ export function maxPoolTranspose(x: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly
   };
   const offsets: Array<[number, number]> = [];
   for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) offsets.push([i, j]);
-  const view = ([i, j]: [number, number]) => tf.slice(region(Math.floor(i / sh), Math.floor(j / sw)), [0, i % sh, 0, (j % sw) * c], [rows, 1, w.out, c]);
 
-  // Running maximum over the window offsets; a strictly greater value wins, so ties keep the first.
-  let best = view(offsets[0]);
-  let index: tf.Tensor = tf.zerosLike(best);
-  for (let k = 1; k < offsets.length; k++) {
-    const candidate = view(offsets[k]);
-    const better = tf.greater(candidate, best);
-    best = tf.where(better, candidate, best);
-    index = tf.where(better, tf.fill(index.shape, k), index);
-  }
-  const upper = tf.reshape(dy, [rows, 1, w.out, c]);
-  const share = new Map(offsets.map((o, k) => [`${o[0]},${o[1]}`, tf.mul(upper, tf.cast(tf.equal(index, k), 'float32'))]));
+  // Window offsets in row-major order: the first one equal to the maximum takes what is left
+  // of dy, so ties go to the first maximum.
+  const best = tf.reshape(pooled, [rows, 1, w.out, c]);
+  let remaining = tf.reshape(dy, [rows, 1, w.out, c]);
+  const share = new Map<string, tf.Tensor>();
+  offsets.forEach(([i, j]) => {
+    const view = tf.slice(region(Math.floor(i / sh), Math.floor(j / sw)), [0, i % sh, 0, (j % sw) * c], [rows, 1, w.out, c]);
+    // view ≤ best, so [view = best] = 1 − step(best − view) (fast unary ops; -∞ padding never wins)
+    const kept = tf.mul(remaining, tf.step(tf.sub(best, view)));
+    share.set(`${i},${j}`, tf.sub(remaining, kept));
+    remaining = kept;
+  });
 
   // Scatter back: per block offset, interleave the phases with concat, then place the block.
-  const zero = tf.zerosLike(upper);
+  const zero = tf.zerosLike(best);
   const placed: tf.Tensor4D[] = [];
   for (const key of regions.keys()) {
     const [bi, bj] = key.split(',').map(Number);
-    const phaseRows = Array.from({ length: sh }, (_, pi) =>
-      tf.concat(Array.from({ length: sw }, (_, pj) => share.get(`${bi * sh + pi},${bj * sw + pj}`) ?? zero), 3),
-    );
-    const block = tf.reshape(tf.concat(phaseRows, 1), [n, h.out * sh, w.out * sw, c]) as tf.Tensor4D;
+    const phaseRows = Array.from({ length: sh }, (_, pi) => {
+      const parts = Array.from({ length: sw }, (_, pj) => share.get(`${bi * sh + pi},${bj * sw + pj}`) ?? zero);
+      return parts.length === 1 ? parts[0] : tf.concat(parts, 3);
+    });
+    const joined = phaseRows.length === 1 ? phaseRows[0] : tf.concat(phaseRows, 1);
+    const block = tf.reshape(joined, [n, h.out * sh, w.out * sw, c]) as tf.Tensor4D;
     const top = bi * sh;
     const left = bj * sw;
-    placed.push(tf.pad(block, [[0, 0], [top, h.viewSize - top - h.out * sh], [left, w.viewSize - left - w.out * sw], [0, 0]]));
+    const pads: Array<[number, number]> = [[0, 0], [top, h.viewSize - top - h.out * sh], [left, w.viewSize - left - w.out * sw], [0, 0]];
+    placed.push(pads.every(([a, b]) => a === 0 && b === 0) ? block : tf.pad(block, pads));
   }
   const total = placed.length === 1 ? placed[0] : (tf.addN(placed) as tf.Tensor4D);
   // Back to the unpadded input; rows no window covers get zero.
-  const grown = tf.pad(total, [[0, 0], [0, Math.max(h.before + height - h.viewSize, 0)], [0, Math.max(w.before + width - w.viewSize, 0)], [0, 0]]);
+  const extraH = Math.max(h.before + height - h.viewSize, 0);
+  const extraW = Math.max(w.before + width - w.viewSize, 0);
+  const grown = extraH + extraW === 0 ? total : tf.pad(total, [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
+  if (h.before === 0 && w.before === 0 && grown.shape[1] === height && grown.shape[2] === width) return grown;
   return tf.slice(grown, [0, h.before, w.before, 0], [n, height, width, c]);
+}
+
+/**
+ * `Jᵀ dy` of average pooling for NHWC `x`. With 'same' padding the forward divides each window by
+ * its in-bounds count n_j, while tfjs's AvgPoolGrad divides by the full window size K, so dy is
+ * rescaled by K / n_j first.
+ */
+export function avgPoolTranspose(x: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number], strides: readonly [number, number], padding: PaddingMode): tf.Tensor4D {
+  const [, height, width] = x.shape;
+  let scaled = dy;
+  if (padding === 'same') {
+    const pads = [axisPadding(height, pool[0], strides[0], 1, 'same'), axisPadding(width, pool[1], strides[1], 1, 'same')];
+    const inside = tf.pad(tf.ones([1, height, width, 1]), [[0, 0], [pads[0][0], pads[0][1]], [pads[1][0], pads[1][1]], [0, 0]]) as tf.Tensor4D;
+    // avgPool of the in-bounds mask over the padded frame = n_j / K
+    const countOverFull = tf.avgPool(inside, [pool[0], pool[1]], [strides[0], strides[1]], 'valid');
+    scaled = tf.div(dy, countOverFull) as tf.Tensor4D;
+  }
+  const forward = (v: tf.Tensor) => tf.avgPool(v as tf.Tensor4D, [pool[0], pool[1]], [strides[0], strides[1]], padding);
+  return tf.grad(forward)(x, scaled) as tf.Tensor4D;
 }
