@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { divideStabilized } from './stabilize';
+import { plusBias, splitForPositiveInput } from './positiveInput';
 import { mapParams, sumDefined, templateRule } from './template';
 import type { LinearRule } from './types';
 import { requireNonNegative } from './validate';
@@ -35,5 +36,20 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
       return [gPos, gPos, gNeg, gNeg];
     },
     reducer: 'inputTimesGradient',
+  }, (ctx) => {
+    // x ≥ 0: o₁ = z + γ(x·W⁺ + b⁺), o₃ = z + γ(x·W⁻ + b⁻), and
+    // (W+γW⁺)ᵀg₁ + (W+γW⁻)ᵀg₃ = Wᵀ(g₁ + (1+γ)g₃) + γ·W⁺ᵀ(g₁ − g₃).
+    const split = splitForPositiveInput(ctx);
+    if (split === null) return null;
+    const { z, R, map, x } = ctx;
+    const o1 = tf.add(z, tf.mul(plusBias(split.positive, split.biasPositive), gamma));
+    const o3 = tf.add(z, tf.mul(plusBias(split.negative, split.biasNegative), gamma));
+    const g1 = tf.mul(divideStabilized(R, o1, stabilizer), tf.step(z));
+    const g3 = tf.mul(divideStabilized(R, o3, stabilizer), tf.step(tf.neg(z)));
+    const c = tf.add(
+      map.transpose(tf.add(g1, tf.mul(g3, 1 + gamma)), ctx.params.kernel, x.shape),
+      map.transpose(tf.mul(tf.sub(g1, g3), gamma), split.positiveKernel, x.shape),
+    );
+    return tf.mul(x, c);
   });
 }

@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs';
  */
 export function stabilize(d: tf.Tensor, epsilon: number): tf.Tensor {
   if (epsilon === 0) return d;
-  // (d + ε) − 2ε·[d < 0], with [d < 0] = step(−d). Unary and scalar ops only: tf.where copies
-  // its operands, and comparisons and bool casts are slow on wasm.
-  return tf.sub(tf.add(d, epsilon), tf.mul(tf.step(tf.neg(d)), 2 * epsilon));
+  // d − ε·s with s = step(−d, −1) = +1 where d < 0, −1 where d ≥ 0. Unary and scalar ops only:
+  // tf.where copies its operands, and comparisons and bool casts are slow on wasm.
+  return tf.sub(d, tf.mul(tf.step(tf.neg(d), -1), epsilon));
 }
 
 /** `R / stab(d)`. */

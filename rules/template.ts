@@ -2,8 +2,9 @@
  * The shared template of LRP rules for linear layers (zennit's BasicHook): K modified forwards
  * `o_k = f(in_k(x); param_k(W, b))`, a gradient mapper `g_k = mapper(R, o_1..o_K, z)`, the
  * transposes `c_k = W_kᵀ g_k`, and a reducer (`Σ_k x_k ⊙ c_k`, or `Σ_k c_k`). A rule is a few
- * lines on top of this; the evaluation below is shared, and runs forwards (and transposes) that
- * share an input modifier as one op with concatenated kernels.
+ * lines on top of this; the evaluation below is shared: it reuses the recorded pre-activation,
+ * skips forwards known to be zero (`x⁻` when `x ≥ 0`), and multiplies each distinct modified
+ * input once.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LinearParams } from '../src/ops/linear';
@@ -91,17 +92,6 @@ function modifiedInput(ctx: LinearRuleContext, mod: InputModifier): tf.Tensor | 
   }
 }
 
-function concatParams(list: LinearParams[], axis: number): LinearParams {
-  const kernel = tf.concat(list.map((p) => p.kernel), axis);
-  if (list.every((p) => p.bias === null)) return { kernel, bias: null };
-  const bias = tf.concat(list.map((p) => p.bias ?? tf.zeros([p.kernel.shape[axis]])), 0);
-  return { kernel, bias };
-}
-
-function splitLast(t: tf.Tensor, sizes: number[]): tf.Tensor[] {
-  return sizes.length === 1 ? [t] : tf.split(t, sizes, t.rank - 1);
-}
-
 /** Evaluates a template rule on one layer. */
 export function evaluateTemplate(spec: TemplateSpec, ctx: LinearRuleContext): tf.Tensor {
   const { map } = ctx;
@@ -111,66 +101,45 @@ export function evaluateTemplate(spec: TemplateSpec, ctx: LinearRuleContext): tf
     return inputs.get(mod) ?? null;
   };
   const params = spec.forwards.map((f) => (f.params === keepParams ? ctx.params : f.params.apply(ctx.params)));
-  const outChannels = (p: LinearParams): number => (map.kernelOutAxis === null ? 0 : p.kernel.shape[map.kernelOutAxis]);
 
-  // Forwards: reuse the recorded z, skip known zeros, and batch those sharing an input.
-  const outputs: Array<tf.Tensor | null> = spec.forwards.map(() => null);
-  const pending = new Map<InputModifier, number[]>();
-  spec.forwards.forEach((f, k) => {
+  // Forwards: reuse the recorded z, skip those known to be zero (x⁻ = 0 without bias).
+  // (Running forwards with kernels joined along the output channels is no faster: the split
+  // afterwards costs more on wasm than the second convolution.)
+  const outputs = spec.forwards.map((f, k): tf.Tensor | null => {
     const xk = inputOf(f.input);
-    if (xk === null && f.params.zeroBias) return; // x⁻ = 0 and no bias: o_k = 0
-    if (f.input === 'identity' && f.params === keepParams) {
-      outputs[k] = ctx.z;
-      return;
-    }
-    const group = pending.get(f.input) ?? [];
-    group.push(k);
-    pending.set(f.input, group);
+    if (xk === null) return f.params.zeroBias || params[k].bias === null ? null : map.apply(tf.zerosLike(ctx.x), params[k]);
+    if (f.input === 'identity' && f.params === keepParams) return ctx.z;
+    return map.apply(xk, params[k]);
   });
-  for (const [mod, ks] of pending) {
-    const xk = inputOf(mod) ?? tf.zerosLike(ctx.x);
-    if (ks.length > 1 && map.kernelOutAxis !== null) {
-      const joint = map.apply(xk, concatParams(ks.map((k) => params[k]), map.kernelOutAxis));
-      splitLast(joint, ks.map((k) => outChannels(params[k]))).forEach((o, i) => (outputs[ks[i]] = o));
-    } else {
-      for (const k of ks) outputs[k] = map.apply(xk, params[k]);
-    }
-  }
 
   const grads = spec.gradients(ctx.R, outputs, ctx.z);
 
-  // Transposes: one per input modifier, with the gradients and kernels concatenated.
-  const byInput = new Map<InputModifier, number[]>();
+  // Transposes: Σ_k x_k ⊙ W_kᵀ g_k, summing the transposes that share an input first.
+  const byInput = new Map<InputModifier, tf.Tensor[]>();
   grads.forEach((g, k) => {
     if (g === null) return;
     const mod = spec.forwards[k].input;
     if (spec.reducer === 'inputTimesGradient' && inputOf(mod) === null) return; // x⁻ = 0
-    const group = byInput.get(mod) ?? [];
-    group.push(k);
-    byInput.set(mod, group);
+    byInput.set(mod, [...(byInput.get(mod) ?? []), map.transpose(g, params[k].kernel, ctx.x.shape)]);
   });
   const terms: tf.Tensor[] = [];
-  for (const [mod, ks] of byInput) {
-    let c: tf.Tensor;
-    if (ks.length > 1 && map.kernelOutAxis !== null) {
-      const g = tf.concat(ks.map((k) => grads[k] as tf.Tensor), -1);
-      const kernel = tf.concat(ks.map((k) => params[k].kernel), map.kernelOutAxis);
-      c = map.transpose(g, kernel, ctx.x.shape);
-    } else {
-      c = sumDefined(ks.map((k) => map.transpose(grads[k] as tf.Tensor, params[k].kernel, ctx.x.shape))) as tf.Tensor;
-    }
+  for (const [mod, cs] of byInput) {
+    const c = sumDefined(cs) as tf.Tensor;
     terms.push(spec.reducer === 'inputTimesGradient' ? tf.mul(inputOf(mod) as tf.Tensor, c) : c);
   }
   return sumDefined(terms) ?? tf.zerosLike(ctx.x);
 }
 
-/** Builds a linear rule from a template. */
-export function templateRule(name: string, params: Readonly<Record<string, RuleParam>>, spec: TemplateSpec): LinearRule {
+/**
+ * Builds a linear rule from a template. `fastPath`, when given, may compute the same numbers
+ * with fewer operations for some layers (it returns null to use the template).
+ */
+export function templateRule(name: string, params: Readonly<Record<string, RuleParam>>, spec: TemplateSpec, fastPath?: (ctx: LinearRuleContext) => tf.Tensor | null): LinearRule {
   return Object.freeze({
     kind: 'rule' as const,
     name,
     params: Object.freeze({ ...params }),
     appliesTo: 'linear' as const,
-    relevance: (ctx: LinearRuleContext) => evaluateTemplate(spec, ctx),
+    relevance: (ctx: LinearRuleContext) => fastPath?.(ctx) ?? evaluateTemplate(spec, ctx),
   });
 }

@@ -79,9 +79,10 @@ export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: C
   return out;
 }
 
-/** Flips a kernel [kh, kw, ...] along its two spatial axes. */
+/** Flips a kernel [kh, kw, ...] along its two spatial axes (one axis of a 2-D view: faster). */
 export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
-  return tf.reverse(kernel, [0, 1]);
+  const [kh, kw] = kernel.shape;
+  return tf.reshape(tf.reverse(tf.reshape(kernel, [kh * kw, -1]), 0), kernel.shape);
 }
 
 /**
@@ -89,9 +90,19 @@ export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
  * `g` [N, Ho, Wo, Cout], `kernel` [kh, kw, Cin, Cout], result [N, inH, inW, Cin].
  */
 export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
-  const padded = padForTranspose(g, inH, inW, geo);
   const flipped = tf.transpose(flipSpatial(kernel), [0, 1, 3, 2]) as tf.Tensor4D;
-  return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', [geo.dilation[0], geo.dilation[1]]);
+  const dilations: [number, number] = [geo.dilation[0], geo.dilation[1]];
+  // Stride 1 with TensorFlow's 'same' padding of an odd kernel is its own transpose geometry.
+  if (isSelfTransposedSame(g, inH, inW, geo)) return tf.conv2d(g, flipped, 1, 'same', 'NHWC', dilations);
+  return tf.conv2d(padForTranspose(g, inH, inW, geo), flipped, 1, 'valid', 'NHWC', dilations);
+}
+
+/** Stride 1, output the input's size, pads (e−1)/2 on each side of every axis (odd effective kernel). */
+function isSelfTransposedSame(g: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): boolean {
+  return [0, 1].every((a) => {
+    const effective = (geo.kernelSize[a] - 1) * geo.dilation[a] + 1;
+    return geo.strides[a] === 1 && g.shape[a + 1] === (a === 0 ? inH : inW) && effective % 2 === 1 && geo.pads[a][0] === (effective - 1) / 2 && geo.pads[a][1] === (effective - 1) / 2;
+  });
 }
 
 /**

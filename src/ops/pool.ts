@@ -67,7 +67,12 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
   const best = tf.reshape(pooled, [rows, 1, w.out, c]);
   let remaining = tf.reshape(dy, [rows, 1, w.out, c]);
   const share = new Map<string, tf.Tensor>();
-  offsets.forEach(([i, j]) => {
+  offsets.forEach(([i, j], k) => {
+    if (k === offsets.length - 1) {
+      // no earlier offset holds the maximum, so the last one does: it takes what is left
+      share.set(`${i},${j}`, remaining);
+      return;
+    }
     const view = tf.slice(region(Math.floor(i / sh), Math.floor(j / sw)), [0, i % sh, 0, (j % sw) * c], [rows, 1, w.out, c]);
     // view ≤ best, so [view = best] = 1 − step(best − view) (fast unary ops; -∞ padding never wins)
     const kept = tf.mul(remaining, tf.step(tf.sub(best, view)));
@@ -78,7 +83,8 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
   // Scatter back: per block offset, interleave the phases with concat, then place the block.
   const zero = tf.zerosLike(best);
   const placed: tf.Tensor4D[] = [];
-  for (const key of regions.keys()) {
+  const blocks = new Set(offsets.map(([i, j]) => `${Math.floor(i / sh)},${Math.floor(j / sw)}`));
+  for (const key of blocks) {
     const [bi, bj] = key.split(',').map(Number);
     const phaseRows = Array.from({ length: sh }, (_, pi) => {
       const parts = Array.from({ length: sw }, (_, pj) => share.get(`${bi * sh + pi},${bj * sw + pj}`) ?? zero);

@@ -1,0 +1,45 @@
+/**
+ * Shared algebra for rules that split the weights by sign, when the layer input is known to be
+ * non-negative (after ReLU, pooling of ReLU outputs, …). Then x⁻ = 0, and since W = W⁺ + W⁻,
+ *
+ *     x·W⁻ = (z − b) − x·W⁺,
+ *
+ * so one extra forward (x·W⁺) gives every modified forward the rules need, instead of one per
+ * modified weight: the same numbers as the template with one convolution fewer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LinearRuleContext } from './types';
+
+/** The pieces of a sign-split layer with non-negative input. */
+export interface PositiveInputSplit {
+  /** W⁺ = max(W, 0). */
+  readonly positiveKernel: tf.Tensor;
+  /** x·W⁺ (no bias). */
+  readonly positive: tf.Tensor;
+  /** x·W⁻ (no bias) = z − b − x·W⁺. */
+  readonly negative: tf.Tensor;
+  /** b⁺ and b⁻ (null without bias). */
+  readonly biasPositive: tf.Tensor | null;
+  readonly biasNegative: tf.Tensor | null;
+}
+
+/** The split, or null when the input is not known to be ≥ 0. */
+export function splitForPositiveInput(ctx: LinearRuleContext): PositiveInputSplit | null {
+  if (!ctx.xNonNegative) return null;
+  const { kernel, bias } = ctx.params;
+  const positiveKernel = tf.relu(kernel);
+  const positive = ctx.map.apply(ctx.x, { kernel: positiveKernel, bias: null });
+  const linear = bias === null ? ctx.z : tf.sub(ctx.z, bias);
+  return {
+    positiveKernel,
+    positive,
+    negative: tf.sub(linear, positive),
+    biasPositive: bias === null ? null : tf.relu(bias),
+    biasNegative: bias === null ? null : tf.minimum(bias, 0),
+  };
+}
+
+/** `t + b` (t when b is null). */
+export function plusBias(t: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
+  return b === null ? t : tf.add(t, b);
+}

@@ -1,0 +1,122 @@
+/**
+ * The engine's own transposed maps against tfjs's gradients on the cpu backend, for many
+ * geometries, on cpu and wasm: convolutions (strides, padding, dilation), depthwise, max pooling
+ * (including ties: the first maximum in row-major window order gets everything) and average
+ * pooling (same padding divides by the in-bounds count).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { axisPadding } from '../src/ops/conv';
+import { conv2dMap, depthwiseConv2dMap } from '../src/ops/linear';
+import { avgPoolTranspose, maxPoolTranspose } from '../src/ops/pool';
+import { BACKENDS, expectClose, uniform, useBackend } from './helpers';
+
+type Geo = [kernel: number, stride: number, padding: 'same' | 'valid', size: number, dilation: number];
+const CONV: Geo[] = [[3, 1, 'same', 7, 1], [3, 2, 'same', 7, 1], [3, 2, 'valid', 8, 1], [2, 2, 'same', 7, 1], [4, 3, 'valid', 10, 1], [3, 1, 'same', 9, 2], [1, 1, 'valid', 5, 1], [5, 2, 'same', 6, 1]];
+const POOL: Array<[number, number, 'same' | 'valid', number]> = [[2, 2, 'valid', 8], [2, 2, 'valid', 7], [3, 1, 'same', 7], [3, 2, 'same', 7], [3, 2, 'valid', 7], [2, 3, 'valid', 8], [3, 3, 'same', 8], [2, 1, 'same', 5]];
+
+/** tf.grad on the cpu backend, as the independent reference. */
+async function cpuGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, dy: tf.Tensor): Promise<Float32Array> {
+  const backend = tf.getBackend();
+  await useBackend('cpu');
+  const xc = tf.tensor(x.dataSync(), x.shape);
+  const dc = tf.tensor(dy.dataSync(), dy.shape);
+  const g = tf.grad(f)(xc, dc);
+  const out = Float32Array.from(g.dataSync());
+  tf.dispose([xc, dc, g]);
+  await useBackend(backend);
+  return out;
+}
+
+/** <f(x), dy> = <x, fᵀ(dy)>: the defining property of the transposed map (in float64). */
+function expectAdjoint(x: tf.Tensor, fx: tf.Tensor, dy: tf.Tensor, fTdy: tf.Tensor): void {
+  const dot = (a: tf.Tensor, b: tf.Tensor) => {
+    const [u, v] = [a.dataSync(), b.dataSync()];
+    let sum = 0;
+    let scale = 0;
+    for (let i = 0; i < u.length; i++) {
+      sum += u[i] * v[i];
+      scale += Math.abs(u[i] * v[i]);
+    }
+    return [sum, scale];
+  };
+  const [left, scale] = dot(fx, dy);
+  const [right] = dot(x, fTdy);
+  expect(Math.abs(left - right)).toBeLessThanOrEqual(1e-5 * scale);
+}
+
+for (const backend of BACKENDS) {
+  describe(`transposed maps on ${backend}`, () => {
+    beforeAll(async () => {
+      await useBackend(backend);
+    });
+
+    test.each(CONV)('conv2d k=%i s=%i %s size %i dilation %i', async (k, s, padding, size, d) => {
+      const x = uniform([2, size, size, 3], 1);
+      const w = uniform([k, k, 3, 4], 2);
+      const map = conv2dMap({ kernelSize: [k, k], strides: [s, s], dilation: [d, d], padding });
+      const z = map.apply(x, { kernel: w, bias: null });
+      expect(z.shape).toEqual(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d).shape);
+      const dy = uniform(z.shape, 3);
+      const got = map.transpose(dy, w, x.shape);
+      if (d === 1) expectClose(got.dataSync(), await cpuGrad((v) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'conv2d');
+      else expectAdjoint(x, z, dy, got); // tfjs has no gradient for dilated convolutions
+      tf.dispose([x, w, z, dy]);
+    });
+
+    test.each(CONV.filter(([, s, , , d]) => s === 1 || d === 1))('depthwise k=%i s=%i %s size %i dilation %i', async (k, s, padding, size, d) => {
+      const x = uniform([2, size, size, 3], 4);
+      const w = uniform([k, k, 3, 2], 5);
+      const map = depthwiseConv2dMap({ kernelSize: [k, k], strides: [s, s], dilation: [d, d], padding });
+      const z = map.apply(x, { kernel: w, bias: null });
+      const dy = uniform(z.shape, 6);
+      const got = map.transpose(dy, w, x.shape);
+      if (d === 1) expectClose(got.dataSync(), await cpuGrad((v) => tf.depthwiseConv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'depthwise');
+      else expectAdjoint(x, z, dy, got);
+      tf.dispose([x, w, z, dy]);
+    });
+
+    test.each(POOL)('maxPool k=%i s=%i %s size %i', async (k, s, padding, size) => {
+      const x = uniform([2, size, size, 3], 7) as tf.Tensor4D;
+      const pooled = tf.maxPool(x, k, s, padding);
+      const dy = uniform(pooled.shape, 8) as tf.Tensor4D;
+      const got = maxPoolTranspose(x, pooled, dy, [k, k], [s, s], padding).dataSync();
+      expectClose(got, await cpuGrad((v) => tf.maxPool(v as tf.Tensor4D, k, s, padding), x, dy), 1e-6, 'maxPool');
+      tf.dispose([x, pooled, dy]);
+    });
+
+    test('maxPool ties: the first maximum in row-major window order takes all', () => {
+      // windows of 2x2: [[5,5],[5,1]] → (0,0); [[0,2],[2,2]] → (0,1); [[0,0],[0,0]] → (0,0)
+      const x = tf.tensor4d([5, 5, 0, 2, 0, 0, 5, 1, 2, 2, 0, 0], [1, 2, 6, 1]);
+      const pooled = tf.maxPool(x, 2, 2, 'valid');
+      const dy = tf.tensor4d([1, 2, 3], [1, 1, 3, 1]);
+      const got = Array.from(maxPoolTranspose(x, pooled, dy, [2, 2], [2, 2], 'valid').dataSync());
+      expect(got).toEqual([1, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0]);
+      tf.dispose([x, pooled, dy]);
+    });
+
+    test.each(POOL)('avgPool k=%i s=%i %s size %i: the true transpose of the forward', async (k, s, padding, size) => {
+      const x = uniform([2, size, size, 2], 9) as tf.Tensor4D;
+      const y = tf.avgPool(x, k, s, padding);
+      const dy = uniform(y.shape, 10) as tf.Tensor4D;
+      const got = avgPoolTranspose(x, dy, [k, k], [s, s], padding).dataSync();
+      // independent: the transposed map of a linear f satisfies <f(x), dy> = <x, fᵀ(dy)>, and
+      // fᵀ(dy) at one position is the sum over its windows of dy / (in-bounds count)
+      const [n, h, w, c] = x.shape;
+      const [ho, wo] = [y.shape[1], y.shape[2]];
+      const [pt, pl] = [axisPadding(h, k, s, 1, padding)[0], axisPadding(w, k, s, 1, padding)[0]];
+      const d = dy.dataSync();
+      const ref = new Float64Array(x.size);
+      for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+        const cells: number[] = [];
+        for (let a = 0; a < k; a++) for (let e = 0; e < k; e++) {
+          const r = i * s + a - pt;
+          const q = j * s + e - pl;
+          if (r >= 0 && r < h && q >= 0 && q < w) cells.push(r * w + q);
+        }
+        for (const cell of cells) for (let ch = 0; ch < c; ch++) ref[(b * h * w + cell) * c + ch] += d[((b * ho + i) * wo + j) * c + ch] / cells.length;
+      }
+      expectClose(got, ref, 1e-5, 'avgPool');
+      tf.dispose([x, y, dy]);
+    });
+  });
+}
