@@ -8,6 +8,7 @@
  * modified weight: the same numbers as the template with one convolution fewer.
  */
 import * as tf from '@tensorflow/tfjs';
+import { derived } from '../src/ops/derived';
 import type { LinearRuleContext } from './types';
 
 /** The pieces of a sign-split layer with non-negative input. */
@@ -27,15 +28,15 @@ export interface PositiveInputSplit {
 export function splitForPositiveInput(ctx: LinearRuleContext): PositiveInputSplit | null {
   if (!ctx.xNonNegative) return null;
   const { kernel, bias } = ctx.params;
-  const positiveKernel = tf.relu(kernel);
+  const positiveKernel = derived('positive', [kernel], () => tf.relu(kernel));
   const positive = ctx.map.apply(ctx.x, { kernel: positiveKernel, bias: null });
   const linear = bias === null ? ctx.z : tf.sub(ctx.z, bias);
   return {
     positiveKernel,
     positive,
     negative: tf.sub(linear, positive),
-    biasPositive: bias === null ? null : tf.relu(bias),
-    biasNegative: bias === null ? null : tf.minimum(bias, 0),
+    biasPositive: bias === null ? null : derived('positive', [bias], () => tf.relu(bias)),
+    biasNegative: bias === null ? null : derived('negative', [bias], () => tf.minimum(bias, 0)),
   };
 }
 

@@ -7,6 +7,7 @@
  * input once.
  */
 import * as tf from '@tensorflow/tfjs';
+import { derived } from '../src/ops/derived';
 import type { LinearParams } from '../src/ops/linear';
 import type { LinearRule, LinearRuleContext, RuleParam } from './types';
 
@@ -59,7 +60,11 @@ export function mapParams(name: string, fn: (t: tf.Tensor) => tf.Tensor, zeroBia
   return {
     name: zeroBias ? `${name}|bias=0` : name,
     zeroBias,
-    apply: ({ kernel, bias }) => ({ kernel: fn(kernel), bias: zeroBias || bias === null ? null : fn(bias) }),
+    // derived(): computed once per explainer while the weights stay the same
+    apply: ({ kernel, bias }) => ({
+      kernel: derived(name, [kernel], () => fn(kernel)),
+      bias: zeroBias || bias === null ? null : derived(name, [bias], () => fn(bias)),
+    }),
   };
 }
 

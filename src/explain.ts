@@ -8,6 +8,7 @@ import { ruleLabel } from '../rules/types';
 import { perSampleSum, runBackward } from './backward';
 import { LrpArgumentError, LrpError } from './errors';
 import { runForward } from './forward';
+import { DerivedTensors, withDerivedTensors } from './ops/derived';
 import type { ExplainOptions } from './options';
 import { groupOf, ModelPlan, planModel } from './plan';
 
@@ -72,6 +73,14 @@ export interface Explainer {
   explainWithConservation(input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options?: { readonly perLayer?: boolean }): Promise<{ relevance: Relevance; conservation: ConservationReport }>;
   /** The plan as rows (one per node, forward order). */
   describe(): PlanRow[];
+  /**
+   * Releases the weight-derived tensors the explainer keeps between calls (flipped and sign-split
+   * kernels, merged BatchNorm): call it when done, as with a model. `explain()` and
+   * `explainWithConservation()` (the functions) do it for you.
+   */
+  dispose(): void;
+  /** Whether `dispose()` was called. */
+  readonly isDisposed: boolean;
 }
 
 function asInputList(plan: ModelPlan, input: unknown): tf.Tensor[] {
@@ -156,7 +165,7 @@ interface RawExplanation {
   layers: Array<{ node: string; className: string; rule: string; upper: tf.Tensor1D; lower: tf.Tensor1D }> | null;
 }
 
-function run(plan: ModelPlan, options: ExplainOptions, input: unknown, classIdx: unknown, layerSums: boolean): RawExplanation {
+function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, input: unknown, classIdx: unknown, layerSums: boolean): RawExplanation {
   const inputs = asInputList(plan, input);
   const batch = inputs[0].shape[0];
   checkClassIdx(plan, classIdx, batch);
@@ -170,7 +179,7 @@ function run(plan: ModelPlan, options: ExplainOptions, input: unknown, classIdx:
   }
   if (options.checkInput !== false) checkFinite(inputs);
 
-  return tidyKeep(() => {
+  return tidyKeep(() => withDerivedTensors(store, () => {
     const record = runForward(plan, inputs);
     const logits = record.tensors.get(plan.graph.explained) as tf.Tensor;
     const flat = tf.reshape(logits, [batch, plan.outputSize]) as tf.Tensor2D;
@@ -184,7 +193,7 @@ function run(plan: ModelPlan, options: ExplainOptions, input: unknown, classIdx:
     const outputSum = perSampleSum(start);
     const result = runBackward(plan, record, tf.reshape(start, logits.shape), layerSums);
     return { relevance: result.inputs, classIdx: cls, score, outputSum, layers: result.layers };
-  }, (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower])]);
+  }), (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower])]);
 }
 
 /** `tf.tidy` for a result that is not a plain tensor container: keeps what `kept` lists. */
@@ -213,15 +222,28 @@ const toRelevance = (plan: ModelPlan, list: tf.Tensor[]): Relevance => (plan.gra
 export function createExplainer(model: tf.LayersModel, options: ExplainOptions = {}): Explainer {
   const plan = planModel(model, options);
   const opts = { ...options };
+  const store = new DerivedTensors();
+  let disposed = false;
+  const live = () => {
+    if (disposed) throw new LrpError('This explainer was disposed; create a new one with createExplainer(model, options).');
+    return store;
+  };
   return {
     plan,
+    get isDisposed() {
+      return disposed;
+    },
+    dispose() {
+      store.dispose();
+      disposed = true;
+    },
     explain(input, classIdx) {
-      const raw = run(plan, opts, input, classIdx, false);
+      const raw = run(plan, opts, live(), input, classIdx, false);
       disposeRaw(raw, true);
       return toRelevance(plan, raw.relevance);
     },
     async explainWithConservation(input, classIdx, extra = {}) {
-      const raw = run(plan, opts, input, classIdx, extra.perLayer === true);
+      const raw = run(plan, opts, live(), input, classIdx, extra.perLayer === true);
       try {
         const inputSum = tf.tidy(() => tf.addN(raw.relevance.map(perSampleSum)));
         const [cls, score, outputSum, inSum] = await Promise.all([raw.classIdx.array(), raw.score.array(), raw.outputSum.array(), inputSum.array()]);
@@ -267,7 +289,12 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
  * @param options rule or composite and their parameters (see {@link ExplainOptions})
  */
 export function explain(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions = {}): Relevance {
-  return createExplainer(model, options).explain(input, classIdx);
+  const explainer = createExplainer(model, options);
+  try {
+    return explainer.explain(input, classIdx);
+  } finally {
+    explainer.dispose();
+  }
 }
 
 /**
@@ -276,7 +303,12 @@ export function explain(model: tf.LayersModel, input: tf.Tensor | readonly tf.Te
  */
 export async function explainWithConservation(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions & { readonly perLayer?: boolean } = {}): Promise<{ relevance: Relevance; conservation: ConservationReport }> {
   const { perLayer, ...rest } = options;
-  return createExplainer(model, rest).explainWithConservation(input, classIdx, { perLayer });
+  const explainer = createExplainer(model, rest);
+  try {
+    return await explainer.explainWithConservation(input, classIdx, { perLayer });
+  } finally {
+    explainer.dispose();
+  }
 }
 
 /** The plan for `model` under `options`: one row per node with its rule and why. */

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GraphNode } from './graph';
 import { applyLayer } from './layers/adapter';
 import { batchNormAffine } from './layers/normalization';
+import { derived } from './ops/derived';
 import type { LinearParams } from './ops/linear';
 import type { ModelPlan } from './plan';
 
@@ -22,10 +23,15 @@ export interface ForwardRecord {
 export function linearParamsOf(node: GraphNode): LinearParams {
   if (node.op.kind !== 'linear') throw new Error(`internal: '${node.name}' is not linear`);
   const own = node.op.part.params();
-  if (node.op.mergedBatchNorm === null) return own;
-  const { scale, shift } = batchNormAffine(node.op.mergedBatchNorm);
-  const kernel = node.op.part.map.scaleKernel(own.kernel, scale);
-  const bias = own.bias === null ? shift : tf.add(tf.mul(own.bias, scale), shift);
+  const bn = node.op.mergedBatchNorm;
+  if (bn === null) return own;
+  const map = node.op.part.map;
+  const sources = [own.kernel, ...(own.bias === null ? [] : [own.bias]), ...bn.weights.map((w) => w.read())];
+  const kernel = derived(`merged:${node.id}`, sources, () => map.scaleKernel(own.kernel, batchNormAffine(bn).scale));
+  const bias = derived(`mergedBias:${node.id}`, sources, () => {
+    const { scale, shift } = batchNormAffine(bn);
+    return own.bias === null ? shift : tf.add(tf.mul(own.bias, scale), shift);
+  });
   return { kernel, bias };
 }
 

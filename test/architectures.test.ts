@@ -25,7 +25,7 @@
  *     (regression test at the end of the file).
  */
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, ExplainOptions, LrpArgumentError } from '../src';
+import { createExplainer, explain, explainWithConservation, ExplainOptions, LrpArgumentError } from '../src';
 import { expectClose, randomizeWeights, rng, uniform, useBackend } from './helpers';
 
 type Sym = tf.SymbolicTensor;
@@ -502,7 +502,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))('%s', (_name, family) =
     model = family.build(false);
     seededWeights(model, 1234, false);
     xs = makeInputs(model, family, 99, LOW, HIGH);
-    tf.dispose(createExplainer(model).explain(xs.length === 1 ? xs[0] : xs, 'max')); // warm-up
+    tf.dispose(explain(model, xs.length === 1 ? xs[0] : xs, 'max')); // warm-up
   });
   afterAll(() => {
     tf.dispose(xs);
@@ -512,11 +512,11 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))('%s', (_name, family) =
   const cases = outputs.flatMap((output) => CONFIGS.map(([label, options]) => [outputs.length > 1 ? `output ${output}, ${label}` : label, output, options] as const));
 
   test.each(cases)('%s: finite float32 relevance of the input shape, score = logit, no leak', async (_label, output, options) => {
-    const explainer = createExplainer(model, { ...options, output });
     const { logits, classes } = independentLogits(family, model, xs, output);
     const input = xs.length === 1 ? xs[0] : xs;
 
     const before = tf.memory().numTensors; // the model ran once in beforeAll (no lazy first-run tensors)
+    const explainer = createExplainer(model, { ...options, output });
     const { relevance, conservation } = await explainer.explainWithConservation(input, 'max');
     const list = asList(relevance);
     expect(Array.isArray(relevance)).toBe(xs.length > 1);
@@ -538,6 +538,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))('%s', (_name, family) =
     const plain = options.rule === 'epsilon' ? asList(explainer.explain(input, 'max')) : [];
     plain.forEach((r, i) => expectClose(r.dataSync(), list[i].dataSync(), 1e-6, `${family.name}: explain vs explainWithConservation`));
     tf.dispose([...list, ...plain]);
+    explainer.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -581,7 +582,7 @@ describe.each(FAMILIES.map((f) => [f.name, f] as const))('%s', (_name, family) =
       // its maximum can be close to 0, and conservation relative to a ~0 score means nothing).
       const { logits } = independentLogits(family, bfModel, bfXs, output);
       const classes = logits.map((row) => row.reduce((best, v, c) => (Math.abs(v) > Math.abs(row[best]) ? c : best), 0));
-      const { relevance, conservation } = await createExplainer(bfModel, { ...options, output }).explainWithConservation(bfXs.length === 1 ? bfXs[0] : bfXs, classes);
+      const { relevance, conservation } = await explainWithConservation(bfModel, bfXs.length === 1 ? bfXs[0] : bfXs, classes, { ...options, output });
       tf.dispose(asList(relevance));
       expect(conservation.classIdx).toEqual(classes);
       const reason = family.notConserving?.[label];
@@ -612,7 +613,7 @@ describe('regressions', () => {
       ],
     });
     const x = tf.ones([1, 4, 4, 1]);
-    const { relevance, conservation } = await createExplainer(model, { rule: 'epsilon' }).explainWithConservation(x, 0);
+    const { relevance, conservation } = await explainWithConservation(model, x, 0, { rule: 'epsilon' });
     tf.dispose([x, ...asList(relevance)]);
     model.dispose();
     expect(conservation.score[0]).toBeCloseTo(16, 4);

@@ -46,6 +46,7 @@ describe('real models from ../shared/zoo load and explain with every composite (
         expect(conservation.inputSum.every(Number.isFinite)).toBe(true);
         expect((conservation.layers ?? []).length).toBeGreaterThan(0);
         tf.dispose(list);
+        explainer.dispose();
       }
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose(inputs);

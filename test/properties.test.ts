@@ -308,3 +308,29 @@ describe('layers beyond the reference', () => {
     expect(() => createExplainer(model)).toThrow(/'causal_conv' \(Conv1D\) uses causal padding/);
   });
 });
+
+describe('an explainer keeps weight-derived tensors between calls', () => {
+  test('constant count across calls, current weights after setWeights, all released by dispose', () => {
+    const { model, inputs } = CASES[6].build(); // Conv + merged BatchNorm + depthwise
+    const [x] = inputs;
+    const before = tf.memory().numTensors;
+    const explainer = createExplainer(model, { composite: 'epsilonGammaBox', low: -1, high: 1 });
+    const first = take(explainer.explain(x, [0, 1, 2]));
+    const held = tf.memory().numTensors - before;
+    expect(held).toBeGreaterThan(0);
+    const second = take(explainer.explain(x, [0, 1, 2]));
+    expect(tf.memory().numTensors - before).toBe(held);
+    expect(Array.from(second)).toEqual(Array.from(first));
+    // new weights: the explainer must use them (nothing stale), and hold no more than before
+    randomizeWeights(model, 999);
+    const fresh = take(explain(model, x, [0, 1, 2], { composite: 'epsilonGammaBox', low: -1, high: 1 }));
+    const afterChange = take(explainer.explain(x, [0, 1, 2]));
+    expectClose(afterChange, fresh, 1e-6, 'after setWeights');
+    expect(Math.max(...afterChange.map((v, i) => Math.abs(v - first[i])))).toBeGreaterThan(1e-3);
+    explainer.dispose();
+    expect(explainer.isDisposed).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => explainer.explain(x, 0)).toThrow(/disposed/);
+    tf.dispose(inputs);
+  });
+});

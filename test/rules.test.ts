@@ -70,6 +70,7 @@ for (const backend of BACKENDS) {
             expectClose(r.dataSync(), ref.relevance[i].data, 1e-4, `${testCase.name} / ${config.label} / input ${i}`);
           });
           tf.dispose(list);
+          explainer.dispose();
           expect(tf.memory().numTensors).toBe(before);
         });
       });

@@ -58,9 +58,18 @@ export interface LayerAdapter {
 // ---- helpers shared by adapters ------------------------------------------------------------
 
 /** The layer's Keras config. */
-export function configOf(layer: Layer): Record<string, unknown> {
-  return layer.getConfig() as Record<string, unknown>;
+export function configOf(layer: Layer): Readonly<Record<string, unknown>> {
+  // A layer's config does not change after construction; getConfig() rebuilds it on every
+  // call (initializers, regularizers…), so it is read once per layer.
+  let config = configs.get(layer);
+  if (config === undefined) {
+    config = Object.freeze(layer.getConfig() as Record<string, unknown>);
+    configs.set(layer, config);
+  }
+  return config;
 }
+
+const configs = new WeakMap<Layer, Readonly<Record<string, unknown>>>();
 
 /** A config field as a list of `n` numbers (Keras accepts a number for all axes). */
 export function tupleOf(value: unknown, n: number, fallback: number): number[] {

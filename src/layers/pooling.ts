@@ -19,6 +19,11 @@ function poolConfig(layer: Layer, x: tf.Tensor): { oneD: boolean; pool: number[]
 export const maxPoolingAdapter: LayerAdapter = {
   group: 'maxPool',
   check: requireChannelsLast,
+  forward: (layer, [x]) => {
+    const { oneD, pool, strides, padding } = poolConfig(layer, x);
+    if (!oneD) return tf.maxPool(x as tf.Tensor4D, [pool[0], pool[1]], [strides[0], strides[1]], padding);
+    return tf.squeeze(tf.maxPool(tf.expandDims(x, 1) as tf.Tensor4D, [1, pool[0]], [1, strides[0]], padding), [1]);
+  },
   vjp: (layer, [x], output, dy) => {
     const { oneD, pool, strides, padding } = poolConfig(layer, x);
     if (oneD) {

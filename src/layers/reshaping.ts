@@ -7,6 +7,12 @@ const note = 'relevance moves with the values';
 
 export const reshapeAdapter: LayerAdapter = {
   group: 'reshape',
+  check: requireChannelsLast,
+  // Flatten and Reshape keep the batch axis and reorder nothing (channels-last)
+  forward: (layer, [x]) => {
+    const target = layer.getClassName() === 'Flatten' ? [-1] : (configOf(layer).targetShape as number[]);
+    return tf.reshape(x, [x.shape[0], ...target]);
+  },
   vjp: (_layer, [x], _output, dy) => [tf.reshape(dy, x.shape)],
   nonNegative: passesSign,
   note,

@@ -6,6 +6,7 @@
  * tensor with the spatially flipped kernel: the same numbers, with the fast conv2d kernel.
  */
 import * as tf from '@tensorflow/tfjs';
+import { derived } from './derived';
 
 /** Padding of a spatial axis: zeros before and after. */
 export type AxisPad = readonly [number, number];
@@ -90,7 +91,7 @@ export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
  * `g` [N, Ho, Wo, Cout], `kernel` [kh, kw, Cin, Cout], result [N, inH, inW, Cin].
  */
 export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
-  const flipped = tf.transpose(flipSpatial(kernel), [0, 1, 3, 2]) as tf.Tensor4D;
+  const flipped = derived('flipped', [kernel], () => tf.transpose(flipSpatial(kernel), [0, 1, 3, 2])) as tf.Tensor4D;
   const dilations: [number, number] = [geo.dilation[0], geo.dilation[1]];
   // Stride 1 with TensorFlow's 'same' padding of an odd kernel is its own transpose geometry.
   if (isSelfTransposedSame(g, inH, inW, geo)) return tf.conv2d(g, flipped, 1, 'same', 'NHWC', dilations);
@@ -112,7 +113,7 @@ function isSelfTransposedSame(g: tf.Tensor4D, inH: number, inW: number, geo: Con
 export function depthwiseTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
   const [kh, kw, cin, mult] = kernel.shape;
   const padded = padForTranspose(g, inH, inW, geo);
-  const perChannel = tf.reshape(flipSpatial(kernel), [kh, kw, cin * mult, 1]) as tf.Tensor4D;
+  const perChannel = derived('flippedDepthwise', [kernel], () => tf.reshape(flipSpatial(kernel), [kh, kw, cin * mult, 1])) as tf.Tensor4D;
   const spread = tf.depthwiseConv2d(padded, perChannel, 1, 'valid', 'NHWC', [geo.dilation[0], geo.dilation[1]]);
   if (mult === 1) return spread;
   const [n, h, w] = spread.shape;

@@ -4,6 +4,7 @@
  * written against this interface only, so one rule works for every linear layer type.
  */
 import * as tf from '@tensorflow/tfjs';
+import { derived } from './derived';
 import { axisPadding, conv2dTransposeByCorrelation, Conv2DGeometry, depthwiseTransposeByCorrelation, PaddingMode } from './conv';
 
 /** Kernel and bias of a linear layer (bias `null` when the layer has none). */
@@ -47,7 +48,8 @@ export function denseMap(): LinearMap {
     transpose(g, kernel, inputShape) {
       const flat = tf.reshape(g, [-1, kernel.shape[1] as number]) as tf.Tensor2D;
       // an explicit transpose: wasm's matMul with transposeB is ~2.5x slower
-      return tf.reshape(tf.matMul(flat, tf.transpose(kernel as tf.Tensor2D)), [...inputShape]);
+      const transposed = derived('transposed', [kernel], () => tf.transpose(kernel)) as tf.Tensor2D;
+      return tf.reshape(tf.matMul(flat, transposed), [...inputShape]);
     },
     scaleKernel(kernel, scale) {
       return tf.mul(kernel, scale);
@@ -110,7 +112,7 @@ export function conv1dMap(config: ConvConfig): LinearMap {
     padding: config.padding,
   };
   const inner = conv2dMap(as2d);
-  const kernel2d = (k: tf.Tensor) => tf.expandDims(k, 0);
+  const kernel2d = (k: tf.Tensor) => derived('as2d', [k], () => tf.expandDims(k, 0));
   return {
     kind: 'conv1d',
     group: 'conv',
