@@ -1,5 +1,6 @@
 /** Layers that move values around: relevance moves with them (the gradient). */
 import * as tf from '@tensorflow/tfjs';
+import { cropSpatial } from '../ops/select';
 import { applyLayer, configOf, LayerAdapter, requireChannelsLast, tupleOf, vjpByGradient } from './adapter';
 
 const passesSign = (_: unknown, nonNeg: readonly boolean[]): boolean => nonNeg.every(Boolean);
@@ -40,9 +41,9 @@ function pairs(value: unknown): [[number, number], [number, number]] {
 export const zeroPadding2dAdapter: LayerAdapter = {
   group: 'reshape',
   check: requireChannelsLast,
-  vjp: (layer, [x], _output, dy) => {
-    const [[top], [left]] = pairs(configOf(layer).padding);
-    return [tf.slice(dy, [0, top, left, 0], x.shape)];
+  vjp: (layer, _inputs, _output, dy) => {
+    const [[top, bottom], [left, right]] = pairs(configOf(layer).padding);
+    return [cropSpatial(dy as tf.Tensor4D, top, bottom, left, right)];
   },
   nonNegative: passesSign,
   note,

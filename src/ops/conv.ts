@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { derived } from './derived';
+import { cropSpatial } from './select';
 
 /** Padding of a spatial axis: zeros before and after. */
 export type AxisPad = readonly [number, number];
@@ -33,14 +34,16 @@ export function convOutputSize(inSize: number, kernel: number, stride: number, d
   return Math.floor((inSize + pad[0] + pad[1] - effective) / stride) + 1;
 }
 
-/** Inserts `stride - 1` zeros between the elements of the two spatial axes of an NHWC tensor. */
+/**
+ * Inserts `stride - 1` zeros after every element of the two spatial axes of an NHWC tensor
+ * ([n, h, w, c] → [n, h·sh, w·sw, c]; the last `stride - 1` rows and columns are zeros too).
+ */
 export function insertZeros(g: tf.Tensor4D, strides: readonly [number, number]): tf.Tensor4D {
   const [sh, sw] = strides;
   if (sh === 1 && sw === 1) return g;
   const [n, h, w, c] = g.shape;
   const spread = tf.pad(tf.reshape(g, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  const flat = tf.reshape(spread, [n, h * sh, w * sw, c]);
-  return tf.slice(flat, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+  return tf.reshape(spread, [n, h * sh, w * sw, c]);
 }
 
 /** Geometry of a 2-D convolution on NHWC tensors. */
@@ -57,27 +60,20 @@ export interface Conv2DGeometry {
  */
 export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
   const spread = insertZeros(g, geo.strides);
-  const [, hd, wd] = spread.shape;
   const sizes = [inH, inW];
-  const lengths = [hd, wd];
-  const padding: [number, number][] = [[0, 0]];
+  const pads: Array<[number, number]> = [];
   for (let a = 0; a < 2; a++) {
     const effective = (geo.kernelSize[a] - 1) * geo.dilation[a] + 1;
+    // zero-inserted length (outLen − 1)·s + 1; `spread` carries s − 1 trailing zeros beyond it
+    const outLen = g.shape[a + 1];
+    const inserted = (outLen - 1) * geo.strides[a] + 1;
     const before = effective - 1 - geo.pads[a][0];
-    const after = sizes[a] - lengths[a] + geo.pads[a][0];
-    padding.push([before, after]);
+    const after = sizes[a] - inserted + geo.pads[a][0] - (geo.strides[a] - 1);
+    pads.push([before, after]);
   }
-  padding.push([0, 0]);
-  // `after` can be negative only for geometries TensorFlow itself rejects; crop to be safe.
-  const needsCrop = padding.some(([b, a]) => b < 0 || a < 0);
-  const positive = padding.map(([b, a]) => [Math.max(b, 0), Math.max(a, 0)] as [number, number]);
-  let out = tf.pad(spread, positive);
-  if (needsCrop) {
-    const begin = padding.map(([b]) => Math.max(-b, 0));
-    const size = out.shape.map((s, i) => s - begin[i] - Math.max(-padding[i][1], 0));
-    out = tf.slice(out, begin, size);
-  }
-  return out;
+  const padded = tf.pad(spread, [[0, 0], [Math.max(pads[0][0], 0), Math.max(pads[0][1], 0)], [Math.max(pads[1][0], 0), Math.max(pads[1][1], 0)], [0, 0]]) as tf.Tensor4D;
+  // a negative amount (trailing zeros not needed, or geometries TensorFlow rejects) is a crop
+  return cropSpatial(padded, Math.max(-pads[0][0], 0), Math.max(-pads[0][1], 0), Math.max(-pads[1][0], 0), Math.max(-pads[1][1], 0));
 }
 
 /** Flips a kernel [kh, kw, ...] along its two spatial axes (one axis of a 2-D view: faster). */

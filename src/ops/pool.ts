@@ -4,11 +4,12 @@
  * MaxPoolWithArgmax kernels (tfjs 4.22) return wrong results, and so that ties resolve the same
  * way on every backend.
  *
- * The padded input is viewed as [N, Hb, sh, Wb, sw, C] (blocks of the stride), so the k·k window
- * offsets are plain slices of that view and the scatter back is one pad per offset.
+ * The window offsets are read with strided one-hot depthwise convolutions (src/ops/select.ts),
+ * and scattered back by interleaving them with concat.
  */
 import * as tf from '@tensorflow/tfjs';
 import { axisPadding, convOutputSize, PaddingMode } from './conv';
+import { cropSpatial, LOWEST, stridedView } from './select';
 
 interface AxisPlan {
   readonly before: number;
@@ -25,16 +26,6 @@ function planAxis(size: number, pool: number, stride: number, padding: PaddingMo
   return { before, viewSize: blocks * stride, blocks, out };
 }
 
-/** Pads (with `value`) or crops the two spatial axes of NHWC `t` to the blocked view. */
-function fitSpatial(t: tf.Tensor4D, h: AxisPlan, w: AxisPlan, value: number): tf.Tensor4D {
-  const [, height, width] = t.shape;
-  const padH: [number, number] = [h.before, Math.max(h.viewSize - h.before - height, 0)];
-  const padW: [number, number] = [w.before, Math.max(w.viewSize - w.before - width, 0)];
-  const padded = padH[0] + padH[1] + padW[0] + padW[1] === 0 ? t : tf.pad(t, [[0, 0], padH, padW, [0, 0]], value);
-  if (padded.shape[1] === h.viewSize && padded.shape[2] === w.viewSize) return padded;
-  return tf.slice(padded, [0, 0, 0, 0], [-1, h.viewSize, w.viewSize, -1]);
-}
-
 /**
  * `Jᵀ dy` of max pooling for NHWC `x` whose pooled output is `pooled` (the forward's own
  * result), window `pool`, `strides`, TensorFlow padding.
@@ -44,21 +35,10 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
   const [sh, sw] = strides;
   const h = planAxis(height, pool[0], sh, padding);
   const w = planAxis(width, pool[1], sw, padding);
-  const padded = fitSpatial(x, h, w, -Infinity);
-  // Only rank-4 slices and pads: wasm runs those fast, and higher ranks slowly.
+  const [padTop, padBottom] = axisPadding(height, pool[0], sh, 1, padding);
+  const [padLeft, padRight] = axisPadding(width, pool[1], sw, 1, padding);
+  const padded = padTop + padBottom + padLeft + padRight === 0 ? x : tf.pad(x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], LOWEST);
   const rows = n * h.out;
-  const regions = new Map<string, tf.Tensor4D>();
-  const region = (bi: number, bj: number): tf.Tensor4D => {
-    const key = `${bi},${bj}`;
-    let r = regions.get(key);
-    if (r === undefined) {
-      const whole = bi === 0 && bj === 0 && h.out * sh === h.viewSize && w.out * sw === w.viewSize;
-      const block = whole ? padded : tf.slice(padded, [0, bi * sh, bj * sw, 0], [n, h.out * sh, w.out * sw, c]);
-      r = tf.reshape(block, [rows, sh, w.out, sw * c]);
-      regions.set(key, r);
-    }
-    return r;
-  };
   const offsets: Array<[number, number]> = [];
   for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) offsets.push([i, j]);
 
@@ -73,14 +53,15 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
       share.set(`${i},${j}`, remaining);
       return;
     }
-    const view = tf.slice(region(Math.floor(i / sh), Math.floor(j / sw)), [0, i % sh, 0, (j % sw) * c], [rows, 1, w.out, c]);
-    // view ≤ best, so [view = best] = 1 − step(best − view) (fast unary ops; -∞ padding never wins)
+    const view = tf.reshape(stridedView(padded, i, j, pool[0], pool[1], sh, sw, h.out, w.out), [rows, 1, w.out, c]);
+    // view ≤ best, so [view = best] = 1 − step(best − view) (fast unary ops)
     const kept = tf.mul(remaining, tf.step(tf.sub(best, view)));
     share.set(`${i},${j}`, tf.sub(remaining, kept));
     remaining = kept;
   });
 
-  // Scatter back: per block offset, interleave the phases with concat, then place the block.
+  // Scatter back into the padded frame viewed as [rows, sh, Wo, sw·C] blocks of the stride:
+  // per block offset, interleave the phases with concat, then place the block.
   const zero = tf.zerosLike(best);
   const placed: tf.Tensor4D[] = [];
   const blocks = new Set(offsets.map(([i, j]) => `${Math.floor(i / sh)},${Math.floor(j / sw)}`));
@@ -102,8 +83,7 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
   const extraH = Math.max(h.before + height - h.viewSize, 0);
   const extraW = Math.max(w.before + width - w.viewSize, 0);
   const grown = extraH + extraW === 0 ? total : tf.pad(total, [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
-  if (h.before === 0 && w.before === 0 && grown.shape[1] === height && grown.shape[2] === width) return grown;
-  return tf.slice(grown, [0, h.before, w.before, 0], [n, height, width, c]);
+  return cropSpatial(grown, h.before, grown.shape[1] - h.before - height, w.before, grown.shape[2] - w.before - width);
 }
 
 /**
