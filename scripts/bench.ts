@@ -8,7 +8,7 @@
  *   --backends cpu,wasm   backends to run (default cpu,wasm)
  *   --batches 1,8,32      batch sizes (default 1,8,32)
  *   --quick               fewer warm-up runs and repeats (numbers are noisier)
- *   --cpu-slow-all        also run the slow LRP composites on cpu at batch 32 (skipped by default)
+ *   --skip-slow-cpu       skip the three LRP composites on cpu at batch 32 (about 2.5 minutes)
  *   --same-process        run all backends in this process (default: one child process per backend)
  *   --out PATH            JSON output (default out/bench/bench.json)
  *
@@ -40,7 +40,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { backends: ['cpu', 'wasm'], batches: [1, 8, 32], quick: false, cpuSlowAll: false, sameProcess: false, out: path.join('out', 'bench', 'bench.json') };
+  const args: Args = { backends: ['cpu', 'wasm'], batches: [1, 8, 32], quick: false, cpuSlowAll: true, sameProcess: false, out: path.join('out', 'bench', 'bench.json') };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
@@ -61,6 +61,9 @@ function parseArgs(argv: string[]): Args {
       case '--quick':
         args.quick = true;
         break;
+      case '--skip-slow-cpu':
+        args.cpuSlowAll = false;
+        break;
       case '--cpu-slow-all':
         args.cpuSlowAll = true;
         break;
@@ -75,7 +78,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--help':
       case '-h':
-        console.log('usage: npm run bench -- [--backends cpu,wasm] [--batches 1,8,32] [--quick] [--cpu-slow-all] [--same-process] [--out out/bench/bench.json]');
+        console.log('usage: npm run bench -- [--backends cpu,wasm] [--batches 1,8,32] [--quick] [--skip-slow-cpu] [--same-process] [--out out/bench/bench.json]');
         process.exit(0);
         break;
       default:
@@ -154,7 +157,7 @@ function median(xs: number[]): number {
 
 /** Runs `once` (which returns a tensor) `warmup` times untimed, then timed until the plan is met. */
 async function timeMethod(once: () => tf.Tensor, plan: Plan): Promise<Timing> {
-  const before = tf.memory().numTensors;
+  let before = 0;
   const iterate = async (): Promise<number> => {
     const t0 = performance.now();
     const r = once();
@@ -164,6 +167,8 @@ async function timeMethod(once: () => tf.Tensor, plan: Plan): Promise<Timing> {
     return dt;
   };
   for (let i = 0; i < plan.warmup; i++) await iterate();
+  // counted after the warm-up: an explainer keeps its weight-derived tensors between calls
+  before = tf.memory().numTensors;
   const times: number[] = [];
   let total = 0;
   while (times.length < plan.maxReps && (times.length < plan.minReps || total < plan.budgetMs)) {
@@ -181,7 +186,7 @@ interface Method {
   name: string;
   /** LRP options; undefined for predict and grad. */
   options?: ExplainOptions;
-  /** Skipped on cpu at batch >= 32 unless --cpu-slow-all. */
+  /** Skipped on cpu at batch >= 32 with --skip-slow-cpu. */
   slowOnCpu: boolean;
 }
 
@@ -265,7 +270,7 @@ async function measureBackend(backend: string, args: Args): Promise<{ info: Reco
       const row: Row = { backend, batch, method: method.name, status: 'ok' };
       if (backend === 'cpu' && batch >= 32 && method.slowOnCpu && !args.cpuSlowAll) {
         row.status = 'skipped';
-        row.note = 'cpu batch>=32: slow composite skipped (pass --cpu-slow-all to run)';
+        row.note = 'cpu batch>=32: slow composite skipped (--skip-slow-cpu)';
         rows.push(row);
         console.log(`  ${backend} b=${batch} ${method.name}: skipped`);
         continue;
@@ -332,7 +337,7 @@ async function main(): Promise<void> {
     // One child process per backend, so one backend's heap, JIT state and leftovers cannot slow the next.
     for (const backend of args.backends) {
       const tmp = path.join(os.tmpdir(), `tfjs-lrp-bench-${process.pid}-${backend}.json`);
-      const childArgs = ['--backends', backend, '--batches', args.batches.join(','), '--child-out', tmp, ...(args.quick ? ['--quick'] : []), ...(args.cpuSlowAll ? ['--cpu-slow-all'] : [])];
+      const childArgs = ['--backends', backend, '--batches', args.batches.join(','), '--child-out', tmp, ...(args.quick ? ['--quick'] : []), ...(args.cpuSlowAll ? [] : ['--skip-slow-cpu'])];
       const res = spawnSync(process.execPath, [...process.execArgv, __filename, ...childArgs], { stdio: 'inherit' });
       if (res.status !== 0 || !fs.existsSync(tmp)) throw new Error(`the ${backend} child process failed (exit ${res.status ?? res.signal})`);
       const r = JSON.parse(fs.readFileSync(tmp, 'utf8')) as { info: Record<string, unknown>[]; rows: Row[] };
