@@ -37,3 +37,10 @@ test('import() of the package works', () => {
   expect(parsed.hasExplain).toBe('function');
   expect(parsed.shape).toEqual([1, 3]);
 });
+
+test("the Node entry 'tfjs-lrp/node' exports loadModel with both require() and import()", () => {
+  const cjs = run(['-e', "const n = require('tfjs-lrp/node'); console.log(typeof n.loadModel, typeof n.explain)"]).trim();
+  expect(cjs).toBe('function function');
+  const esm = run(['--input-type=module', '-e', "const n = await import('tfjs-lrp/node'); console.log(typeof n.loadModel, typeof n.explain)"]).trim();
+  expect(esm).toBe('function function');
+});
