@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, formatPlan } from '../src';
+import { createExplainer, describe, formatPlan } from '../src';
 import type { ExplainOptions } from '../src';
 import { digit, digitSet, heldOutIndex } from './digits-data';
 import { loadModelFromDir } from './load-model';
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const x = tf.tensor4d(pixels, [picks.length, 28, 28, 1]);
 
   console.log('\nplan (epsilonPlusFlat):');
-  console.log(formatPlan(createExplainer(model, { composite: 'epsilonPlusFlat' }).describe()));
+  console.log(formatPlan(describe(model, { composite: 'epsilonPlusFlat' })));
 
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const written: string[] = [];
@@ -155,6 +155,7 @@ async function main(): Promise<void> {
     const rel = (await (relevance as tf.Tensor).data()) as Float32Array;
     const ms = performance.now() - start;
     (relevance as tf.Tensor).dispose();
+    explainer.dispose();
 
     const errs = conservation.relativeError;
     const mean = errs.reduce((a, b) => a + b, 0) / errs.length;
