@@ -8,6 +8,7 @@ import { ruleLabel } from '../rules/types';
 import { perSampleSum, runBackward } from './backward';
 import { LrpArgumentError, LrpError } from './errors';
 import { runForward } from './forward';
+import { attributeWithGradients, checkMethodOptions } from './methods';
 import { DerivedTensors, withDerivedTensors } from './ops/derived';
 import type { ExplainOptions } from './options';
 import { groupOf, ModelPlan, planModel } from './plan';
@@ -150,10 +151,9 @@ function checkClassIdx(plan: ModelPlan, classIdx: unknown, batch: number): void 
   throw new LrpArgumentError('classIdx', `expected a class number, an array with one class per sample, or 'max', got ${JSON.stringify(classIdx)}.`);
 }
 
-/** The explained class per sample (inside tidy). */
-function classTensor(classIdx: ClassIndex, logits: tf.Tensor2D): tf.Tensor1D {
-  if (classIdx === 'max') return tf.argMax(logits, 1) as tf.Tensor1D;
-  if (typeof classIdx === 'number') return tf.fill([logits.shape[0]], classIdx, 'int32') as tf.Tensor1D;
+/** The explained class per sample for a number or a list (inside tidy). */
+function classTensor(classIdx: number | readonly number[], batch: number): tf.Tensor1D {
+  if (typeof classIdx === 'number') return tf.fill([batch], classIdx, 'int32') as tf.Tensor1D;
   return tf.tensor1d(classIdx as number[], 'int32');
 }
 
@@ -178,12 +178,44 @@ function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, in
     }
   }
   if (options.checkInput !== false) checkFinite(inputs);
+  const method = options.method ?? 'lrp';
+  if (method !== 'lrp') {
+    checkMethodOptions(method, options, inputs);
+    if (method === 'integratedGradients' || method === 'smoothGrad') {
+      plan.graph.inputs.forEach((input, i) => {
+        const embedded = plan.nodes.some((p) => p.node.adapter.group === 'embedding' && p.node.inputs.includes(input.key));
+        if (embedded) throw new LrpArgumentError(inputs.length === 1 ? 'input' : `input[${i}]`, `feeds an Embedding: token ids cannot be interpolated or perturbed by method '${method}'. Use 'gradient' or LRP for text inputs.`);
+      });
+    }
+    if (layerSums) throw new LrpArgumentError('perLayer', `per-layer conservation applies to method 'lrp' only, not '${method}'.`);
+  }
 
   return tidyKeep(() => withDerivedTensors(store, () => {
+    if (method === 'lrp') return pass(plan, inputs, classIdx as ClassIndex, custom, layerSums);
+    // gradient methods: the class is chosen on the input itself ('max'), then every evaluation
+    // point is explained for that class, starting from the one-hot output
+    const cls = classIdx === 'max' ? classOfInputs(plan, inputs) : classTensor(classIdx as number | number[], batch);
+    const gradientOf = (xs: tf.Tensor[], c: tf.Tensor1D) => pass(plan, xs, c, 'one', false).relevance;
+    const relevance = attributeWithGradients(method, inputs, cls, options, gradientOf);
+    const score = tf.zeros([batch]) as tf.Tensor1D;
+    return { relevance, classIdx: cls, score, outputSum: score, layers: null };
+  }), (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower])]);
+}
+
+/** The top class of each sample (a forward pass). */
+function classOfInputs(plan: ModelPlan, inputs: tf.Tensor[]): tf.Tensor1D {
+  const logits = runForward(plan, inputs).tensors.get(plan.graph.explained) as tf.Tensor;
+  return tf.argMax(tf.reshape(logits, [inputs[0].shape[0], plan.outputSize]), 1) as tf.Tensor1D;
+}
+
+/** One forward and backward pass (inside a tidy, inputs validated). */
+function pass(plan: ModelPlan, inputs: tf.Tensor[], classIdx: ClassIndex | tf.Tensor1D, custom: ExplainOptions['outputRelevance'], layerSums: boolean): RawExplanation {
+  {
+    const batch = inputs[0].shape[0];
     const record = runForward(plan, inputs);
     const logits = record.tensors.get(plan.graph.explained) as tf.Tensor;
     const flat = tf.reshape(logits, [batch, plan.outputSize]) as tf.Tensor2D;
-    const cls = classTensor(classIdx as ClassIndex, flat);
+    const cls = classIdx instanceof tf.Tensor ? classIdx : classIdx === 'max' ? (tf.argMax(flat, 1) as tf.Tensor1D) : classTensor(classIdx, batch);
     // (not tf.oneHot: it rejects depth 1, and wasm's ignores dtype float32)
     const oneHot = tf.cast(tf.equal(tf.range(0, plan.outputSize, 1, 'int32').reshape([1, -1]), cls.reshape([-1, 1])), 'float32') as tf.Tensor2D;
     const score = tf.sum(tf.mul(oneHot, flat), 1) as tf.Tensor1D;
@@ -193,7 +225,7 @@ function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, in
     const outputSum = perSampleSum(start);
     const result = runBackward(plan, record, tf.reshape(start, logits.shape), layerSums);
     return { relevance: result.inputs, classIdx: cls, score, outputSum, layers: result.layers };
-  }), (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower])]);
+  }
 }
 
 /** `tf.tidy` for a result that is not a plain tensor container: keeps what `kept` lists. */

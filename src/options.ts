@@ -1,6 +1,7 @@
 /** The one options interface of tfjs-lrp, with every default documented. */
 import type * as tf from '@tensorflow/tfjs';
 import type { Composite } from '../rules/composites';
+import type { AttributionMethod, GradientMethodOptions } from './methods';
 import type { Rule } from '../rules/types';
 
 /** Names of the built-in rules (any registered name is accepted too). */
@@ -10,7 +11,13 @@ export type RuleName = 'epsilon' | 'zero' | 'zPlus' | 'alphaBeta' | 'gamma' | 'f
 export type CompositeName = 'epsilonPlus' | 'epsilonPlusFlat' | 'epsilonGammaBox' | 'epsilonAlpha2Beta1' | 'epsilonAlpha2Beta1Flat';
 
 /** Options of `explain`, `createExplainer`, `explainWithConservation` and `describe`. */
-export interface ExplainOptions {
+export interface ExplainOptions extends GradientMethodOptions {
+  /**
+   * `'lrp'` (default), or a gradient method for cross-checks: `'gradient'` (∂logit/∂x),
+   * `'gradientXInput'`, `'integratedGradients'`, `'smoothGrad'` (LRP_RULES.md §6). The rule and
+   * composite options apply to `'lrp'` only.
+   */
+  readonly method?: AttributionMethod;
   /**
    * The rule for every Dense and Conv layer: a name or a rule object. Default `'epsilon'`.
    * Ignored when `composite` is given.

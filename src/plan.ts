@@ -11,6 +11,7 @@ import { LrpArgumentError, LrpLayerError, LrpRuleError } from './errors';
 import type { GraphNode } from './graph';
 import type { LayerGroup } from './layers/group';
 import { introspect } from './introspect';
+import { gradientComposite, METHODS } from './methods';
 import type { ExplainOptions } from './options';
 
 /** One node with its rule. */
@@ -35,7 +36,7 @@ export interface ModelPlan {
   readonly outputSize: number;
 }
 
-const KNOWN_OPTIONS = new Set(['rule', 'epsilon', 'alpha', 'beta', 'gamma', 'stabilizer', 'composite', 'low', 'high', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput']);
+const KNOWN_OPTIONS = new Set(['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'epsilon', 'alpha', 'beta', 'gamma', 'stabilizer', 'composite', 'low', 'high', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput']);
 
 /** The group a node matches in composites. */
 export function groupOf(node: GraphNode): LayerGroup {
@@ -106,6 +107,13 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
     throw new LrpArgumentError('options.unknownLayers', `must be 'error' or 'gradient', got ${JSON.stringify(options.unknownLayers)}.`);
   }
   const params: RuleParameters = options;
+  const method = options.method ?? 'lrp';
+  if (!METHODS.includes(method)) throw new LrpArgumentError('options.method', `unknown method ${JSON.stringify(method)}; expected one of ${METHODS.join(', ')}.`);
+  if (method !== 'lrp') {
+    for (const key of ['rule', 'composite', 'firstLayer', 'layerRules'] as const) {
+      if (options[key] !== undefined) throw new LrpArgumentError(`options.${key}`, `applies to method 'lrp' only; method '${method}' uses the plain gradient of every layer.`);
+    }
+  }
 
   const graph0 = introspect(model);
   const output = options.output ?? 0;
@@ -114,7 +122,7 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
   }
   const graph = canonize(graph0, output);
 
-  const composite = compositeFrom(options, params);
+  const composite = method === 'lrp' ? compositeFrom(options, params) : gradientComposite();
   const entries: Array<CompositeEntry & { source: string }> = [];
   const userEntries = Object.entries(options.layerRules ?? {});
   for (const [key, value] of userEntries) {
