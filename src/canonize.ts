@@ -16,7 +16,7 @@ export interface CanonicalGraph extends ModelGraph {
   /** Which model output is explained. */
   readonly outputIndex: number;
   /** The final activation that was stripped, if any, and the node it belonged to. */
-  readonly stripped: { readonly activation: string; readonly node: string } | null;
+  readonly stripped: { readonly activation: string; readonly node: string; readonly className: string } | null;
   /** Per tensor key: whether it is known to be ≥ 0. */
   readonly nonNegative: ReadonlyMap<string, boolean>;
 }
@@ -135,7 +135,7 @@ export function canonize(graph: ModelGraph, outputIndex: number): CanonicalGraph
   const last = nodes.find((n) => n.output === explained);
   const activation = last === undefined ? null : finalActivationName(last);
   if (last !== undefined && (activation === 'softmax' || activation === 'sigmoid') && last.inputs.length === 1) {
-    stripped = { activation, node: last.name };
+    stripped = { activation, node: last.name, className: last.className };
     explained = last.inputs[0];
   }
   const kept = ancestors(nodes, explained);

@@ -248,8 +248,9 @@ const toRelevance = (plan: ModelPlan, list: tf.Tensor[]): Relevance => (plan.gra
 
 /**
  * Introspects the model, canonizes it and assigns rules once; the explainer then explains any
- * number of batches. It holds no tensors (the parameters are read at every call, so a model
- * trained further is explained with its current weights) and never changes the model.
+ * number of batches. It keeps only weight-derived tensors between calls, keyed by the weights (a
+ * model trained further is explained with its current weights); release them with `dispose()`.
+ * It never changes the model.
  */
 export function createExplainer(model: tf.LayersModel, options: ExplainOptions = {}): Explainer {
   const plan = planModel(model, options);
@@ -355,7 +356,7 @@ export function describePlan(plan: ModelPlan): PlanRow[] {
   }));
   const stripped = plan.graph.stripped;
   if (stripped !== null) {
-    rows.push({ layer: stripped.node, className: 'Activation', group: 'activation', rule: '(stripped)', reason: `final ${stripped.activation}`, notes: [`the pre-${stripped.activation} score is explained`] });
+    rows.push({ layer: stripped.node, className: stripped.className, group: 'activation', rule: '(stripped)', reason: `final ${stripped.activation}`, notes: [`the pre-${stripped.activation} score is explained`] });
   }
   return rows;
 }

@@ -58,7 +58,9 @@ export function introspect(model: unknown): ModelGraph {
   const nodes: GraphNode[] = [];
   const inputs: GraphInput[] = [];
 
-  const expand = (container: ContainerLike, scope: string, inputKeys: readonly string[] | null): string[] => {
+  // `scope` names nodes (outer/inner/layer); `idScope` also tells apart the calls of a nested
+  // model used more than once (each call is its own copy of the sub-graph).
+  const expand = (container: ContainerLike, scope: string, idScope: string, inputKeys: readonly string[] | null): string[] => {
     const keys = new Map<number, string>();
     container.inputs.forEach((t, i) => {
       if (inputKeys !== null) {
@@ -81,7 +83,7 @@ export function introspect(model: unknown): ModelGraph {
       }
       const ins = knode.inputTensors.map(visit);
       if (isLayersModel(layer)) {
-        const outs = expand(layer as unknown as ContainerLike, `${name}/`, ins);
+        const outs = expand(layer as unknown as ContainerLike, `${name}/`, `${idScope}${layer.name}@${t.nodeIndex}/`, ins);
         knode.outputTensors.forEach((o, i) => keys.set(o.id, outs[i]));
       } else {
         if (knode.outputTensors.length !== 1) {
@@ -89,7 +91,7 @@ export function introspect(model: unknown): ModelGraph {
         }
         const adapter = adapterFor(className) ?? UNKNOWN_LAYER;
         adapter.check?.(layer, name);
-        const id = `${name}@${t.nodeIndex}`;
+        const id = `${idScope}${layer.name}@${t.nodeIndex}`;
         nodes.push({ id, name, className, layer, adapter, op: { kind: 'layer' }, inputs: ins, output: id, notes: [] });
         keys.set(knode.outputTensors[0].id, id);
       }
@@ -100,6 +102,6 @@ export function introspect(model: unknown): ModelGraph {
     return container.outputs.map(visit);
   };
 
-  const outputs = expand(top, '', null);
+  const outputs = expand(top, '', '', null);
   return { modelName: top.name, nodes, inputs, outputs, outputShapes: top.outputs.map((t) => t.shape) };
 }

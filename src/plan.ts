@@ -91,6 +91,9 @@ function matches(match: LayerMatch, node: GraphNode, firsts: { linear: string | 
   return match.group !== undefined || match.className !== undefined || match.layerName !== undefined || match.position !== undefined;
 }
 
+/** Layers already warned about (the gradient fallback warns once per layer, not per call). */
+const warnedLayers = new WeakSet<object>();
+
 const GRADIENT_GROUPS: readonly LayerGroup[] = ['maxPool', 'concatenate', 'reshape', 'embedding'];
 
 /** Introspects, canonizes and assigns a rule to every node. */
@@ -134,7 +137,11 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
     const first = options.firstLayer;
     entries.push({ match: { position: 'firstLinear' }, rule: () => makeRule(first, params), source: `firstLayer '${first}'` });
   }
-  for (const e of composite.entries) entries.push({ ...e, source: `composite ${composite.name} (${describeMatch(e.match)})` });
+  for (const e of composite.entries) {
+    // firstLayer replaces the composite's own first-layer rule (e.g. epsilonGammaBox's z-box)
+    if (options.firstLayer !== undefined && e.match.position !== undefined) continue;
+    entries.push({ ...e, source: `composite ${composite.name} (${describeMatch(e.match)})` });
+  }
   for (const e of baseEntries(params)) entries.push({ ...e, source: `base map (${describeMatch(e.match)})` });
 
   const linearNodes = graph.nodes.filter((n) => n.op.kind === 'linear');
@@ -145,7 +152,7 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
   const used = new Set<string>();
   const planned: PlannedNode[] = graph.nodes.map((node) => {
     const inputNonNegative = node.inputs.map((k) => graph.nonNegative.get(k) ?? false);
-    const splitPart = node.op.kind === 'activation' || node.op.kind === 'merged';
+    const splitPart = node.op.kind === 'activation';
     const hit = entries.find((e) => (!splitPart || e.match.layerName === undefined || e.match.layerName === node.name) && (!splitPart || e.match.className === undefined) && matches(e.match, node, firsts));
     let rule: Rule;
     let reason: string;
@@ -160,7 +167,10 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
       rule = gradientRule();
       reason = node.adapter.note ?? 'relevance moves with the values';
     } else if (options.unknownLayers === 'gradient') {
-      console.warn(`tfjs-lrp: layer '${node.name}' (${node.className}) has no LRP rule; falling back to its gradient (options.unknownLayers = 'gradient').`);
+      if (!warnedLayers.has(node.layer)) {
+        warnedLayers.add(node.layer);
+        console.warn(`tfjs-lrp: layer '${node.name}' (${node.className}) has no LRP rule; falling back to its gradient (options.unknownLayers = 'gradient').`);
+      }
       rule = gradientRule();
       reason = 'no rule: gradient fallback';
     } else {

@@ -192,6 +192,7 @@ describe('loader errors', () => {
     fs.writeFileSync(path.join(dir, '..', 'outside.bin'), 'x');
     edit((j) => (j.weightsManifest[0].paths[0] = '../outside.bin'));
     await expectLoadError(/'\.\.\/outside\.bin' escapes the model's folder/);
+    fs.rmSync(path.join(dir, '..', 'outside.bin'));
   });
   test('an absolute weight path or a URL', async () => {
     edit((j) => (j.weightsManifest[0].paths[0] = '/etc/passwd'));
@@ -229,6 +230,16 @@ describe('loader errors', () => {
     json.modelTopology.config.layers[1].class_name = 'MyFancyLayer';
     fs.writeFileSync(file(), JSON.stringify(json));
     await expectLoadError(/layer class 'MyFancyLayer'.*tf\.serialization\.registerClass.*registerLayerRule\('MyFancyLayer'/s);
+  });
+  test('a manifest group without paths', async () => {
+    edit((j) => delete (j.weightsManifest[0] as { paths?: string[] }).paths);
+    await expectLoadError(/needs 'paths' and 'weights' lists/);
+  });
+  test("a file name that merely starts with '..' is inside the folder", async () => {
+    fs.renameSync(path.join(dir, 'group1-shard1of2.bin'), path.join(dir, '..w.bin'));
+    edit((j) => (j.weightsManifest[0].paths[0] = '..w.bin'));
+    const model = await loadModel(dir);
+    expect(model.layers.length).toBeGreaterThan(0);
   });
   test('a path that does not exist', async () => {
     await expect(loadModel(path.join(dir, 'nope'))).rejects.toThrow(/does not exist/);

@@ -4,7 +4,7 @@
  * the model is never changed, and per-layer sums are reported.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, explain, explainWithConservation, ExplainOptions, formatPlan } from '../src';
+import { createExplainer, describePlan, explain, explainWithConservation, ExplainOptions, formatPlan, makeRule, mapParams, registerLayerRule, templateRule } from '../src';
 import { planModel } from '../src/plan';
 import { runForward } from '../src/forward';
 import { expectClose, expectNoLeak, randomizeWeights, take, uniform, useBackend } from './helpers';
@@ -245,7 +245,6 @@ describe('API behaviour', () => {
     await expectNoLeak(() => tf.dispose(explainer.explain(x, 'max')));
     await expectNoLeak(() => tf.dispose(explain(model, x, [0, 1, 2], { composite: 'epsilonPlusFlat' })));
     await expectNoLeak(async () => tf.dispose((await explainer.explainWithConservation(x, 1, { perLayer: true })).relevance));
-    await expectNoLeak(() => explainer.describe());
     tf.dispose(inputs);
   });
 });
@@ -332,5 +331,76 @@ describe('an explainer keeps weight-derived tensors between calls', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(() => explainer.explain(x, 0)).toThrow(/disposed/);
     tf.dispose(inputs);
+  });
+});
+
+describe('review regressions', () => {
+  test('a nested model used twice (Siamese) is two copies of its sub-graph', () => {
+    const inner = tf.sequential({ name: 'tower', layers: [tf.layers.dense({ inputShape: [4], units: 5, activation: 'relu', useBias: false }), tf.layers.dense({ units: 3, useBias: false })] });
+    const a = tf.input({ shape: [4] });
+    const b = tf.input({ shape: [4] });
+    const joined = tf.layers.concatenate().apply([inner.apply(a) as tf.SymbolicTensor, inner.apply(b) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2, useBias: false }).apply(joined) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: [a, b], outputs: out });
+    randomizeWeights(model, 17, { biasFree: true });
+    const xs = [uniform([3, 4], 1), uniform([3, 4], 2)];
+    const plan = planModel(model);
+    const logits = tf.tidy(() => tf.keep(runForward(plan, xs).tensors.get(plan.graph.explained) as tf.Tensor));
+    expectClose(logits.dataSync(), (model.predict(xs) as tf.Tensor).dataSync(), 1e-5, 'Siamese forward');
+    const lrp0 = explain(model, xs, [0, 1, 0], { rule: 'zero' }) as tf.Tensor[];
+    const grads = tf.tidy(() => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(model.apply([p, q]) as tf.Tensor, tf.oneHot(tf.tensor1d([0, 1, 0], 'int32'), 2))))(xs));
+    lrp0.forEach((r, i) => expectClose(r.dataSync(), tf.mul(grads[i], xs[i]).dataSync(), 1e-4, `input ${i}`));
+    tf.dispose([logits, ...lrp0, ...grads, ...xs]);
+  });
+
+  test('a custom parameter map that returns its input leaves the model intact', () => {
+    const model = CASES[0].build().model;
+    const x = uniform([2, 6], 3);
+    const identityRule = templateRule('same', {}, { forwards: [{ input: 'identity', params: mapParams('same', (t) => t) }], gradients: (R, [o]) => [tf.div(R, o as tf.Tensor)], reducer: 'inputTimesGradient' });
+    const explainer = createExplainer(model, { rule: identityRule });
+    tf.dispose([explainer.explain(x, 0), explainer.explain(x, 1)]);
+    explainer.dispose();
+    const y = model.predict(x) as tf.Tensor;
+    expect(y.dataSync().every(Number.isFinite)).toBe(true);
+    tf.dispose([x, y]);
+  });
+
+  test('BatchNormalization with a positive channel axis (Keras TF2 saves [3]) is merged', () => {
+    const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, useBias: false }), tf.layers.batchNormalization({ axis: 3 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    randomizeWeights(model, 5);
+    expect(describePlan(planModel(model)).find((r) => r.className === 'BatchNormalization')?.notes.join()).toMatch(/merged into the layer before it/);
+    const x = uniform([2, 5, 5, 2], 6);
+    expect(take(explain(model, x, 0)).every(Number.isFinite)).toBe(true);
+    x.dispose();
+  });
+
+  test('firstLayer replaces a composite\'s own first-layer rule', () => {
+    const { model } = CASES[1].build();
+    const rows = describePlan(planModel(model, { composite: 'epsilonGammaBox', firstLayer: 'flat' }));
+    expect(rows[0].rule).toMatch(/^flat/);
+    expect(rows.some((r) => r.rule.startsWith('zBox'))).toBe(false);
+  });
+
+  test('the gradient fallback warns once per layer, not once per call', () => {
+    class Doubler extends tf.layers.Layer {
+      static className = 'Doubler';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(Array.isArray(inputs) ? inputs[0] : inputs, 2);
+      }
+    }
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 }), new Doubler({})] });
+    const x = uniform([1, 3], 1);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      for (let i = 0; i < 3; i++) tf.dispose(explain(model, x, 0, { unknownLayers: 'gradient' }));
+      expect(warn).toHaveBeenCalledTimes(1);
+    } finally {
+      warn.mockRestore();
+    }
+    x.dispose();
+  });
+
+  test('registerLayerRule refuses built-in classes whose rule comes from the composite', () => {
+    expect(() => registerLayerRule('Dense', makeRule('zPlus'))).toThrow(/options.layerRules = \{ Dense: rule \}/);
   });
 });

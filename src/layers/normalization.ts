@@ -20,13 +20,15 @@ export function batchNormAffine(layer: Layer): { scale: tf.Tensor1D; shift: tf.T
 export const batchNormAdapter: LayerAdapter = {
   group: 'batchNorm',
   check: (layer, name) => {
-    const axis = configOf(layer).axis;
-    if (axis !== undefined && axis !== -1 && !(Array.isArray(axis) && axis.length === 1 && axis[0] === -1)) {
-      const rank = layer.inputSpec?.[0]?.ndim;
-      const last = rank === undefined ? undefined : rank - 1;
-      if (axis !== last) {
-        throw new LrpLayerError(name, 'BatchNormalization', `Layer '${name}' (BatchNormalization) normalises axis ${JSON.stringify(axis)}; tfjs-lrp supports the last (channel) axis only.`);
-      }
+    const raw = configOf(layer).axis;
+    const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
+    if (axis === undefined || axis === -1) return;
+    // Keras (TF2) saves the channel axis as a positive index, often as a list: [3]
+    const shapes = (layer as unknown as { inboundNodes: Array<{ inputShapes: unknown }> }).inboundNodes[0]?.inputShapes;
+    const shape = (Array.isArray(shapes) && Array.isArray(shapes[0]) ? shapes[0] : shapes) as unknown[] | undefined;
+    const rank = Array.isArray(shape) ? shape.length : undefined;
+    if (rank === undefined || axis !== rank - 1) {
+      throw new LrpLayerError(name, 'BatchNormalization', `Layer '${name}' (BatchNormalization) normalises axis ${JSON.stringify(raw)}; tfjs-lrp supports the last (channel) axis only.`);
     }
   },
   vjp: (layer, _inputs, _output, dy) => [tf.mul(dy, batchNormAffine(layer).scale)],

@@ -88,6 +88,9 @@ export function registerLayer(className: string, adapter: LayerAdapter): void {
  */
 export function registerLayerRule(className: string, rule: Rule, group: LayerGroup = 'other'): void {
   const existing = registry().get(className);
+  if (existing !== undefined && existing.defaultRule === undefined && existing.group !== 'other') {
+    throw new LrpLayerError(className, className, `registerLayerRule('${className}'): ${className} is a built-in layer class whose rule comes from the composite; choose its rule per call with options.layerRules = { ${className}: rule } or in a composite.`);
+  }
   registerLayer(className, { ...(existing ?? { group }), defaultRule: () => rule });
 }
 

@@ -61,24 +61,25 @@ function safeWeightPath(dir: string, realDir: string, p: unknown, modelFile: str
   }
   const full = path.resolve(dir, p);
   const rel = path.relative(dir, full);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+  const outside = (r: string) => r === '..' || r.startsWith(`..${path.sep}`) || path.isAbsolute(r);
+  if (outside(rel)) {
     throw new LrpLoadError(p, `${modelFile}: weight path '${p}' escapes the model's folder (${dir}). Refusing to read it.`);
   }
   if (!fs.existsSync(full)) {
     throw new LrpLoadError(full, `Weight file '${p}' named in ${modelFile} is missing (looked for ${full}). Copy all shards next to model.json.`);
   }
   const real = fs.realpathSync(full);
-  const realRel = path.relative(realDir, real);
-  if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
+  if (outside(path.relative(realDir, real))) {
     throw new LrpLoadError(full, `Weight file '${p}' is a link to ${real}, outside the model's folder (${realDir}). Refusing to read it.`);
   }
   return full;
 }
 
-function tryTfjsNode(): { io: { fileSystem(p: string): tf.io.IOHandler } } | null {
+async function tryTfjsNode(): Promise<{ io: { fileSystem(p: string): tf.io.IOHandler } } | null> {
   try {
-    // Optional dependency: used when it loads, never required.
-    const mod = require('@tensorflow/tfjs-node') as { io?: { fileSystem?: (p: string) => tf.io.IOHandler } };
+    // Optional dependency: used when it loads, never required (dynamic import: CommonJS and ESM).
+    const name = '@tensorflow/tfjs-node';
+    const mod = (await import(name)) as { io?: { fileSystem?: (p: string) => tf.io.IOHandler } };
     return mod.io?.fileSystem === undefined ? null : (mod as { io: { fileSystem(p: string): tf.io.IOHandler } });
   } catch {
     return null;
@@ -106,6 +107,9 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
 
   const buffers: Buffer[] = [];
   for (const group of groups) {
+    if (group === null || typeof group !== 'object' || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+      throw new LrpLoadError(modelFile, `${modelFile}: every weightsManifest group needs 'paths' and 'weights' lists; got ${JSON.stringify(group).slice(0, 120)}.`);
+    }
     const files = group.paths.map((p) => safeWeightPath(dir, realDir, p, modelFile));
     const expected = group.weights.reduce((n, w) => n + entryBytes(w, modelFile), 0);
     const sizes = files.map((f) => fs.statSync(f).size);
@@ -117,7 +121,7 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
     for (const f of files) buffers.push(fs.readFileSync(f));
   }
 
-  const node = tryTfjsNode();
+  const node = await tryTfjsNode();
   // A model that fails half-way through deserialization leaves the variables of the layers built
   // so far registered: dispose those on failure so that a failed load leaks nothing.
   const registered = (): Record<string, tf.Variable> => (tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> }).registeredVariables;

@@ -30,7 +30,9 @@ export class DerivedTensors {
       return hit.value;
     }
     if (hit !== undefined) hit.value.dispose();
-    const value = tf.keep(compute());
+    // a clone shares the data but is ours to dispose, even when compute() returns a tensor it
+    // did not create (a user's parameter map returning its input, say)
+    const value = tf.keep(tf.clone(compute()));
     this.values.add(value);
     this.entries.set(key, { sources: ids, value, used: true });
     return value;
