@@ -276,6 +276,9 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
       return toRelevance(plan, raw.relevance);
     },
     async explainWithConservation(input, classIdx, extra = {}) {
+      if ((opts.method ?? 'lrp') !== 'lrp') {
+        throw new LrpArgumentError('options.method', `conservation applies to method 'lrp' only, not '${String(opts.method)}'; use explain() for the gradient methods (for Integrated Gradients, Σ IG ≈ logit(x) − logit(baseline)).`);
+      }
       const raw = run(plan, opts, live(), input, classIdx, extra.perLayer === true);
       try {
         const inputSum = tf.tidy(() => tf.addN(raw.relevance.map(perSampleSum)));

@@ -178,7 +178,8 @@ describe('errors and leaks', () => {
     expect(() => explain(model, x, 0, { method: 'gradient', composite: 'epsilonPlus' })).toThrow(/applies to method 'lrp' only/);
     expect(() => explain(model, x, 0, { method: 'shap' as 'lrp' })).toThrow(/unknown method "shap"/);
     expect(() => explain(model, x, 0, { method: 'integratedGradients', steps: 0 })).toThrow(/options.steps/);
-    await expect(explainWithConservation(model, x, 0, { method: 'gradient', perLayer: true })).rejects.toThrow(/per-layer conservation applies to method 'lrp' only/);
+    await expect(explainWithConservation(model, x, 0, { method: 'gradient', perLayer: true })).rejects.toThrow(/conservation applies to method 'lrp' only/);
+    await expect(explainWithConservation(model, x, 0, { method: 'integratedGradients' })).rejects.toThrow(LrpArgumentError);
     const text = CASES.find((c) => c.name.startsWith('Embedding')) as (typeof CASES)[number];
     const t = text.build();
     expect(() => explain(t.model, t.inputs[0], 0, { method: 'integratedGradients' })).toThrow(/cannot be interpolated/);
