@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ruleLabel } from '../rules/types';
 import { perSampleSum, runBackward } from './backward';
+import { checkClassIdx } from './checks';
 import { LrpArgumentError, LrpError } from './errors';
 import { runForward } from './forward';
 import { attributeWithGradients, checkMethodOptions } from './methods';
@@ -131,25 +132,6 @@ function checkFinite(inputs: tf.Tensor[]): void {
   });
 }
 
-/** Validates `classIdx` (no tensors made). */
-function checkClassIdx(plan: ModelPlan, classIdx: unknown, batch: number): void {
-  const k = plan.outputSize;
-  const check = (c: unknown, where: string) => {
-    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c >= k) {
-      throw new LrpArgumentError(where, `must be an integer in [0, ${k - 1}] (the explained output has ${k} score${k === 1 ? '' : 's'} per sample), got ${JSON.stringify(c)}.`);
-    }
-  };
-  if (classIdx === 'max') return;
-  if (typeof classIdx === 'number') return check(classIdx, 'classIdx');
-  if (Array.isArray(classIdx)) {
-    if (classIdx.length !== batch) {
-      throw new LrpArgumentError('classIdx', `has ${classIdx.length} entries but the batch has ${batch} samples; pass one class per sample, a single number, or 'max'.`);
-    }
-    classIdx.forEach((c, i) => check(c, `classIdx[${i}]`));
-    return;
-  }
-  throw new LrpArgumentError('classIdx', `expected a class number, an array with one class per sample, or 'max', got ${JSON.stringify(classIdx)}.`);
-}
 
 /** The explained class per sample for a number or a list (inside tidy). */
 function classTensor(classIdx: number | readonly number[], batch: number): tf.Tensor1D {
@@ -168,7 +150,7 @@ interface RawExplanation {
 function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, input: unknown, classIdx: unknown, layerSums: boolean): RawExplanation {
   const inputs = asInputList(plan, input);
   const batch = inputs[0].shape[0];
-  checkClassIdx(plan, classIdx, batch);
+  checkClassIdx(classIdx, plan.outputSize, batch);
   const custom = options.outputRelevance;
   if (custom !== undefined && custom !== 'logit' && custom !== 'one') {
     if (!(custom instanceof tf.Tensor)) throw new LrpArgumentError('options.outputRelevance', `expected 'logit', 'one' or a tensor, got ${JSON.stringify(custom)}.`);
