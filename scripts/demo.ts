@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
+import { useBackend } from './backend';
 import { createExplainer, describe, formatPlan } from '../src';
 import type { ExplainOptions } from '../src';
 import { digit, digitSet, heldOutIndex } from './digits-data';
@@ -35,18 +36,6 @@ const METHODS: Array<{ name: string; options: ExplainOptions }> = [
   { name: 'epsilonAlpha2Beta1', options: { composite: 'epsilonAlpha2Beta1' } },
 ];
 
-async function useBackend(): Promise<string> {
-  try {
-    require('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend returned false');
-    await tf.ready();
-  } catch (err) {
-    console.log(`(wasm backend unavailable: ${(err as Error).message}; using cpu)`);
-    await tf.setBackend('cpu');
-    await tf.ready();
-  }
-  return tf.getBackend();
-}
 
 const fmt = (v: number, digits = 3) => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(1) : v.toFixed(digits));
 

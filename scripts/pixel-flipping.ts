@@ -22,6 +22,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
+import { useBackend } from './backend';
 import { explain, pixelFlipping } from '../src';
 import type { ExplainOptions, PixelFlippingOptions, PixelFlippingReport } from '../src';
 import { digitSet } from './digits-data';
@@ -56,18 +57,6 @@ interface Row {
   meanScores: number[];
 }
 
-async function useBackend(): Promise<string> {
-  try {
-    require('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend returned false');
-    await tf.ready();
-  } catch (err) {
-    console.log(`(wasm backend unavailable: ${(err as Error).message}; using cpu)`);
-    await tf.setBackend('cpu');
-    await tf.ready();
-  }
-  return tf.getBackend();
-}
 
 const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const sem = (v: readonly number[]) => {

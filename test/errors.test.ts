@@ -1,7 +1,7 @@
 /** Every error of the public API: typed, with a message naming the culprit and the fix, no leaks. */
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer, describe as describePlanOf, explain, explainWithConservation, LrpArgumentError, LrpLayerError, LrpModelError, LrpRuleError, registerLayerRule, unregisterLayer, passRule } from '../src';
-import { randomizeWeights, uniform, useBackend } from './helpers';
+import { randomizeWeights, uniform, useBackend, expectError } from './helpers';
 
 /** A custom layer class tfjs-lrp does not know. */
 class ScaleLayer extends tf.layers.Layer {
@@ -33,21 +33,6 @@ function customModel(): tf.LayersModel {
   return m;
 }
 
-/** Asserts `fn` throws `type` with a message matching every pattern, and leaks nothing. */
-async function expectError(fn: () => unknown, type: new (...a: never[]) => Error, ...patterns: RegExp[]): Promise<Error> {
-  const before = tf.memory().numTensors;
-  let caught: unknown = null;
-  try {
-    await Promise.resolve(fn());
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(type);
-  const err = caught as Error;
-  for (const p of patterns) expect(err.message).toMatch(p);
-  expect(tf.memory().numTensors).toBe(before);
-  return err;
-}
 
 beforeAll(async () => {
   await useBackend('cpu');

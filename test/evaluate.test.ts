@@ -11,23 +11,8 @@ import { compare, crossValidate, explain, LrpArgumentError, pixelFlipping, relev
 import * as forward from '../src/forward';
 import { loadModel } from '../src/node';
 import { digit, heldOutIndex } from '../scripts/digits-data';
-import { expectNoLeak, randomizeWeights, uniform, useBackend } from './helpers';
+import { expectNoLeak, randomizeWeights, uniform, useBackend, expectError } from './helpers';
 
-/** Asserts `fn` throws `type` with a message matching every pattern, and leaks nothing. */
-async function expectError(fn: () => unknown, type: new (...a: never[]) => Error, ...patterns: RegExp[]): Promise<Error> {
-  const before = tf.memory().numTensors;
-  let caught: unknown = null;
-  try {
-    await Promise.resolve(fn());
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(type);
-  const err = caught as Error;
-  for (const p of patterns) expect(err.message).toMatch(p);
-  expect(tf.memory().numTensors).toBe(before);
-  return err;
-}
 
 beforeAll(async () => {
   await useBackend('cpu');

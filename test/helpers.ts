@@ -1,5 +1,6 @@
 /** Shared test helpers: backends, seeded random models, tolerances, leak checks. */
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../scripts/random';
 
 /** The backends every numeric test runs on in Node. */
 export const BACKENDS = ['cpu', 'wasm'] as const;
@@ -12,17 +13,8 @@ export async function useBackend(name: string): Promise<void> {
   if (!ok || tf.getBackend() !== name) throw new Error(`backend ${name} did not initialise`);
 }
 
-/** A small seeded PRNG (mulberry32) for reproducible weights and inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (mulberry32), shared with the scripts. */
+export const rng = seededRandom;
 
 /** Uniform values in [lo, hi) as a float32 tensor. */
 export function uniform(shape: number[], seed: number, lo = -1, hi = 1): tf.Tensor {
@@ -108,4 +100,20 @@ export function take(t: tf.Tensor | tf.Tensor[]): Float32Array {
   const copy = Float32Array.from(data);
   tf.dispose(list);
   return copy;
+}
+
+/** Asserts `fn` throws `type` with a message matching every pattern, and leaks nothing. */
+export async function expectError(fn: () => unknown, type: new (...a: never[]) => Error, ...patterns: RegExp[]): Promise<Error> {
+  const before = tf.memory().numTensors;
+  let caught: unknown = null;
+  try {
+    await Promise.resolve(fn());
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(type);
+  const err = caught as Error;
+  for (const p of patterns) expect(err.message).toMatch(p);
+  expect(tf.memory().numTensors).toBe(before);
+  return err;
 }
