@@ -360,4 +360,3 @@ export function formatPlan(rows: readonly PlanRow[]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-export { LrpError };
