@@ -36,3 +36,5 @@ export { pixelFlipping } from './evaluate/pixelFlipping';
 export type { Perturbation, PixelFlippingOptions, PixelFlippingCurve, PixelFlippingReport } from './evaluate/pixelFlipping';
 export { METHODS } from './methods';
 export type { AttributionMethod, GradientMethodOptions } from './methods';
+export { heatmap, overlay, topKMask, COLORMAPS, colormapTable } from './heatmap';
+export type { HeatmapOptions, ChannelReduction, Normalization, OverlayOptions, ColormapName } from './heatmap';
