@@ -38,3 +38,5 @@ export { METHODS } from './methods';
 export type { AttributionMethod, GradientMethodOptions } from './methods';
 export { heatmap, overlay, topKMask, COLORMAPS, colormapTable } from './heatmap';
 export type { HeatmapOptions, ChannelReduction, Normalization, OverlayOptions, ColormapName } from './heatmap';
+export { rankFeatures, formatFeatureRanking, featureBarChartSvg, textHtml } from './heatmap';
+export type { RankedFeature, RankOptions, Direction, FormatRankingOptions, BarChartOptions, TextHtmlOptions, RelevanceVector } from './heatmap';

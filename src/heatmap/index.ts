@@ -5,3 +5,8 @@ export { overlay, topKMask } from './overlay';
 export type { OverlayOptions } from './overlay';
 export { COLORMAPS, colormapTable } from './colormaps';
 export type { ColormapName } from './colormaps';
+export { rankFeatures, formatFeatureRanking, featureBarChartSvg } from './tabular';
+export type { RankedFeature, RankOptions, Direction, FormatRankingOptions, BarChartOptions } from './tabular';
+export { textHtml } from './text';
+export type { TextHtmlOptions } from './text';
+export type { RelevanceVector } from './values';
