@@ -1,20 +1,25 @@
-// Builds dist/cjs (CommonJS), dist/esm (ES modules) and dist/types (.d.ts) with tsc.
+// Builds the package:
+//   dist/cjs, dist/esm (ES modules for Node and bundlers), dist/types (.d.ts) with tsc, and
+//   dist/browser (esbuild, from the root entry src/index.ts; @tensorflow/tfjs is never bundled):
+//     tfjs-lrp.min.js      one file for a plain <script> tag: global `tfjsLrp`, uses the page's global `tf`
+//     tfjs-lrp.esm.min.js  one ES module that imports '@tensorflow/tfjs' (for import maps / <script type="module">)
+//   both minified with source maps. The browser build runs with platform 'browser', so a Node-only
+//   module reachable from the root entry (fs, path, ...) fails the build.
+//
+//   node scripts/build.mjs             everything
+//   node scripts/build.mjs --browser   dist/browser only (fast; what the demo page and browser tests need)
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { rmSync, writeFileSync, mkdirSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const browserOnly = process.argv.includes('--browser');
+
+// ---- tsc: CommonJS, ES modules, declarations -----------------------------------------------
 
 const tsc = (args) => execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', ...args], { stdio: 'inherit' });
-rmSync('dist', { recursive: true, force: true });
-tsc(['--outDir', 'dist/cjs', '--module', 'commonjs', '--declaration', 'false']);
-tsc(['--outDir', 'dist/esm', '--module', 'es2020', '--declaration', 'false']);
-tsc(['--outDir', 'dist/types', '--emitDeclarationOnly']);
-mkdirSync('dist/cjs', { recursive: true });
-writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
-writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
-console.log('built dist/cjs, dist/esm, dist/types');
 
 // Node's ES module loader needs explicit file extensions on relative imports.
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join, dirname, resolve } from 'node:path';
 function fixEsm(dir) {
   for (const entry of readdirSync(dir)) {
     const p = join(dir, entry);
@@ -30,4 +35,52 @@ function fixEsm(dir) {
     if (out !== src) writeFileSync(p, out);
   }
 }
-fixEsm('dist/esm');
+
+if (!browserOnly) {
+  rmSync('dist', { recursive: true, force: true });
+  tsc(['--outDir', 'dist/cjs', '--module', 'commonjs', '--declaration', 'false']);
+  tsc(['--outDir', 'dist/esm', '--module', 'es2020', '--declaration', 'false']);
+  tsc(['--outDir', 'dist/types', '--emitDeclarationOnly']);
+  mkdirSync('dist/cjs', { recursive: true });
+  writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+  writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
+  fixEsm('dist/esm');
+  console.log('built dist/cjs, dist/esm, dist/types');
+}
+
+// ---- esbuild: the browser files --------------------------------------------------------------
+
+/** `@tensorflow/tfjs` → the page's global `tf` (the <script> build). */
+const tfGlobal = {
+  name: 'tf-global',
+  setup(b) {
+    b.onResolve({ filter: /^@tensorflow\/tfjs(-core|-layers)?$/ }, (args) => ({ path: args.path, namespace: 'tf-global' }));
+    b.onLoad({ filter: /.*/, namespace: 'tf-global' }, () => ({
+      loader: 'js',
+      contents:
+        "if (typeof globalThis.tf !== 'object' || globalThis.tf === null || typeof globalThis.tf.tidy !== 'function') {\n" +
+        "  throw new Error('tfjs-lrp: the global tf is missing. Load @tensorflow/tfjs (e.g. <script src=\"tf.min.js\">) before tfjs-lrp.min.js.');\n" +
+        '}\nmodule.exports = globalThis.tf;\n',
+    }));
+  },
+};
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const banner = `/*! tfjs-lrp ${pkg.version} | ${pkg.license} | needs @tensorflow/tfjs ${pkg.peerDependencies['@tensorflow/tfjs']} */`;
+const common = {
+  entryPoints: ['src/index.ts'],
+  bundle: true,
+  platform: 'browser',
+  target: 'es2019',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  banner: { js: banner },
+  logLevel: 'warning',
+};
+
+rmSync('dist/browser', { recursive: true, force: true });
+await build({ ...common, format: 'iife', globalName: 'tfjsLrp', outfile: 'dist/browser/tfjs-lrp.min.js', plugins: [tfGlobal] });
+await build({ ...common, format: 'esm', external: ['@tensorflow/tfjs'], outfile: 'dist/browser/tfjs-lrp.esm.min.js' });
+const kb = (f) => (statSync(f).size / 1024).toFixed(0);
+console.log(`built dist/browser: tfjs-lrp.min.js (${kb('dist/browser/tfjs-lrp.min.js')} KiB, global tfjsLrp), tfjs-lrp.esm.min.js (${kb('dist/browser/tfjs-lrp.esm.min.js')} KiB)`);
