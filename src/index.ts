@@ -40,5 +40,7 @@ export { heatmap, overlay, topKMask, COLORMAPS, colormapTable } from './heatmap'
 export type { HeatmapOptions, ChannelReduction, Normalization, OverlayOptions, ColormapName } from './heatmap';
 export { rankFeatures, formatFeatureRanking, featureBarChartSvg, textHtml } from './heatmap';
 export type { RankedFeature, RankOptions, Direction, FormatRankingOptions, BarChartOptions, TextHtmlOptions, RelevanceVector } from './heatmap';
+export { heatmapGrid, gridLayout, drawContour, maskOutline, upscale, renderText, measureText } from './heatmap';
+export type { GridOptions, GridLayout, GridColumn, Rgb, ContourOptions, TextBitmap } from './heatmap';
 export { drawHeatmap, toImageData, toImageBitmap, heatmapRgba, LrpEnvironmentError } from './browser';
 export type { BrowserHeatmapOptions, RgbaPixels, HeatmapCanvas } from './browser';

@@ -10,3 +10,9 @@ export type { RankedFeature, RankOptions, Direction, FormatRankingOptions, BarCh
 export { textHtml } from './text';
 export type { TextHtmlOptions } from './text';
 export type { RelevanceVector } from './values';
+export { upscale, maskOutline, drawContour } from './overlay';
+export type { ContourOptions } from './overlay';
+export { heatmapGrid, gridLayout } from './grid';
+export type { GridOptions, GridLayout, GridColumn, Rgb } from './grid';
+export { renderText, measureText, glyph, hasGlyph, glyphCharacters, GLYPH_WIDTH, GLYPH_HEIGHT, GLYPH_ADVANCE } from './font';
+export type { TextBitmap } from './font';

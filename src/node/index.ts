@@ -4,3 +4,7 @@
  */
 export * from '../index';
 export { loadModel } from './loadModel';
+export { readImages, readImage, writeImage, LrpImageError } from './image';
+export type { ReadImageOptions, WriteImageOptions, PixelScaling } from './image';
+export { saveHeatmap, saveGrid } from './heatmap';
+export type { SaveHeatmapOptions, SaveGridOptions } from './heatmap';
