@@ -121,7 +121,8 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     const L = gridLayout(2, 5, 4, { scale, separator: 1 });
     expect(grid.shape).toEqual([L.height, L.width, 3]);
     expect([L.width, L.height]).toEqual([1 + 3 * (12 + 1), 1 + 2 * (15 + 1)]);
-    expect(L.columnX).toEqual([1, 14, 27]);
+    expect(L.cells[1].panelX).toEqual([1, 14, 27]);
+    expect(L.cells[1].panelY).toBe(1 + 16);
     expect(grid.dtype).toBe('float32');
     const heat = heatmap(rel, { colormap: 'coolwarm' });
     const expected = [
@@ -131,7 +132,7 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     ];
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < 3; j++) {
-        const got = region(grid, L.rows[i].panelY, L.columnX[j], 15, 12);
+        const got = region(grid, L.cells[i].panelY, L.cells[i].panelX[j], 15, 12);
         const want = tf.tidy(() => tf.slice(expected[j], [i, 0, 0, 0], [1, -1, -1, -1]).dataSync() as Float32Array).slice();
         expect(maxAbsDiff(got, want)).toBeLessThan(1e-6);
       }
@@ -151,13 +152,13 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     expect(L.labelHeight).toBe(GLYPH_HEIGHT + 4);
     expect(grid.shape).toEqual([L.height, L.width, 3]);
     for (let i = 0; i < 2; i++) {
-      const text = renderText(labels[i], L.fontScale, L.width - 2 * L.rows[i].textX);
-      const strip = region(grid, L.rows[i].labelY, 0, L.labelHeight, L.width);
+      const text = renderText(labels[i], L.fontScale, L.cellWidth - 2 * (L.cells[i].textX - L.cells[i].x));
+      const strip = region(grid, L.cells[i].labelY, 0, L.labelHeight, L.width);
       let ink = 0;
       for (let y = 0; y < L.labelHeight; y++) {
         for (let x = 0; x < L.width; x++) {
-          const ty = y - (L.rows[i].textY - L.rows[i].labelY);
-          const tx = x - L.rows[i].textX;
+          const ty = y - (L.cells[i].textY - L.cells[i].labelY);
+          const tx = x - L.cells[i].textX;
           const on = ty >= 0 && ty < text.height && tx >= 0 && tx < text.width && text.data[ty * text.width + tx] === 1;
           expect(pixel(strip, L.width, y, x)).toEqual(on ? [1, 0, 0] : [0, 0, 1]);
           if (on) ink++;
@@ -167,7 +168,7 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
       expect(ink).toBeGreaterThan(40);
     }
     // '7' row 0 is ##### at the text origin of row 0
-    const first = region(grid, L.rows[0].textY, L.rows[0].textX, 1, 6);
+    const first = region(grid, L.cells[0].textY, L.cells[0].textX, 1, 6);
     expect([0, 1, 2, 3, 4, 5].map((x) => pixel(first, 6, 0, x)[0])).toEqual([1, 1, 1, 1, 1, 0]);
     // fontScale 2 for panels ≥ 64 px, and the labels are larger
     expect(gridLayout(1, 28, 28, { scale: 4, labels: true }).labelHeight).toBe(2 * GLYPH_HEIGHT + 8);
@@ -187,11 +188,45 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
       for (let p = 0; p < r.length; p += 3) if (r[p] === 0 && r[p + 1] === 1 && r[p + 2] === 0) k++;
       return k;
     };
-    expect(green(L.rows[0].panelY, L.columnX[0])).toBeGreaterThan(20); // the overlay has the contour
-    expect(green(L.rows[0].panelY, L.columnX[1])).toBe(0); // the input has none
+    expect(green(L.cells[0].panelY, L.cells[0].panelX[0])).toBeGreaterThan(20); // the overlay has the contour
+    expect(green(L.cells[0].panelY, L.cells[0].panelX[1])).toBe(0); // the input has none
     const only = heatmapGrid({ relevance: rel });
     expect(only.shape).toEqual([2 + 3 * 98, 2 + 98, 3]);
     tf.dispose([rel, img, g, only]);
+  });
+
+  test('samplesPerRow: blocks side by side, 4 separators apart, blank cells filled with the background', () => {
+    const rel = uniform([5, 3, 4, 1], 51);
+    const images = uniform([5, 3, 4, 3], 52, 0, 1);
+    const labels = ['a', 'b', 'c', 'd', 'e'];
+    const grid = heatmapGrid({ relevance: rel, images, labels, samplesPerRow: 2, scale: 2, separator: 1, background: [0, 1, 0] });
+    const L = gridLayout(5, 3, 4, { scale: 2, separator: 1, samplesPerRow: 2, labels: true });
+    expect(grid.shape).toEqual([L.height, L.width, 3]);
+    expect(L.cellWidth).toBe(3 * 8 + 2);
+    expect(L.cellGap).toBe(4);
+    expect(L.width).toBe(2 + 2 * 26 + 4);
+    expect(L.height).toBe(1 + 3 * (12 + 6 + 1));
+    expect(L.cells[3].x).toBe(1 + 26 + 4);
+    expect(L.cells[3].labelY).toBe(1 + 19);
+    const heat = heatmap(rel);
+    const up = upscale(heat, 2);
+    for (let i = 0; i < 5; i++) {
+      const got = region(grid, L.cells[i].panelY, L.cells[i].panelX[1], 6, 8);
+      const want = tf.tidy(() => tf.slice(up, [i, 0, 0, 0], [1, -1, -1, -1]).dataSync() as Float32Array).slice();
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-6);
+      // the label's glyph at the cell's text position: ink (0.1 grey) where the font has a pixel, background elsewhere
+      const text = renderText(labels[i], L.fontScale);
+      const at = region(grid, L.cells[i].textY, L.cells[i].textX, text.height, text.width);
+      for (let k = 0; k < text.data.length; k++) {
+        expect(at[3 * k + 1]).toBeCloseTo(text.data[k] === 1 ? 0.1 : 1, 6);
+      }
+    }
+    // the sixth cell (blank) and the gaps are background
+    const blank = region(grid, L.cells[4].labelY, L.cells[4].x + L.cellWidth + L.cellGap, 18, 26);
+    for (let p = 0; p < blank.length; p += 3) expect([blank[p], blank[p + 1], blank[p + 2]]).toEqual([0, 1, 0]);
+    const gap = region(grid, 0, L.cells[0].x + L.cellWidth, L.height, L.cellGap);
+    for (let p = 0; p < gap.length; p += 3) expect(gap[p + 1]).toBe(1);
+    tf.dispose([rel, images, grid, heat, up]);
   });
 
   test('errors', async () => {

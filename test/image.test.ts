@@ -260,6 +260,7 @@ describe('sharp missing', () => {
   test('a clear LrpError that says npm install sharp', async () => {
     let mod: typeof import('../src/node/image') | undefined;
     jest.isolateModules(() => {
+      jest.doMock('@tensorflow/tfjs', () => tf); // the same tf, not a second copy
       jest.doMock('sharp', () => {
         throw new Error("Cannot find module 'sharp'");
       });
@@ -274,6 +275,7 @@ describe('sharp missing', () => {
     expect((err as Error).message).toMatch(/npm install sharp/);
     expect((err as Error).message).toMatch(/Cannot find module 'sharp'/);
     jest.dontMock('sharp');
+    jest.dontMock('@tensorflow/tfjs');
     expect(LrpError).toBeDefined();
   });
 });

@@ -27,7 +27,9 @@ export interface GridOptions extends Omit<HeatmapOptions, 'alpha' | 'output'>, O
   columns?: readonly GridColumn[];
   /** Integer nearest-neighbour upscale of every panel (default: the smallest that makes panels ≥ 96 px, at least 1). */
   scale?: number;
-  /** Gap between panels and rows, and the outer margin, in px (default 2). */
+  /** Samples side by side per row of the grid (default 1: one sample per row). */
+  samplesPerRow?: number;
+  /** Gap between panels and rows, and the outer margin, in px (default 2); 4× between samples side by side. */
   separator?: number;
   /** Background (gaps, label strips) colour (default [1, 1, 1], white). */
   background?: Rgb;
@@ -39,6 +41,21 @@ export interface GridOptions extends Omit<HeatmapOptions, 'alpha' | 'output'>, O
   contour?: ContourOptions;
 }
 
+/** Where one sample's block is in a grid image (px, origin top left). */
+export interface GridCell {
+  /** Left x of the block (its first panel). */
+  readonly x: number;
+  /** Top y of its label strip (= panelY without labels). */
+  readonly labelY: number;
+  /** Top left of its label text. */
+  readonly textX: number;
+  readonly textY: number;
+  /** Top y of its panels. */
+  readonly panelY: number;
+  /** Left x of each of its panels, in column order. */
+  readonly panelX: readonly number[];
+}
+
 /** Where things are in a grid image (px, origin top left). */
 export interface GridLayout {
   readonly width: number;
@@ -48,12 +65,16 @@ export interface GridLayout {
   readonly panelHeight: number;
   readonly scale: number;
   readonly fontScale: number;
-  /** Height of each row's label strip (0 without labels). */
+  /** Height of each sample's label strip (0 without labels). */
   readonly labelHeight: number;
-  /** Left x of each column's panels. */
-  readonly columnX: readonly number[];
-  /** Per sample: top y of its label strip, top left of its text, top y of its panels. */
-  readonly rows: ReadonlyArray<{ readonly labelY: number; readonly textX: number; readonly textY: number; readonly panelY: number }>;
+  /** Samples side by side in one row of the grid. */
+  readonly samplesPerRow: number;
+  /** Width of one sample's block (its panels and the separators between them). */
+  readonly cellWidth: number;
+  /** Horizontal gap between samples' blocks (4 separators). */
+  readonly cellGap: number;
+  /** One per sample, in order. */
+  readonly cells: readonly GridCell[];
 }
 
 function checkRgb(v: unknown, argument: string, fallback: Rgb): Rgb {
@@ -74,31 +95,48 @@ function checkInt(v: unknown, argument: string, min: number, max: number, fallba
 
 /**
  * The layout of a grid of `n` samples with panels of `height`×`width` (before upscaling):
- * a `separator` margin around everything; per row, a label strip (when `labels`) of height
- * 8·fontScale + 4·fontScale with the text at (separator + 2·fontScale, labelY + 2·fontScale),
- * then the panels side by side, `separator` px apart.
+ * a `separator` margin around everything; samples in rows of `samplesPerRow` blocks, 4
+ * separators apart; per block, a label strip (when `labels`) of height 12·fontScale with the text
+ * at (x + 2·fontScale, labelY + 2·fontScale), then the panels side by side, `separator` px apart;
+ * `separator` px between rows of blocks.
  */
 export function gridLayout(
   n: number,
   height: number,
   width: number,
-  options: Pick<GridOptions, 'scale' | 'separator' | 'fontScale'> & { columns?: number; labels?: boolean } = {},
+  options: Pick<GridOptions, 'scale' | 'separator' | 'fontScale' | 'samplesPerRow'> & { columns?: number; labels?: boolean } = {},
 ): GridLayout {
   const scale = options.scale === undefined ? Math.max(1, Math.ceil(96 / Math.max(1, height, width))) : checkFactor(options.scale, 'options.scale');
   const sep = checkInt(options.separator, 'options.separator', 0, 64, 2);
   const ph = height * scale;
   const pw = width * scale;
   const fontScale = checkInt(options.fontScale, 'options.fontScale', 1, 16, ph >= 64 ? 2 : 1);
+  const perRow = Math.max(1, Math.min(checkInt(options.samplesPerRow, 'options.samplesPerRow', 1, 1024, 1), n));
   const cols = options.columns ?? 3;
   const pad = 2 * fontScale;
   const labelHeight = options.labels === true ? GLYPH_HEIGHT * fontScale + 2 * pad : 0;
   const rowH = labelHeight + ph + sep;
-  const columnX = Array.from({ length: cols }, (_, j) => sep + j * (pw + sep));
-  const rows = Array.from({ length: n }, (_, i) => {
-    const labelY = sep + i * rowH;
-    return { labelY, textX: sep + pad, textY: labelY + pad, panelY: labelY + labelHeight };
+  const cellWidth = cols * (pw + sep) - sep;
+  const cellGap = 4 * sep;
+  const cells = Array.from({ length: n }, (_, i) => {
+    const x = sep + (i % perRow) * (cellWidth + cellGap);
+    const labelY = sep + Math.floor(i / perRow) * rowH;
+    const panelX = Array.from({ length: cols }, (_, j) => x + j * (pw + sep));
+    return { x, labelY, textX: x + pad, textY: labelY + pad, panelY: labelY + labelHeight, panelX };
   });
-  return { width: sep + cols * (pw + sep), height: sep + n * rowH, panelWidth: pw, panelHeight: ph, scale, fontScale, labelHeight, columnX, rows };
+  return {
+    width: 2 * sep + perRow * cellWidth + (perRow - 1) * cellGap,
+    height: sep + Math.ceil(n / perRow) * rowH,
+    panelWidth: pw,
+    panelHeight: ph,
+    scale,
+    fontScale,
+    labelHeight,
+    samplesPerRow: perRow,
+    cellWidth,
+    cellGap,
+    cells,
+  };
 }
 
 /**
@@ -134,25 +172,33 @@ export function heatmapGrid(options: GridOptions): tf.Tensor3D {
   if (labels !== undefined && (!Array.isArray(labels) || labels.length !== n || !labels.every((l) => typeof l === 'string'))) {
     throw new LrpArgumentError('options.labels', `expected ${n} strings (one per sample), got ${Array.isArray(labels) ? `${labels.length} entries` : typeof labels}.`);
   }
-  const layout = gridLayout(n, h, w, { scale: options.scale, separator: options.separator, fontScale: options.fontScale, columns: columns.length, labels: labels !== undefined });
+  const layout = gridLayout(n, h, w, {
+    scale: options.scale,
+    separator: options.separator,
+    fontScale: options.fontScale,
+    samplesPerRow: options.samplesPerRow,
+    columns: columns.length,
+    labels: labels !== undefined,
+  });
   const bg = checkRgb(options.background, 'options.background', [1, 1, 1]);
   const ink = checkRgb(options.textColor, 'options.textColor', [0.1, 0.1, 0.1]);
   const contour = options.contour === undefined ? undefined : checkContour(options.contour);
   const contourOn: GridColumn = columns.includes('overlay') ? 'overlay' : 'heatmap';
-  const { scale, fontScale, labelHeight, width: gridW, panelHeight: ph } = layout;
-  const sep = layout.columnX[0];
+  const { scale, fontScale, labelHeight, panelHeight: ph, cellWidth: cw, cellGap: gap, samplesPerRow: perRow } = layout;
+  const sep = options.separator ?? 2;
 
-  // label strips as coverage masks [N, labelHeight, gridW] (the font's pixels, built in JS)
+  // label strips as coverage masks [N, labelHeight, cellWidth] (the font's pixels, built in JS)
   let coverage: Float32Array | null = null;
   if (labels !== undefined) {
-    coverage = new Float32Array(n * labelHeight * gridW);
+    coverage = new Float32Array(n * labelHeight * cw);
     labels.forEach((label, i) => {
-      const text = renderText(label, fontScale, gridW - 2 * layout.rows[i].textX);
-      const x0 = layout.rows[i].textX;
-      const y0 = layout.rows[i].textY - layout.rows[i].labelY;
+      const cell = layout.cells[i];
+      const x0 = cell.textX - cell.x;
+      const y0 = cell.textY - cell.labelY;
+      const text = renderText(label, fontScale, cw - 2 * x0);
       for (let y = 0; y < text.height; y++) {
         for (let x = 0; x < text.width; x++) {
-          if (text.data[y * text.width + x] === 1) coverage![(i * labelHeight + y0 + y) * gridW + x0 + x] = 1;
+          if (text.data[y * text.width + x] === 1) coverage![(i * labelHeight + y0 + y) * cw + x0 + x] = 1;
         }
       }
     });
@@ -183,16 +229,27 @@ export function heatmapGrid(options: GridOptions): tf.Tensor3D {
     });
     const bgColor = tf.tensor1d([...bg], 'float32');
     const fill = (shape: number[]): tf.Tensor => tf.broadcastTo(bgColor, [...shape, 3]);
+    // one block per sample [N, labelHeight + ph, cw]: label strip over the panels
     const pieces: tf.Tensor[] = [];
-    panels.forEach((p) => pieces.push(fill([n, ph, sep]), p));
-    pieces.push(fill([n, ph, sep]));
-    const rowParts: tf.Tensor[] = [];
+    panels.forEach((p, j) => pieces.push(...(j > 0 ? [fill([n, ph, sep])] : []), p));
+    const parts: tf.Tensor[] = [];
     if (coverage !== null) {
-      const cov = tf.tensor4d(coverage, [n, labelHeight, gridW, 1]);
-      rowParts.push(tf.add(tf.mul(bgColor, tf.sub(1, cov)), tf.mul(tf.tensor1d([...ink], 'float32'), cov)));
+      const cov = tf.tensor4d(coverage, [n, labelHeight, cw, 1]);
+      parts.push(tf.add(tf.mul(bgColor, tf.sub(1, cov)), tf.mul(tf.tensor1d([...ink], 'float32'), cov)));
     }
-    rowParts.push(tf.concat(pieces, 2), fill([n, sep, gridW]));
-    const rows = tf.reshape(tf.concat(rowParts, 1), [n * (labelHeight + ph + sep), gridW, 3]);
-    return tf.concat([fill([sep, gridW]), rows], 0) as tf.Tensor3D;
+    parts.push(tf.concat(pieces, 2));
+    let cells = tf.concat(parts, 1);
+    // pad each block with the gap on its right and a separator below; fill the last row with blanks
+    const ch = labelHeight + ph + sep;
+    const cwg = cw + gap;
+    cells = tf.concat([tf.concat([cells, fill([n, labelHeight + ph, gap])], 2), fill([n, sep, cwg])], 1);
+    const rowsOfCells = Math.ceil(n / perRow);
+    const blanks = rowsOfCells * perRow - n;
+    if (blanks > 0) cells = tf.concat([cells, fill([blanks, ch, cwg])], 0);
+    // [R·k, ch, cwg, 3] → [R, ch, k, cwg·3] → [R·ch, k·cwg, 3]
+    const arranged = tf.reshape(tf.transpose(tf.reshape(cells, [rowsOfCells, perRow, ch, cwg * 3]), [0, 2, 1, 3]), [rowsOfCells * ch, perRow * cwg, 3]);
+    const body = tf.slice(arranged, [0, 0, 0], [-1, perRow * cwg - gap, -1]);
+    const framed = tf.concat([fill([rowsOfCells * ch, sep]), body, fill([rowsOfCells * ch, sep])], 1);
+    return tf.concat([fill([sep, layout.width]), framed], 0) as tf.Tensor3D;
   });
 }
