@@ -1,0 +1,76 @@
+/**
+ * One batch explained: the work a worker thread (or the main thread, with one worker) does.
+ * Inputs and results are plain typed arrays, so they cross thread boundaries cheaply.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Explainer } from '../../explain';
+import type { ExplainOptions } from '../../options';
+
+/** A batch ready to explain: the valid items of one index block. */
+export interface BatchJob {
+  readonly batchIndex: number;
+  /** Global indices of the items (valid items only). */
+  readonly indices: number[];
+  /** Item shape without the batch axis. */
+  readonly shape: number[];
+  /** `indices.length × size` float32 values. */
+  readonly data: Float32Array;
+  /** Per item: the class, or 'max' for the top score. */
+  readonly classes: Array<number | 'max'>;
+}
+
+/** The numbers of an explained batch. */
+export interface BatchNumbers {
+  readonly batchIndex: number;
+  readonly classIdx: number[];
+  readonly scores: number[];
+  /** Relevance, `n × size` float32. */
+  readonly relevance: Float32Array;
+  readonly outputSum: number[];
+  readonly inputSum: number[];
+  readonly absorbed: number[];
+  readonly relativeError: number[];
+}
+
+/** The options a worker can receive (names and numbers only: no functions, no tensors). */
+export type PortableOptions = Omit<ExplainOptions, 'low' | 'high' | 'outputRelevance' | 'baseline'> & { low?: number; high?: number };
+
+/** The class list for a batch: a single 'max', or one number per item (mixed: 'max' resolved by a forward pass). */
+function resolveClasses(model: tf.LayersModel, x: tf.Tensor, classes: Array<number | 'max'>, output: number): number[] | 'max' {
+  if (classes.every((c) => c === 'max')) return 'max';
+  if (classes.every((c) => c !== 'max')) return classes as number[];
+  const top = tf.tidy(() => {
+    const y = model.predict(x);
+    const out = Array.isArray(y) ? y[output] : (y as tf.Tensor);
+    return tf.argMax(tf.reshape(out, [x.shape[0], -1]), 1).dataSync();
+  });
+  return classes.map((c, k) => (c === 'max' ? top[k] : c));
+}
+
+/** Explains one batch with `explainer` (LRP, with conservation), leaving no tensor behind. */
+export async function computeBatch(explainer: Explainer, model: tf.LayersModel, job: BatchJob, output = 0): Promise<BatchNumbers> {
+  const n = job.indices.length;
+  const x = tf.tensor(job.data, [n, ...job.shape], 'float32');
+  let relevance: tf.Tensor | null = null;
+  try {
+    const cls = resolveClasses(model, x, job.classes, output);
+    const res = await explainer.explainWithConservation(x, cls);
+    relevance = res.relevance as tf.Tensor;
+    const data = await relevance.data();
+    const rel = data instanceof Float32Array && data.byteOffset === 0 && data.buffer.byteLength === data.byteLength ? data : Float32Array.from(data as Float32Array);
+    const c = res.conservation;
+    return {
+      batchIndex: job.batchIndex,
+      classIdx: c.classIdx,
+      scores: c.score,
+      relevance: rel,
+      outputSum: c.outputSum,
+      inputSum: c.inputSum,
+      absorbed: c.absorbed,
+      relativeError: c.relativeError,
+    };
+  } finally {
+    x.dispose();
+    relevance?.dispose();
+  }
+}

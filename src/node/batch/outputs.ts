@@ -1,0 +1,258 @@
+/**
+ * The files a batch run writes, all atomically (temp + rename):
+ *
+ *     heatmaps/<item>.png        relevance as a heatmap (image-shaped inputs)
+ *     overlays/<item>.png        the heatmap blended onto the input (image files)
+ *     relevance/<item>.npy       raw relevance, float32, the input's shape (--save-relevance)
+ *     summary.json, summary.csv  one row per explained item (file, class, score, relevance sum, conservation)
+ *     errors.jsonl               one line per failed item: index, file, reason
+ *     aggregate/                 per-class aggregates: state.json (exact, mergeable), classes.json,
+ *                                class-<c>/{mean,mean_abs,positive,negative}.npy (float64) and
+ *                                mean.png, mean_abs.png
+ *
+ * `<item>` is the input path relative to the inputs' common folder without its extension; rows of
+ * an `.npy` or JSON-lines file are `<file>/<row>`.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { heatmap } from '../../heatmap/heatmap';
+import { overlay, upscale } from '../../heatmap/overlay';
+import type { ColormapName } from '../../heatmap/colormaps';
+import { writeImage, type PixelScaling } from '../image';
+import { RelevanceAggregator } from './aggregator';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic';
+import type { ExplainedBatch, ItemFailure } from './explainDataset';
+import { fileKind } from './items';
+import type { InputFile } from './glob';
+import { encodeNpy } from './npy';
+
+/** One row of summary.json / summary.csv. */
+export interface SummaryRow {
+  readonly index: number;
+  /** The item id: input path relative to the common folder (`file.npy#k` for array rows). */
+  readonly file: string;
+  readonly class: number;
+  readonly score: number;
+  /** Σ of the input relevance. */
+  readonly relevanceSum: number;
+  /** score-side relevance minus relevanceSum (absorbed by biases, ε…). */
+  readonly absorbed: number;
+  /** |absorbed| / |outputSum|. */
+  readonly conservationError: number;
+  readonly heatmap?: string;
+  readonly overlay?: string;
+  readonly relevance?: string;
+}
+
+/** How pictures are drawn (also stored in the run manifest, so merge draws the same). */
+export interface DrawOptions {
+  readonly colormap: ColormapName;
+  /** Integer nearest-neighbour upscale of heatmaps and overlays. */
+  readonly upscale: number;
+  /** Heatmap weight in overlays. */
+  readonly alpha: number;
+}
+
+/** What to write per item. */
+export interface ItemOutputOptions {
+  readonly out: string;
+  readonly heatmaps: boolean;
+  readonly overlays: boolean;
+  readonly saveRelevance: boolean;
+  readonly draw: DrawOptions;
+  /** The inputs' scaling (to show image inputs in overlays). */
+  readonly scale: PixelScaling;
+  /** Output name (without extension) of an item id. */
+  readonly stemOf: (id: string) => string;
+}
+
+/** Whether an item shape can be drawn as an image ([H,W], [H,W,C]). */
+export function isImageShape(shape: readonly number[]): boolean {
+  return shape.length === 2 || shape.length === 3;
+}
+
+/** Output names for input files: the id without extension; ids that collide keep it (`a_png`). */
+export function outputStems(files: readonly InputFile[]): Map<string, string> {
+  const strip = (id: string) => id.replace(/\.[^./]*$/, '');
+  const counts = new Map<string, number>();
+  for (const f of files) counts.set(strip(f.id), (counts.get(strip(f.id)) ?? 0) + 1);
+  return new Map(files.map((f) => {
+    const s = strip(f.id);
+    return [f.id, (counts.get(s) as number) > 1 ? f.id.replace(/\.([^./]*)$/, '_$1') : s];
+  }));
+}
+
+/** The output stem of an item id (`file#k` → `<file stem>/k`). */
+export function stemFunction(stems: Map<string, string>): (id: string) => string {
+  return (id) => {
+    const direct = stems.get(id);
+    if (direct !== undefined) return direct;
+    const hash = id.lastIndexOf('#');
+    if (hash > 0) {
+      const file = stems.get(id.slice(0, hash));
+      if (file !== undefined && (fileKind(id.slice(0, hash)) === 'npy' || fileKind(id.slice(0, hash)) === 'jsonl')) return `${file}/${id.slice(hash + 1)}`;
+    }
+    return id.replace(/[^A-Za-z0-9._/-]/g, '_');
+  };
+}
+
+/** Image inputs back to display values in 0..1 (inverse of the reading scale). */
+function toDisplay(data: Float32Array, scale: PixelScaling, channels: number): Float32Array {
+  const out = new Float32Array(data.length);
+  let mean = [0];
+  let std = [1];
+  if (scale === '0..255') std = [255];
+  else if (scale === '-1..1') [mean, std] = [[0.5], [0.5]];
+  else if (typeof scale === 'object') {
+    mean = typeof scale.mean === 'number' ? [scale.mean] : [...scale.mean];
+    std = typeof scale.std === 'number' ? [scale.std] : [...scale.std];
+  }
+  for (let i = 0; i < data.length; i++) {
+    const k = i % channels;
+    const v = scale === '0..255' ? data[i] / 255 : data[i] * std[std.length === 1 ? 0 : k] + mean[mean.length === 1 ? 0 : k];
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return out;
+}
+
+/**
+ * Writes one batch's per-item files and returns its summary rows (items in index order).
+ * Every file is written atomically; the tensors made for drawing are disposed.
+ */
+export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptions): Promise<SummaryRow[]> {
+  const n = batch.indices.length;
+  const size = batch.shape.reduce((a, b) => a * b, 1);
+  const drawable = isImageShape(batch.shape);
+  const rows: SummaryRow[] = [];
+  const writes: Array<Promise<unknown>> = [];
+  const rel = (p: string) => p.split(path.sep).join('/');
+  const names = batch.ids.map((id) => o.stemOf(id));
+  for (let k = 0; k < n; k++) {
+    const stem = names[k];
+    const row: { -readonly [K in keyof SummaryRow]: SummaryRow[K] } = {
+      index: batch.indices[k],
+      file: batch.ids[k],
+      class: batch.classIdx[k],
+      score: batch.scores[k],
+      relevanceSum: batch.conservation.inputSum[k],
+      absorbed: batch.conservation.absorbed[k],
+      conservationError: batch.conservation.relativeError[k],
+    };
+    if (o.heatmaps && drawable) row.heatmap = rel(path.join('heatmaps', `${stem}.png`));
+    if (o.overlays && drawable && batch.kinds[k] === 'image' && batch.inputs !== undefined) row.overlay = rel(path.join('overlays', `${stem}.png`));
+    if (o.saveRelevance) {
+      row.relevance = rel(path.join('relevance', `${stem}.npy`));
+      writes.push(writeFileAtomic(path.join(o.out, row.relevance), encodeNpy(batch.relevance.subarray(k * size, (k + 1) * size), batch.shape)));
+    }
+    rows.push(row);
+  }
+  if (n > 0 && drawable && (o.heatmaps || rows.some((r) => r.overlay !== undefined))) {
+    const [h, w] = batch.shape;
+    const c = batch.shape.length === 3 ? batch.shape[2] : 1;
+    const heat = tf.tidy(() => heatmap(tf.tensor4d(batch.relevance, [n, h, w, c]), { colormap: o.draw.colormap }));
+    const pictures: tf.Tensor[] = [];
+    try {
+      if (o.heatmaps) {
+        const big = upscale(heat, o.draw.upscale);
+        pictures.push(big);
+        for (let k = 0; k < n; k++) writes.push(writeSlice(path.join(o.out, rows[k].heatmap as string), big, k));
+      }
+      const withOverlay = rows.map((r, k) => (r.overlay !== undefined ? k : -1)).filter((k) => k >= 0);
+      if (withOverlay.length > 0 && batch.inputs !== undefined && (c === 1 || c === 3)) {
+        const blended = tf.tidy(() => {
+          const image = tf.tensor4d(toDisplay(batch.inputs as Float32Array, o.scale, c), [n, h, w, c]);
+          return upscale(overlay(image, heat, { alpha: o.draw.alpha }), o.draw.upscale);
+        });
+        pictures.push(blended);
+        for (const k of withOverlay) writes.push(writeSlice(path.join(o.out, rows[k].overlay as string), blended, k));
+      }
+      await Promise.all(writes);
+    } finally {
+      heat.dispose();
+      tf.dispose(pictures);
+    }
+  } else await Promise.all(writes);
+  return rows;
+}
+
+async function writeSlice(file: string, pictures: tf.Tensor, k: number): Promise<void> {
+  const one = tf.slice(pictures, [k, 0, 0, 0], [1, -1, -1, -1]);
+  try {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await writeImage(file, one);
+  } finally {
+    one.dispose();
+  }
+}
+
+const CSV_COLUMNS = ['index', 'file', 'class', 'score', 'relevance_sum', 'absorbed', 'conservation_error', 'heatmap', 'overlay', 'relevance'] as const;
+
+/** A CSV cell (quoted when it holds a comma, quote or newline). */
+function cell(v: string | number | undefined): string {
+  if (v === undefined) return '';
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** summary.csv text. */
+export function summaryCsv(rows: readonly SummaryRow[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of rows) lines.push([r.index, r.file, r.class, r.score, r.relevanceSum, r.absorbed, r.conservationError, r.heatmap, r.overlay, r.relevance].map(cell).join(','));
+  return lines.join('\n') + '\n';
+}
+
+/** Options of {@link writeFinalOutputs}. */
+export interface FinalOutputOptions {
+  readonly out: string;
+  readonly draw: DrawOptions;
+}
+
+/**
+ * Writes summary.json, summary.csv, errors.jsonl and (with an aggregator) aggregate/: the same
+ * bytes for a single run and for merged shards of it.
+ */
+export async function writeFinalOutputs(rows: SummaryRow[], errors: ItemFailure[], aggregator: RelevanceAggregator | null, o: FinalOutputOptions): Promise<void> {
+  rows.sort((a, b) => a.index - b.index);
+  errors.sort((a, b) => a.index - b.index);
+  const summary = { format: 'tfjs-lrp-summary', version: 1, explained: rows.length, failed: errors.length, items: rows };
+  writeFileAtomicSync(path.join(o.out, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
+  writeFileAtomicSync(path.join(o.out, 'summary.csv'), summaryCsv(rows));
+  writeFileAtomicSync(path.join(o.out, 'errors.jsonl'), errors.map((e) => JSON.stringify({ index: e.index, file: e.id, reason: e.reason }) + '\n').join(''));
+  if (aggregator !== null) await writeAggregate(path.join(o.out, 'aggregate'), aggregator, o.draw);
+}
+
+/** Per-class aggregate files: exact state, a table, float64 arrays and heatmap images. */
+export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw: DrawOptions): Promise<void> {
+  writeFileAtomicSync(path.join(dir, 'state.json'), JSON.stringify(agg.toJSON()) + '\n');
+  const table: unknown[] = [];
+  for (const c of agg.classIndices()) {
+    const r = agg.result(c);
+    const sub = `class-${c}`;
+    const files: Record<string, string> = {};
+    const arrays: Array<[string, Float64Array]> = [['mean', r.mean], ['mean_abs', r.meanAbs], ['positive', r.meanPositive], ['negative', r.meanNegative]];
+    for (const [name, values] of arrays) {
+      files[name] = `${sub}/${name}.npy`;
+      writeFileAtomicSync(path.join(dir, sub, `${name}.npy`), encodeNpy(values, agg.shape, '<f8'));
+    }
+    if (isImageShape(agg.shape)) {
+      const [h, w] = agg.shape;
+      const ch = agg.shape.length === 3 ? agg.shape[2] : 1;
+      for (const [name, values, normalize, colormap] of [
+        ['mean', r.mean, 'symmetric', draw.colormap],
+        ['mean_abs', r.meanAbs, 'absolute', 'hot'],
+      ] as Array<[string, Float64Array, 'symmetric' | 'absolute', ColormapName]>) {
+        const picture = tf.tidy(() => upscale(heatmap(tf.tensor4d(Float32Array.from(values), [1, h, w, ch]), { normalize, colormap }), draw.upscale));
+        try {
+          files[`${name}_png`] = `${sub}/${name}.png`;
+          fs.mkdirSync(path.join(dir, sub), { recursive: true });
+          await writeImage(path.join(dir, sub, `${name}.png`), picture);
+        } finally {
+          picture.dispose();
+        }
+      }
+    }
+    table.push({ class: c, count: r.count, meanScore: r.meanScore, meanRelevanceSum: r.meanRelevanceSum, files });
+  }
+  writeFileAtomicSync(path.join(dir, 'classes.json'), JSON.stringify({ shape: agg.shape, total: agg.total, classes: table }, null, 1) + '\n');
+}

@@ -1,0 +1,64 @@
+/**
+ * Worker thread entry: its own tf engine, backend, model and explainer; explains the batches it
+ * is sent (see ./workers). Started by WorkerPool, never imported by library code.
+ */
+import { isMainThread, parentPort } from 'worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { createExplainer, type Explainer } from '../../explain';
+import { selectBackend, type BackendChoice } from './backend';
+import { computeBatch, type BatchJob, type PortableOptions } from './compute';
+
+/** The first message a worker receives. */
+export interface WorkerInit {
+  readonly type: 'init';
+  readonly backend: BackendChoice | string;
+  readonly artifacts: tf.io.ModelArtifacts;
+  readonly options: PortableOptions;
+}
+
+/** Messages a worker sends. */
+export type WorkerReply =
+  | { readonly type: 'ready'; readonly backend: string }
+  | { readonly type: 'result'; readonly seq: number; readonly result: import('./compute').BatchNumbers }
+  | { readonly type: 'error'; readonly seq: number; readonly name: string; readonly message: string };
+
+if (!isMainThread && parentPort !== null) {
+  const port = parentPort;
+  let model: tf.LayersModel | null = null;
+  let explainer: Explainer | null = null;
+  let output = 0;
+  // tfjs' one-time "install tfjs-node" banner, once per worker, is noise here
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]): void => {
+    if (typeof args[0] === 'string' && args[0].includes('looks like you are running TensorFlow.js in Node.js')) return;
+    warn(...args);
+  };
+  port.on('message', (msg: WorkerInit | { type: 'batch'; seq: number; job: BatchJob } | { type: 'close' }) => {
+    void (async () => {
+      if (msg.type === 'init') {
+        try {
+          const choice = msg.backend;
+          await selectBackend((['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice) ? choice : 'auto') as BackendChoice);
+          model = await tf.loadLayersModel(tf.io.fromMemory(msg.artifacts));
+          explainer = createExplainer(model, msg.options);
+          output = msg.options.output ?? 0;
+          port.postMessage({ type: 'ready', backend: tf.getBackend() } satisfies WorkerReply);
+        } catch (e) {
+          port.postMessage({ type: 'error', seq: -1, name: (e as Error).name, message: (e as Error).message } satisfies WorkerReply);
+        }
+      } else if (msg.type === 'batch') {
+        try {
+          if (explainer === null || model === null) throw new Error('worker not initialised');
+          const result = await computeBatch(explainer, model, msg.job, output);
+          port.postMessage({ type: 'result', seq: msg.seq, result } satisfies WorkerReply, [result.relevance.buffer as ArrayBuffer]);
+        } catch (e) {
+          port.postMessage({ type: 'error', seq: msg.seq, name: (e as Error).name, message: (e as Error).message } satisfies WorkerReply);
+        }
+      } else if (msg.type === 'close') {
+        explainer?.dispose();
+        model?.dispose();
+        port.close();
+      }
+    })();
+  });
+}
