@@ -41,17 +41,22 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
 }
 
-/** dist/browser (esbuild, about a second). */
-export function buildBrowserBundle(): void {
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--browser'], { cwd: ROOT, stdio: 'pipe' });
+/** The one-file browser build (esbuild, about a second) into `dir` (default dist/browser). */
+export function buildBrowserBundle(dir = path.join(ROOT, 'dist', 'browser')): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--browser', '--out-dir', dir], { cwd: ROOT, stdio: 'pipe' });
 }
 
-/** The demo page (web/) with Vite into `outDir` (default out/web); builds dist/browser first. */
-export function buildWeb(outDir = path.join(ROOT, 'out', 'web')): string {
-  buildBrowserBundle();
+/**
+ * The demo page (web/) with Vite into `outDir` (default out/web), after the one-file build into
+ * `bundleDir` (default dist/browser; tests use a temporary folder so that they never race
+ * `npm run build`).
+ */
+export function buildWeb(outDir = path.join(ROOT, 'out', 'web'), bundleDir = path.join(ROOT, 'dist', 'browser')): string {
+  buildBrowserBundle(bundleDir);
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', path.join(ROOT, 'web', 'vite.config.mts'), '--outDir', outDir, '--emptyOutDir'], {
     cwd: ROOT,
     stdio: 'pipe',
+    env: { ...process.env, TFJS_LRP_BROWSER_DIST: bundleDir },
   });
   return outDir;
 }

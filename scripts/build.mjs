@@ -6,14 +6,18 @@
 //   both minified with source maps. The browser build runs with platform 'browser', so a Node-only
 //   module reachable from the root entry (fs, path, ...) fails the build.
 //
-//   node scripts/build.mjs             everything
-//   node scripts/build.mjs --browser   dist/browser only (fast; what the demo page and browser tests need)
+//   node scripts/build.mjs                            everything
+//   node scripts/build.mjs --browser                  dist/browser only (fast; what the demo page needs)
+//   node scripts/build.mjs --browser --out-dir DIR    the browser files into DIR instead (the browser tests)
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync, mkdirSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const browserOnly = process.argv.includes('--browser');
+const outDirAt = process.argv.indexOf('--out-dir');
+const browserDir = outDirAt >= 0 ? process.argv[outDirAt + 1] : 'dist/browser';
+if (browserDir === undefined || browserDir.startsWith('--')) throw new Error('--out-dir needs a folder');
 
 // ---- tsc: CommonJS, ES modules, declarations -----------------------------------------------
 
@@ -45,7 +49,9 @@ if (!browserOnly) {
   writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
   writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
   fixEsm('dist/esm');
-  console.log('built dist/cjs, dist/esm, dist/types');
+  // What a bundler (Vite, webpack) does with the ES modules: it must not meet a Node-only module.
+  await build({ entryPoints: ['dist/esm/src/index.js'], bundle: true, platform: 'browser', format: 'esm', external: ['@tensorflow/tfjs'], write: false, logLevel: 'error' });
+  console.log('built dist/cjs, dist/esm (bundles for the browser), dist/types');
 }
 
 // ---- esbuild: the browser files --------------------------------------------------------------
@@ -79,8 +85,8 @@ const common = {
   logLevel: 'warning',
 };
 
-rmSync('dist/browser', { recursive: true, force: true });
-await build({ ...common, format: 'iife', globalName: 'tfjsLrp', outfile: 'dist/browser/tfjs-lrp.min.js', plugins: [tfGlobal] });
-await build({ ...common, format: 'esm', external: ['@tensorflow/tfjs'], outfile: 'dist/browser/tfjs-lrp.esm.min.js' });
-const kb = (f) => (statSync(f).size / 1024).toFixed(0);
-console.log(`built dist/browser: tfjs-lrp.min.js (${kb('dist/browser/tfjs-lrp.min.js')} KiB, global tfjsLrp), tfjs-lrp.esm.min.js (${kb('dist/browser/tfjs-lrp.esm.min.js')} KiB)`);
+rmSync(browserDir, { recursive: true, force: true });
+await build({ ...common, format: 'iife', globalName: 'tfjsLrp', outfile: join(browserDir, 'tfjs-lrp.min.js'), plugins: [tfGlobal] });
+await build({ ...common, format: 'esm', external: ['@tensorflow/tfjs'], outfile: join(browserDir, 'tfjs-lrp.esm.min.js') });
+const kb = (f) => (statSync(join(browserDir, f)).size / 1024).toFixed(0);
+console.log(`built ${browserDir}: tfjs-lrp.min.js (${kb('tfjs-lrp.min.js')} KiB, global tfjsLrp), tfjs-lrp.esm.min.js (${kb('tfjs-lrp.esm.min.js')} KiB)`);

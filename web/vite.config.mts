@@ -85,8 +85,9 @@ function demoAssets(): Map<string, Buffer | string> {
   const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) files.set(`wasm/${f}`, readFileSync(join(wasmDir, f)));
 
-  const bundle = join(root, 'dist', 'browser', 'tfjs-lrp.min.js');
-  if (!existsSync(bundle)) throw new Error('dist/browser/tfjs-lrp.min.js is missing: run `node scripts/build.mjs --browser` first (npm run demo:web does).');
+  // TFJS_LRP_BROWSER_DIST: where scripts/build.mjs --browser wrote the one-file build (default dist/browser)
+  const bundle = join(resolve(root, process.env.TFJS_LRP_BROWSER_DIST ?? join('dist', 'browser')), 'tfjs-lrp.min.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`node scripts/build.mjs --browser\` first (npm run demo:web does).`);
   files.set('plain/index.html', readFileSync(join(here, 'plain', 'index.html')));
   files.set('plain/tfjs-lrp.min.js', readFileSync(bundle));
   files.set('plain/tfjs-lrp.min.js.map', readFileSync(bundle + '.map'));

@@ -5,7 +5,7 @@
  * browser has it). `window.__lrpDemo` exposes the state to the browser tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { COLORMAPS, colormapTable, createExplainer, drawHeatmap, explain } from 'tfjs-lrp';
+import { COLORMAPS, colormapTable, createExplainer, drawHeatmap, explain, heatmap } from 'tfjs-lrp';
 import type { ColormapName, ConservationReport, ExplainOptions, Explainer } from 'tfjs-lrp';
 import { chooseBackend } from './backend';
 import type { BackendInfo } from './backend';
@@ -51,8 +51,6 @@ const ui = {
   top: el<HTMLOListElement>('top'),
   modelDesc: el<HTMLSpanElement>('model-desc'),
 };
-
-const MAP_SIZE = 280;
 
 // ---- models ----------------------------------------------------------------------------------
 
@@ -259,6 +257,7 @@ async function update(): Promise<void> {
   const x = tf.tensor4d(input.pixels, [1, ...input.shape]);
   let relevance: tf.Tensor | null = null;
   let image: tf.Tensor | null = null;
+  let heat: tf.Tensor | null = null;
   try {
     const t0 = performance.now();
     const out = tf.tidy(() => {
@@ -281,9 +280,16 @@ async function update(): Promise<void> {
     }
     const t2 = performance.now();
     const colors = { colormap, clipPercentile: clipPercentile >= 100 ? undefined : clipPercentile, normalize: diverging ? ('symmetric' as const) : ('absolute' as const) };
-    await drawHeatmap(ui.heatmap, relevance, { ...colors, width: MAP_SIZE, height: MAP_SIZE });
-    image = tf.tidy(() => tf.div(tf.sub(x, entry.range[0]), entry.range[1] - entry.range[0]));
-    await drawHeatmap(ui.overlay, relevance, { ...colors, overlay: { image, alpha: Number(ui.opacity.value) }, width: MAP_SIZE, height: MAP_SIZE });
+    // coloured once on the device; drawn at the input's size, CSS scales the canvases up with
+    // sharp pixels (image-rendering: pixelated)
+    heat = heatmap(relevance, colors);
+    await drawHeatmap(ui.heatmap, heat, { from: 'heatmap' });
+    // the input in 0..1; white ink on black (MNIST) is shown as dark ink on white under the colours
+    image = tf.tidy(() => {
+      const unit = tf.div(tf.sub(x, entry.range[0]), entry.range[1] - entry.range[0]);
+      return entry.preprocess === 'mnist' ? tf.sub(1, unit) : unit;
+    });
+    await drawHeatmap(ui.overlay, heat, { from: 'heatmap', overlay: { image, alpha: Number(ui.opacity.value) } });
     const t3 = performance.now();
     const relValues = Array.from(await relevance.data());
 
@@ -320,6 +326,7 @@ async function update(): Promise<void> {
     x.dispose();
     relevance?.dispose();
     image?.dispose();
+    heat?.dispose();
   }
 }
 
@@ -523,6 +530,8 @@ interface DemoHandle {
   setMethod(value: string): Promise<Result | null>;
   /** Resolves after the next update. */
   refresh(): Promise<Result | null>;
+  /** tf.memory().numTensors of the page (leak checks). */
+  numTensors(): number;
 }
 
 async function start(): Promise<void> {
@@ -571,5 +580,6 @@ const handle: DemoHandle = {
     await schedule();
     return state.result;
   },
+  numTensors: () => tf.memory().numTensors,
 };
 (window as unknown as { __lrpDemo: DemoHandle }).__lrpDemo = handle;
