@@ -239,16 +239,22 @@ export function heatmapGrid(options: GridOptions): tf.Tensor3D {
     }
     parts.push(tf.concat(pieces, 2));
     let cells = tf.concat(parts, 1);
-    // pad each block with the gap on its right and a separator below; fill the last row with blanks
+    // a separator below each block; then the rows of blocks, `gap` apart, blanks at the end
+    // (leading-axis slices and concatenations only: fast on every backend)
     const ch = labelHeight + ph + sep;
-    const cwg = cw + gap;
-    cells = tf.concat([tf.concat([cells, fill([n, labelHeight + ph, gap])], 2), fill([n, sep, cwg])], 1);
+    cells = tf.concat([cells, fill([n, sep, cw])], 1);
     const rowsOfCells = Math.ceil(n / perRow);
-    const blanks = rowsOfCells * perRow - n;
-    if (blanks > 0) cells = tf.concat([cells, fill([blanks, ch, cwg])], 0);
-    // [R·k, ch, cwg, 3] → [R, ch, k, cwg·3] → [R·ch, k·cwg, 3]
-    const arranged = tf.reshape(tf.transpose(tf.reshape(cells, [rowsOfCells, perRow, ch, cwg * 3]), [0, 2, 1, 3]), [rowsOfCells * ch, perRow * cwg, 3]);
-    const body = tf.slice(arranged, [0, 0, 0], [-1, perRow * cwg - gap, -1]);
+    const rowImages: tf.Tensor[] = [];
+    for (let r = 0; r < rowsOfCells; r++) {
+      const items: tf.Tensor[] = [];
+      for (let c = 0; c < perRow; c++) {
+        const i = r * perRow + c;
+        if (c > 0) items.push(fill([ch, gap]));
+        items.push(i < n ? tf.reshape(tf.slice(cells, [i, 0, 0, 0], [1, -1, -1, -1]), [ch, cw, 3]) : fill([ch, cw]));
+      }
+      rowImages.push(items.length === 1 ? items[0] : tf.concat(items, 1));
+    }
+    const body = rowImages.length === 1 ? rowImages[0] : tf.concat(rowImages, 0);
     const framed = tf.concat([fill([rowsOfCells * ch, sep]), body, fill([rowsOfCells * ch, sep])], 1);
     return tf.concat([fill([sep, layout.width]), framed], 0) as tf.Tensor3D;
   });
