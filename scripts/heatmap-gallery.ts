@@ -10,13 +10,14 @@
  * - docs/heatmaps/contour.png: the outline of the top 5% relevance on the overlay.
  * - docs/heatmaps/colormaps.png: every colour map as a bar from −max to +max.
  * - docs/heatmaps/rules.png: one digit under several rules and composites.
+ * - docs/heatmaps/features.svg: featureBarChartSvg() of the README's tabular example.
  *
  * The functions are exported for test/heatmap-gallery.test.ts, which builds the same zoo grid.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { COLORMAPS, createExplainer, heatmap, renderText } from '../src';
+import { COLORMAPS, createExplainer, featureBarChartSvg, heatmap, renderText } from '../src';
 import type { ColormapName, ExplainOptions } from '../src';
 import { loadModel, saveGrid, writeImage } from '../src/node';
 import { digitSet } from './digits-data';
@@ -264,6 +265,18 @@ export async function buildContourExample(file: string, modelDir = ZOO_MODEL_DIR
   }
 }
 
+/** The README's tabular example (illustrative numbers, not a model's) as an SVG bar chart. */
+export const FEATURE_EXAMPLE = {
+  relevance: [0.12, -0.412, 0.3, -0.05, 0.08],
+  names: ['age', 'debt_to_income', 'income', 'open_accounts', 'tenure_years'],
+};
+
+/** Writes featureBarChartSvg() of FEATURE_EXAMPLE. */
+export function buildFeatureChart(file: string): void {
+  const svg = featureBarChartSvg(FEATURE_EXAMPLE.relevance, FEATURE_EXAMPLE.names, { title: 'Loan approved? (illustrative numbers)', width: 560 });
+  fs.writeFileSync(file, svg);
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(DOCS_DIR, { recursive: true });
   if (!fs.existsSync(ZOO_MODEL_DIR)) throw new Error(`the zoo model is missing: ${ZOO_MODEL_DIR}`);
@@ -282,6 +295,8 @@ async function main(): Promise<void> {
   console.log(`rules.png ${rules.width}×${rules.height}`);
   const contour = await buildContourExample(path.join(DOCS_DIR, 'contour.png'));
   console.log(`contour.png ${contour.width}×${contour.height}`);
+  buildFeatureChart(path.join(DOCS_DIR, 'features.svg'));
+  console.log('features.svg');
 }
 
 if (require.main === module) {
