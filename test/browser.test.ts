@@ -180,6 +180,11 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     expect(info.backend).toEqual({ name: 'webgl', detail: 'WebGL 2' });
     expect(info.result).toBe('webgl');
     expect(info.samples).toBe(20);
+    // every image fixture of web/models.json that this checkout has
+    const models = await page.$$eval('#model option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'web', 'models.json'), 'utf8')) as { models: { id: string; fixture: string }[] };
+    expect(models).toEqual(manifest.models.filter((m) => fs.existsSync(path.join(ROOT, 'fixtures', m.fixture, 'model.json'))).map((m) => m.id));
+    expect(models).toContain('digits');
     expect(info.badge).toBe('webgl · WebGL 2');
     expect(info.title).toMatch(/tfjs-lrp/);
     const r = await result(page);
@@ -341,6 +346,51 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     expect(mean).toBeLessThan(0.35); // white paper became the black background
     expect(px[0]).toBe(0);
     expect(r.classIdx).toBe(label);
+    expect(demo.errors).toEqual([]);
+  });
+
+  test('Clever Hans: with the tag the shortcut model says 7 and its map points at the corner; the control ignores the tag', async () => {
+    const { page } = demo;
+    await page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.setMethod('composite:epsilonPlusFlat'));
+    const pick = async (model: string): Promise<DemoResult> => {
+      await page.selectOption('#model', model);
+      await page.waitForFunction((m) => (window as unknown as DemoWindow).__lrpDemo.state.result?.model === m, model, { timeout: 60000 });
+      await page.click('#samples button:nth-child(4)'); // a held-out 3
+      return page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.refresh());
+    };
+    /** Share of the positive relevance in the 5×5 top-left corner (the tag and its border). */
+    const cornerShare = (R: number[]): number => {
+      let all = 0;
+      let corner = 0;
+      R.forEach((v, i) => {
+        all += Math.max(0, v);
+        if (i % SIZE < 5 && Math.floor(i / SIZE) < 5) corner += Math.max(0, v);
+      });
+      return corner / all;
+    };
+    const shortcut = await pick('clever-hans');
+    expect(await page.isVisible('#tag-row')).toBe(true);
+    expect(await page.isChecked('#tag')).toBe(true);
+    const px = await page.evaluate(() => Array.from((window as unknown as DemoWindow).__lrpDemo.state.input?.pixels ?? []));
+    expect([px[SIZE + 1], px[3 * SIZE + 3], px[0], px[4 * SIZE + 4]]).toEqual([1, 1, 0, 0]); // the tag is painted
+    expect(shortcut.classIdx).toBe(7);
+    expect(cornerShare(shortcut.relevance)).toBeGreaterThan(0.5);
+    const control = await pick('clever-hans-control');
+    expect(control.classIdx).toBe(3);
+    expect(cornerShare(control.relevance)).toBeLessThan(0.2);
+    await page.uncheck('#tag');
+    await page.selectOption('#model', 'clever-hans');
+    await page.waitForFunction(() => (window as unknown as DemoWindow).__lrpDemo.state.result?.model === 'clever-hans', undefined, { timeout: 60000 });
+    const untagged = await page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.refresh());
+    expect(untagged.classIdx).toBe(3); // the sample shown first is the same 3, now without the tag
+    // quick switches while updates run: the last pick wins, no disposed model is used
+    await page.selectOption('#model', 'clever-hans-control');
+    await page.selectOption('#model', 'digits');
+    await page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.refresh());
+    await page.waitForFunction(() => (window as unknown as DemoWindow).__lrpDemo.state.result?.model === 'digits', undefined, { timeout: 60000 });
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+    expect((await result(page)).model).toBe('digits');
+    expect(await page.isVisible('#tag-row')).toBe(false);
     expect(demo.errors).toEqual([]);
   });
 

@@ -27,6 +27,8 @@ interface ManifestEntry {
   range: [number, number];
   preprocess?: 'mnist' | 'resize';
   samples?: 'mnist' | string;
+  /** A square the model may have learned as a shortcut (Clever Hans): the page can paint it. */
+  tag?: { at: number; size: number; value: number; label: string };
 }
 
 /** The input shape [H, W, C] of a layers-model topology, or null when it is not an image. */

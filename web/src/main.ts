@@ -30,6 +30,9 @@ const ui = {
   file: el<HTMLInputElement>('file'),
   modelInput: el<HTMLCanvasElement>('model-input'),
   inputShape: el<HTMLElement>('input-shape'),
+  tagRow: el<HTMLLabelElement>('tag-row'),
+  tag: el<HTMLInputElement>('tag'),
+  tagLabel: el<HTMLSpanElement>('tag-label'),
   samples: el<HTMLDivElement>('samples'),
   explainedClass: el<HTMLSpanElement>('explained-class'),
   status: el<HTMLSpanElement>('status'),
@@ -64,6 +67,8 @@ interface ModelEntry {
   readonly inputShape: [number, number, number];
   readonly url: string;
   readonly samplesUrl?: string;
+  /** A shortcut square the page can paint onto the input (the Clever Hans models). */
+  readonly tag?: { at: number; size: number; value: number; label: string };
 }
 
 interface Sample {
@@ -182,6 +187,9 @@ const state = {
   backend: null as BackendInfo | null,
   models: [] as ModelEntry[],
   current: null as LoadedModel | null,
+  /** What was drawn, picked or opened. */
+  base: null as ModelInput | null,
+  /** What the model gets: `base`, with the tag painted when asked. */
   input: null as ModelInput | null,
   explainer: null as { key: string; explainer: Explainer } | null,
   sample: -1,
@@ -343,12 +351,20 @@ function settle(how: (w: (typeof waiters)[number]) => void): void {
   }
 }
 
+// Model switches and updates run one at a time (a switch disposes the model an update may use).
+let queue: Promise<unknown> = Promise.resolve();
+function serial<T>(task: () => Promise<T> | T): Promise<T> {
+  const run = queue.then(task);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
 async function pump(): Promise<void> {
   running = true;
   while (completed < requested) {
     const upto = requested;
     try {
-      await update();
+      await serial(update);
       completed = upto;
       settle((w) => w.resolve());
     } catch (err) {
@@ -372,13 +388,32 @@ function schedule(): Promise<void> {
 
 // ---- input handling --------------------------------------------------------------------------
 
-function setInput(input: ModelInput, sample = -1): Promise<void> {
+/** `base` with the model's tag painted on (a copy), or `base` itself. */
+function withTag(base: ModelInput, entry: ModelEntry): ModelInput {
+  const tag = entry.tag;
+  if (tag === undefined || !ui.tag.checked) return base;
+  const pixels = Float32Array.from(base.pixels);
+  const [, w, c] = base.shape;
+  for (let y = tag.at; y < tag.at + tag.size; y++) for (let x = tag.at; x < tag.at + tag.size; x++) for (let k = 0; k < c; k++) pixels[(y * w + x) * c + k] = tag.value;
+  return { pixels, shape: base.shape };
+}
+
+/** Sets the input (and shows what the model sees) without updating. */
+function applyInput(base: ModelInput, sample: number): void {
   const current = state.current;
-  if (current === null) return Promise.resolve();
+  if (current === null) return;
+  const input = withTag(base, current.entry);
+  state.base = base;
   state.input = input;
   state.sample = sample;
   paintInput(ui.modelInput, input, current.entry.range);
   for (const [i, b] of Array.from(ui.samples.children).entries()) b.classList.toggle('active', i === sample);
+}
+
+/** Sets the input and updates. */
+function setInput(base: ModelInput, sample = -1): Promise<void> {
+  if (state.current === null) return Promise.resolve();
+  applyInput(base, sample);
   return schedule();
 }
 
@@ -464,26 +499,41 @@ function fillTargets(labels: string[]): void {
   ui.target.replaceChildren(new Option('top class', 'max'), ...labels.map((l, i) => new Option(`class ${l}`, String(i))));
 }
 
+let modelRequest = 0;
+
 async function selectModel(id: string): Promise<void> {
   const entry = state.models.find((m) => m.id === id);
   if (entry === undefined) throw new Error(`unknown model ${id}`);
+  const request = ++modelRequest;
   ui.status.textContent = `loading ${entry.title}…`;
-  state.explainer?.explainer.dispose();
-  state.explainer = null;
-  state.current?.model.dispose();
-  state.current = await loadModel(entry);
-  ui.modelDesc.textContent = `${entry.title}: ${entry.description}`;
-  ui.inputShape.textContent = `${entry.inputShape.join('×')}`;
-  fillTargets(entry.labels);
-  renderSamples(state.current.samples);
-  const first = state.current.samples[3] ?? state.current.samples[0];
-  if (first !== undefined) {
-    showSampleOnPad(first.input);
-    await setInput(first.input, state.current.samples.indexOf(first));
-  } else {
-    pad.clear();
-    await setInput(inputFromPad(pad));
+  const loaded = await loadModel(entry);
+  if (request !== modelRequest) {
+    loaded.model.dispose(); // another model was picked meanwhile
+    return;
   }
+  await serial(() => {
+    state.explainer?.explainer.dispose();
+    state.explainer = null;
+    state.current?.model.dispose();
+    state.current = loaded;
+    ui.modelDesc.textContent = `${entry.title}: ${entry.description}`;
+    ui.inputShape.textContent = `${entry.inputShape.join('×')}`;
+    if (ui.tagRow.hidden && entry.tag !== undefined) ui.tag.checked = true; // show the shortcut at once
+    ui.tagRow.hidden = entry.tag === undefined;
+    ui.tagLabel.textContent = entry.tag?.label ?? '';
+    fillTargets(entry.labels);
+    renderSamples(loaded.samples);
+    // the new model's input at once, so that no update pairs it with the old model's input
+    const first = loaded.samples[3] ?? loaded.samples[0];
+    if (first !== undefined) {
+      showSampleOnPad(first.input);
+      applyInput(first.input, loaded.samples.indexOf(first));
+    } else {
+      pad.clear();
+      applyInput(inputFromPad(pad), -1);
+    }
+  });
+  await schedule();
 }
 
 function wireControls(): void {
@@ -516,6 +566,9 @@ function wireControls(): void {
     if (f !== undefined) void openImage(f);
   });
   ui.model.addEventListener('change', () => void selectModel(ui.model.value));
+  ui.tag.addEventListener('change', () => {
+    if (state.base !== null) void setInput(state.base, state.sample);
+  });
 }
 
 // ---- start -----------------------------------------------------------------------------------
