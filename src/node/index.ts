@@ -8,3 +8,4 @@ export { readImages, readImage, writeImage, LrpImageError } from './image';
 export type { ReadImageOptions, WriteImageOptions, PixelScaling } from './image';
 export { saveHeatmap, saveGrid } from './heatmap';
 export type { SaveHeatmapOptions, SaveGridOptions } from './heatmap';
+export * from './batch';

@@ -7,6 +7,7 @@
  */
 import { LrpArgumentError } from '../../errors';
 import { ExactSums, type ExactSumsJSON } from './exact';
+import { isFloat32Array } from './typed';
 
 /** The aggregated maps of one class, as float64 arrays (length = product of the item shape). */
 export interface ClassAggregate {
@@ -106,7 +107,7 @@ export class RelevanceAggregator {
     const { classIdx, score, relevance } = item;
     const offset = item.offset ?? 0;
     if (!Number.isInteger(classIdx) || classIdx < 0) throw new LrpArgumentError('classIdx', `expected a non-negative integer class, got ${JSON.stringify(classIdx)}.`);
-    if (!(relevance instanceof Float32Array)) throw new LrpArgumentError('relevance', 'expected a Float32Array (the item relevance as float32).');
+    if (!isFloat32Array(relevance)) throw new LrpArgumentError('relevance', 'expected a Float32Array (the item relevance as float32).');
     if (offset < 0 || offset + this.size > relevance.length) {
       throw new LrpArgumentError('relevance', `needs ${this.size} values (shape [${this.shape.join(', ')}]) from offset ${offset}, but holds ${relevance.length}.`);
     }
@@ -172,7 +173,7 @@ export class RelevanceAggregator {
     const s = this.classes.get(classIdx);
     if (s === undefined) throw new LrpArgumentError('classIdx', `class ${classIdx} has no aggregated items (classes seen: ${this.classIndices().join(', ') || 'none'}).`);
     const neg = s.negative.values();
-    for (let i = 0; i < neg.length; i++) neg[i] = -neg[i];
+    for (let i = 0; i < neg.length; i++) neg[i] = neg[i] === 0 ? 0 : -neg[i];
     const score = s.score.values();
     return {
       count: s.count,

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Explainer } from '../../explain';
 import type { ExplainOptions } from '../../options';
+import { isFloat32Array } from './typed';
 
 /** A batch ready to explain: the valid items of one index block. */
 export interface BatchJob {
@@ -57,7 +58,7 @@ export async function computeBatch(explainer: Explainer, model: tf.LayersModel, 
     const res = await explainer.explainWithConservation(x, cls);
     relevance = res.relevance as tf.Tensor;
     const data = await relevance.data();
-    const rel = data instanceof Float32Array && data.byteOffset === 0 && data.buffer.byteLength === data.byteLength ? data : Float32Array.from(data as Float32Array);
+    const rel = isFloat32Array(data) && data.byteOffset === 0 && data.buffer.byteLength === data.byteLength ? data : Float32Array.from(data as Float32Array);
     const c = res.conservation;
     return {
       batchIndex: job.batchIndex,

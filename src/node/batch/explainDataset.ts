@@ -232,6 +232,8 @@ function emptyBatch(batchIndex: number, shape: number[], errors: ItemFailure[]):
 export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<ItemRef>, options: ExplainDatasetOptions = {}): AsyncGenerator<ExplainedBatch> {
   const p = prepare(model, options);
   let pool: WorkerPool | null = null;
+  const pending: Array<Promise<ExplainedBatch>> = [];
+  let chain: Promise<unknown> = Promise.resolve();
   try {
     if (p.workers > 1) {
       pool = await WorkerPool.start(p.workers, await modelArtifacts(model), options.backend ?? tf.getBackend(), portableOptions(explainOptionsOf(options)));
@@ -240,12 +242,15 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
     const selected = (b: number) => (p.shard === null || b % p.shard.count === p.shard.index) && (skip === undefined || !skip(b));
     const source = blocks(refs, p.batchSize, selected)[Symbol.asyncIterator]();
     const limit = p.workers + p.prefetch;
-    const pending: Array<Promise<ExplainedBatch>> = [];
-    let chain: Promise<unknown> = Promise.resolve();
     let exhausted = false;
+    let stopped = false;
     const runJob = (job: BatchJob): Promise<BatchNumbers> => {
       if (pool !== null) return pool.run(job);
-      const next = chain.then(() => computeBatch(p.explainer, model, job, options.output ?? 0));
+      // one batch at a time in this thread; nothing new starts once the consumer stopped
+      const next = chain.then(() => {
+        if (stopped) throw new LrpArgumentError('explainDataset', 'stopped');
+        return computeBatch(p.explainer, model, job, options.output ?? 0);
+      });
       chain = next.catch(() => undefined);
       return next;
     };
@@ -268,23 +273,31 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
           errors: l.errors,
         };
       });
-    for (;;) {
-      while (!exhausted && pending.length < limit) {
-        const next = await source.next();
-        if (next.done) {
-          exhausted = true;
-          break;
+    try {
+      for (;;) {
+        while (!exhausted && pending.length < limit) {
+          const next = await source.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          const promise = start(loadBlock(next.value, p, options.keepInputs === true), next.value.batchIndex);
+          promise.catch(() => undefined); // awaited in order below; avoid unhandled-rejection noise
+          pending.push(promise);
         }
-        const promise = start(loadBlock(next.value, p, options.keepInputs === true), next.value.batchIndex);
-        promise.catch(() => undefined); // awaited in order below; avoid unhandled-rejection noise
-        pending.push(promise);
+        const head = pending.shift();
+        if (head === undefined) break;
+        yield await head;
       }
-      const head = pending.shift();
-      if (head === undefined) break;
-      yield await head;
+    } finally {
+      stopped = true;
+      if (!exhausted) await source.return?.(undefined);
     }
   } finally {
     await pool?.close();
+    // let work already started in this thread finish before its explainer goes
+    await Promise.allSettled(pending);
+    await chain;
     p.explainer.dispose();
   }
 }

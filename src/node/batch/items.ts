@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../../errors';
 import type { InputFile } from './glob';
 import { NpyFile, parseNpyHeader } from './npy';
+import { isFloat32Array } from './typed';
 
 /** Nested arrays of numbers (one JSON-lines item, or a plain-array source item). */
 export type NestedNumbers = number | readonly NestedNumbers[];
@@ -74,12 +75,12 @@ async function elementData(input: unknown, what: string): Promise<Float32Array> 
     try {
       if (input.isDisposed) throw new ItemError(`${what}: the tensor is disposed.`);
       const d = await input.data();
-      return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+      return isFloat32Array(d) ? d : Float32Array.from(d as ArrayLike<number>);
     } finally {
       input.dispose();
     }
   }
-  if (input instanceof Float32Array) return input;
+  if (isFloat32Array(input)) return input;
   if (ArrayBuffer.isView(input) && !(input instanceof DataView)) return Float32Array.from(input as unknown as ArrayLike<number>);
   return flattenNumbers(input, what);
 }

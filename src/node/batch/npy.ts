@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import { LrpArgumentError } from '../../errors';
+import { isFloat32Array, isFloat64Array } from './typed';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
@@ -57,11 +58,11 @@ function headerBytes(shape: readonly number[], dtype: NpyDtype): Buffer {
  * @param shape the array shape; its product must equal `data.length`
  * @param dtype `'<f4'` (float32, default for Float32Array) or `'<f8'` (float64)
  */
-export function encodeNpy(data: Float32Array | Float64Array, shape: readonly number[], dtype: NpyDtype = data instanceof Float64Array ? '<f8' : '<f4'): Buffer {
+export function encodeNpy(data: Float32Array | Float64Array, shape: readonly number[], dtype: NpyDtype = isFloat64Array(data) ? '<f8' : '<f4'): Buffer {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new LrpArgumentError('shape', `expected non-negative integers, got ${JSON.stringify(shape)}.`);
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new LrpArgumentError('data', `holds ${data.length} values but shape [${shape.join(', ')}] needs ${count}.`);
-  const typed = dtype === '<f4' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Float64Array ? data : Float64Array.from(data);
+  const typed = dtype === '<f4' ? (isFloat32Array(data) ? data : Float32Array.from(data)) : isFloat64Array(data) ? data : Float64Array.from(data);
   const body = Buffer.alloc(typed.byteLength);
   // the platform is little-endian on every Node target; copy through a typed view to be sure
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength).copy(body);

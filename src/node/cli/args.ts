@@ -77,7 +77,11 @@ export function suggest(name: string, known: readonly string[]): string | null {
     const dd = distance(name, k);
     if (dd < bestD) [best, bestD] = [k, dd];
   }
-  return best !== null && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
+  if (best !== null && bestD <= 2) return best;
+  // a known name that the typo starts with, or that starts with the typo (--batchsize, --comp)
+  const prefix = known.filter((k) => Math.min(k.length, name.length) >= 3 && (name.startsWith(k) || k.startsWith(name)));
+  if (prefix.length > 0) return prefix.sort((a, b) => Math.abs(a.length - name.length) - Math.abs(b.length - name.length))[0];
+  return best !== null && bestD <= Math.floor(name.length / 3) ? best : null;
 }
 
 function convert(spec: FlagSpec, raw: string, shown: string): string | number | boolean {

@@ -60,6 +60,7 @@ const RUN_FLAGS: FlagSpec[] = [
   { name: 'upscale', type: 'int', value: '<k>', description: 'enlarge heatmap pictures k times (nearest)', min: 1, default: '1' },
   { name: 'progress', type: 'string', value: '<mode>', description: 'progress display', choices: ['auto', 'bar', 'log', 'none'], default: 'auto: bar on a terminal, log lines otherwise' },
   { name: 'overwrite', type: 'boolean', description: 'start over in an --out folder that holds a run' },
+  { name: 'checkpoint', type: 'number', value: '<s>', description: 'seconds between aggregate checkpoints (a resumed run re-explains at most the batches since the last one)', min: 0, default: '5' },
   { name: 'quiet', alias: 'q', type: 'boolean', description: 'no status lines and no progress' },
 ];
 
@@ -204,6 +205,7 @@ export async function runCommand(command: 'explain' | 'aggregate', args: ParsedA
     draw: { colormap: ((f.colormap as string | undefined) ?? 'bwr') as ColormapName, upscale: (f.upscale as number | undefined) ?? 1, alpha: 0.5 },
     progress: quiet ? 'none' : (((f.progress as string | undefined) ?? 'auto') as ProgressMode),
     overwrite: f.overwrite === true,
+    checkpointSeconds: f.checkpoint as number | undefined,
     log,
     progressSink: io.stderr,
   });
