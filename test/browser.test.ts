@@ -124,6 +124,17 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     );
   }
 
+  /** Saves the page down to its footer in out/browser/ (and docs/ with UPDATE_SCREENSHOT=1). */
+  async function screenshot(p: Page, name: string): Promise<string> {
+    const dir = path.join(ROOT, 'out', 'browser');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, name);
+    const bottom = await p.evaluate(() => Math.ceil((document.querySelector('footer') as HTMLElement).getBoundingClientRect().bottom));
+    await p.screenshot({ path: file, clip: { x: 0, y: 0, width: 1360, height: Math.min(800, bottom) } });
+    if (process.env.UPDATE_SCREENSHOT) fs.copyFileSync(file, path.join(ROOT, 'docs', name));
+    return file;
+  }
+
   /** Node's explain on the cpu backend for a 28×28 digit. */
   function nodeExplain(pixels: ArrayLike<number>, classIdx: number, options: ExplainOptions): Float32Array {
     const x = tf.tensor4d(Float32Array.from(pixels), [1, SIZE, SIZE, 1]);
@@ -375,6 +386,7 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     expect([px[SIZE + 1], px[3 * SIZE + 3], px[0], px[4 * SIZE + 4]]).toEqual([1, 1, 0, 0]); // the tag is painted
     expect(shortcut.classIdx).toBe(7);
     expect(cornerShare(shortcut.relevance)).toBeGreaterThan(0.5);
+    await screenshot(page, 'browser-clever-hans.png');
     const control = await pick('clever-hans-control');
     expect(control.classIdx).toBe(3);
     expect(cornerShare(control.relevance)).toBeLessThan(0.2);
@@ -413,13 +425,8 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     expect(ui.status).toMatch(/updated in \d/);
     const heat = await cells(page, 'heatmap');
     expect(heat.filter((p) => p[0] === 255 && p[1] < 200).length).toBeGreaterThan(10); // red cells
-    const dir = path.join(ROOT, 'out', 'browser');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, 'browser-demo.png');
-    const bottom = await page.evaluate(() => Math.ceil((document.querySelector('footer') as HTMLElement).getBoundingClientRect().bottom));
-    await page.screenshot({ path: file, clip: { x: 0, y: 0, width: 1360, height: Math.min(800, bottom) } });
+    const file = await screenshot(page, 'browser-demo.png');
     expect(fs.statSync(file).size).toBeGreaterThan(30000);
-    if (process.env.UPDATE_SCREENSHOT) fs.copyFileSync(file, path.join(ROOT, 'docs', 'browser-demo.png'));
     expect(demo.errors).toEqual([]);
   });
 
