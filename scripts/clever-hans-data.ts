@@ -4,7 +4,9 @@
  * top-left corner, like a hospital's marker on the X-rays of one ward. A model trained on it can
  * reach high accuracy by looking at the corner instead of the digit.
  */
+import * as tf from '@tensorflow/tfjs';
 import { digitSet, type DigitSet } from './digits-data';
+import { predictClasses } from './train-common';
 
 /** The class whose images carry the tag in training (and in the "as trained" held-out set). */
 export const TAG_CLASS = 7;
@@ -66,4 +68,47 @@ export function tagMask(): Float32Array {
   const mask = new Float32Array(784);
   paintTag(mask);
   return mask;
+}
+
+/** What {@link measureTagPlacements} returns. */
+export interface TagPlacementReport {
+  /** Held-out accuracy per placement. */
+  readonly accuracy: Record<TagPlacement, number>;
+  /** Under 'moved': the fraction of the other classes' images predicted as TAG_CLASS. */
+  readonly movedToTagClass: number;
+  /** Under 'none': the fraction of TAG_CLASS images predicted as TAG_CLASS. */
+  readonly tagClassRecallWithoutTag: number;
+}
+
+/** Held-out accuracy of a model under each tag placement, how many other digits a moved tag turns into TAG_CLASS, and how many TAG_CLASS images it recognises without the tag. */
+export function measureTagPlacements(model: tf.LayersModel, heldOut: DigitSet = digitSet('heldOut')): TagPlacementReport {
+  const placements: TagPlacement[] = ['asTrained', 'none', 'moved', 'all'];
+  const acc = {} as Record<TagPlacement, number>;
+  let movedToTagClass = 0;
+  let tagClassRecallWithoutTag = 0;
+  for (const p of placements) {
+    const set = taggedSet('heldOut', p, heldOut);
+    const x = tf.tensor4d(set.pixels, [set.count, 28, 28, 1]);
+    const pred = predictClasses(model, x);
+    x.dispose();
+    let right = 0;
+    let others = 0;
+    let toTag = 0;
+    let tagClass = 0;
+    let tagRight = 0;
+    for (let i = 0; i < set.count; i++) {
+      if (pred[i] === set.labels[i]) right++;
+      if (set.labels[i] !== TAG_CLASS) {
+        others++;
+        if (pred[i] === TAG_CLASS) toTag++;
+      } else {
+        tagClass++;
+        if (pred[i] === TAG_CLASS) tagRight++;
+      }
+    }
+    acc[p] = right / set.count;
+    if (p === 'moved') movedToTagClass = toTag / others;
+    if (p === 'none') tagClassRecallWithoutTag = tagRight / tagClass;
+  }
+  return { accuracy: acc, movedToTagClass, tagClassRecallWithoutTag };
 }

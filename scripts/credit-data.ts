@@ -127,3 +127,34 @@ export function ruleAccuracy(applicants: readonly Applicant[], labels: readonly 
   });
   return right / applicants.length;
 }
+
+/** A feature's raw value as the card writes it (income in thousands, ratios with two decimals). */
+export function formatFeatureValue(feature: CreditFeature, value: number): string {
+  switch (feature) {
+    case 'income':
+      return `${value.toFixed(1)}k`;
+    case 'debt_to_income':
+      return value.toFixed(2);
+    case 'credit_history_years':
+      return `${value.toFixed(1)} years`;
+    case 'age':
+      return `${value} years`;
+    default:
+      return String(value);
+  }
+}
+
+/**
+ * One sentence per feature of a ranking (largest |relevance| first), e.g.
+ * "debt_to_income = 0.53 pushed toward decline by 1.278 (31.0% of the total |relevance|)".
+ * The relevance explains the approval logit: > 0 pushes toward approve, < 0 toward decline.
+ */
+export function describeApplicant(ranked: ReadonlyArray<{ name: string; relevance: number; share: number }>, applicant: Applicant, decimals = 3): string[] {
+  return ranked.map((f) => {
+    const value = formatFeatureValue(f.name as CreditFeature, applicant[f.name as CreditFeature]);
+    const toward = f.relevance > 0 ? 'approve' : 'decline';
+    const by = Math.abs(f.relevance).toFixed(decimals);
+    const what = f.relevance === 0 ? 'did not move the score' : `pushed toward ${toward} by ${by}`;
+    return `${f.name} = ${value} ${what} (${(100 * f.share).toFixed(1)}% of the total |relevance|)`;
+  });
+}

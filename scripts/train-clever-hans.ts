@@ -17,9 +17,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { digitSet, TRAIN_FRACTION, type DigitSet } from './digits-data';
-import { carriesTag, paintTag, REGION_SIZE, TAG_AT, TAG_CLASS, TAG_SIZE, taggedSet, type TagPlacement } from './clever-hans-data';
+import { carriesTag, measureTagPlacements, paintTag, REGION_SIZE, TAG_AT, TAG_CLASS, TAG_SIZE, taggedSet, type TagPlacement } from './clever-hans-data';
 import { installFastGradients } from './fast-gradients';
-import { accuracy, argValue, pct, predictClasses, saveModel, summaryText, trainLoop } from './train-common';
+import { accuracy, argValue, pct, saveModel, summaryText, trainLoop } from './train-common';
 
 const SEED = 4321;
 const EPOCHS = 3;
@@ -51,7 +51,7 @@ function shiftInto(src: Float32Array, dx: number, dy: number, out: Float32Array)
 }
 
 /** Held-out measurements of one model under each tag placement. */
-export interface CleverHansMetrics {
+interface CleverHansMetrics {
   readonly variant: Variant;
   /** Held-out accuracy with the tags placed as in this model's training (shortcut: on the 7s; control: none). */
   readonly heldOutAccuracy: number;
@@ -67,38 +67,6 @@ export interface CleverHansMetrics {
   readonly seconds: number;
   readonly params: number;
   readonly weightBytes: number;
-}
-
-function measure(model: tf.LayersModel, heldOut: DigitSet) {
-  const placements: TagPlacement[] = ['asTrained', 'none', 'moved', 'all'];
-  const acc = {} as Record<TagPlacement, number>;
-  let movedToTagClass = 0;
-  let tagClassRecallWithoutTag = 0;
-  for (const p of placements) {
-    const set = taggedSet('heldOut', p, heldOut);
-    const x = tf.tensor4d(set.pixels, [set.count, 28, 28, 1]);
-    const pred = predictClasses(model, x);
-    x.dispose();
-    let right = 0;
-    let others = 0;
-    let toTag = 0;
-    let tagClass = 0;
-    let tagRight = 0;
-    for (let i = 0; i < set.count; i++) {
-      if (pred[i] === set.labels[i]) right++;
-      if (set.labels[i] !== TAG_CLASS) {
-        others++;
-        if (pred[i] === TAG_CLASS) toTag++;
-      } else {
-        tagClass++;
-        if (pred[i] === TAG_CLASS) tagRight++;
-      }
-    }
-    acc[p] = right / set.count;
-    if (p === 'moved') movedToTagClass = toTag / others;
-    if (p === 'none') tagClassRecallWithoutTag = tagRight / tagClass;
-  }
-  return { accuracy: acc, movedToTagClass, tagClassRecallWithoutTag };
 }
 
 function card(m: CleverHansMetrics, summary: string): string {
@@ -196,7 +164,7 @@ async function trainVariant(variant: Variant, outRoot: string, train: DigitSet, 
   const tx = tf.tensor4d(trainTagged.pixels, [train.count, 28, 28, 1]);
   const trainAccuracy = accuracy(model, tx, train.labels);
   tx.dispose();
-  const measured = measure(model, heldOut);
+  const measured = measureTagPlacements(model, heldOut);
   const heldOutAccuracy = measured.accuracy[placement];
   console.log(`held-out accuracy by tag placement: ${Object.entries(measured.accuracy).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}`);
   console.log(`tag moved: ${pct(measured.movedToTagClass)} of the other digits predicted as ${TAG_CLASS}; no tag: ${pct(measured.tagClassRecallWithoutTag)} of the ${TAG_CLASS}s recognised`);
