@@ -1,196 +1,146 @@
 /**
- * tfjs-lrp demo: explains a small CNN trained on real MNIST digits (fixtures/digits).
+ * tfjs-lrp demo: the batch job on the bundled digits CNN (fixtures/digits) and real MNIST digits.
  *
- *     npm run demo
+ *     npm run demo            # options: --workers <n> (default 1), --composite <name>
  *
- * Loads the model, measures its accuracy on the held-out digits, prints the epsilonPlusFlat
- * plan, explains 16 held-out digits (two per class, classes 0–7) with four methods, prints
- * conservation and timing, draws a few heatmaps in the terminal and writes out/demo/:
- * summary.json and one PNG grid per method (input | relevance, red = supports the class,
- * blue = speaks against it, white = none; normalised symmetrically per sample).
+ * 1. Explains every held-out digit (2,004 of the `mnist` package, the class = its true label)
+ *    with `explainDataset` from `tfjs-lrp/node` — batches of 64, bounded prefetch — and feeds the
+ *    explained batches to a `RelevanceAggregator` (exact per-class sums: "Aggregated LRP").
+ * 2. Writes out/demo/: a heatmap per digit, summary.json/.csv (score, relevance sum,
+ *    conservation per digit), the per-class aggregates (float64 .npy arrays, heatmap PNGs and a
+ *    grid of the ten class means), a grid of example digits, and the digits as .npy + labels.
+ * 3. Prints the plan, throughput, a per-class table, two class means in the terminal, and how to
+ *    do the same with the `tfjs-lrp` command line.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from './backend';
-import { createExplainer, describe, formatPlan } from '../src';
-import type { ExplainOptions } from '../src';
-import { digit, digitSet, heldOutIndex } from './digits-data';
-import { loadModelFromDir } from './load-model';
-import { Canvas } from './png';
+import { describe, encodeNpy, explainDataset, formatPlan, loadModel, RelevanceAggregator, saveGrid, selectBackend } from '../src/node';
+import type { DatasetItem, ExplainDatasetOptions, ExplainOptions, ItemFailure } from '../src/node';
+import { writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from '../src/node/batch/outputs';
+import { digitSet, trainCount } from './digits-data';
 
 const ROOT = path.join(__dirname, '..');
 const MODEL_DIR = path.join(ROOT, 'fixtures', 'digits');
 const OUT_DIR = path.join(ROOT, 'out', 'demo');
-const CLASSES = [0, 1, 2, 3, 4, 5, 6, 7];
-const PER_CLASS = 2;
-const ASCII_SAMPLES = [0, 6, 14]; // a 0, a 3 and a 7
-const ASCII_METHOD = 'epsilonGammaBox';
-const SCALE = 4;
+const DRAW: DrawOptions = { colormap: 'bwr', upscale: 1, alpha: 0.5 };
 
-const METHODS: Array<{ name: string; options: ExplainOptions }> = [
-  { name: 'epsilon', options: { rule: 'epsilon' } },
-  { name: 'epsilonPlusFlat', options: { composite: 'epsilonPlusFlat' } },
-  { name: 'epsilonGammaBox', options: { composite: 'epsilonGammaBox', low: 0, high: 1 } },
-  { name: 'epsilonAlpha2Beta1', options: { composite: 'epsilonAlpha2Beta1' } },
-];
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
 
-
-const fmt = (v: number, digits = 3) => (Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(1) : v.toFixed(digits));
-
-/** Digit (left) and relevance (right) as characters; relevance normalised by max |r|. */
-function asciiHeatmap(pixels: ArrayLike<number>, rel: ArrayLike<number>): string {
+/** A 28×28 map as characters: '@' 'o' '.' positive, '=' '-' ',' negative (by value / max |value|). */
+function ascii(map: ArrayLike<number>): string[] {
   let peak = 0;
-  for (let i = 0; i < 784; i++) peak = Math.max(peak, Math.abs(rel[i]));
-  const ink = (v: number) => (v > 0.66 ? '#' : v > 0.33 ? '+' : v > 0.05 ? '.' : ' ');
-  const heat = (r: number) => {
+  for (let i = 0; i < 784; i++) peak = Math.max(peak, Math.abs(map[i]));
+  const ch = (r: number) => {
     const v = peak === 0 ? 0 : r / peak;
-    if (v > 0.4) return '@';
-    if (v > 0.1) return 'o';
-    if (v > 0.02) return '.';
-    if (v < -0.4) return '=';
-    if (v < -0.1) return '-';
-    if (v < -0.02) return ',';
-    return ' ';
+    return v > 0.4 ? '@' : v > 0.1 ? 'o' : v > 0.02 ? '.' : v < -0.4 ? '=' : v < -0.1 ? '-' : v < -0.02 ? ',' : ' ';
   };
-  const lines: string[] = [];
-  for (let y = 0; y < 28; y++) {
-    let a = '';
-    let b = '';
-    for (let x = 0; x < 28; x++) {
-      a += ink(pixels[y * 28 + x]);
-      b += heat(rel[y * 28 + x]);
-    }
-    lines.push(`|${a}|  |${b}|`);
-  }
-  return lines.join('\n');
-}
-
-/** Red (+) / white (0) / blue (−) for v in [−1, 1]. */
-function diverging(v: number): [number, number, number] {
-  const t = Math.min(1, Math.abs(v));
-  const fade = Math.round(255 * (1 - t));
-  return v >= 0 ? [255, fade, fade] : [fade, fade, 255];
-}
-
-/** A 4 × 4 grid of [input | relevance] pairs. */
-function gridPng(pixels: Float32Array, rel: Float32Array, n: number): Buffer {
-  const size = 28 * SCALE;
-  const pad = 8;
-  const cols = 4;
-  const rows = Math.ceil(n / cols);
-  const cellW = 2 * size + 2;
-  const canvas = new Canvas(cols * cellW + (cols + 1) * pad * 2, rows * size + (rows + 1) * pad, [235, 235, 235]);
-  for (let s = 0; s < n; s++) {
-    const x0 = pad * 2 + (s % cols) * (cellW + pad * 2);
-    const y0 = pad + Math.floor(s / cols) * (size + pad);
-    const px = pixels.subarray(s * 784, (s + 1) * 784);
-    const r = rel.subarray(s * 784, (s + 1) * 784);
-    let peak = 0;
-    for (let i = 0; i < 784; i++) peak = Math.max(peak, Math.abs(r[i]));
-    canvas.image(x0, y0, 28, 28, SCALE, (i) => {
-      const g = Math.round(255 * (1 - Math.min(1, Math.max(0, px[i]))));
-      return [g, g, g];
-    });
-    canvas.image(x0 + size + 2, y0, 28, 28, SCALE, (i) => diverging(peak === 0 ? 0 : r[i] / peak));
-  }
-  return canvas.png();
+  return Array.from({ length: 28 }, (_, y) => `|${Array.from({ length: 28 }, (_, x) => ch(map[y * 28 + x])).join('')}|`);
 }
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const backend = await useBackend();
-  console.log(`backend: ${backend}`);
+  const backend = await selectBackend('auto');
+  const workers = Number(flag('workers', '1'));
+  const composite = flag('composite', 'epsilonGammaBox') as ExplainDatasetOptions['composite'];
+  console.log(`backend: ${backend.name}${backend.skipped.length > 0 ? ` (skipped: ${backend.skipped.map((s) => s.split(':')[0]).join(', ')})` : ''}; workers: ${workers}`);
 
-  const model = await loadModelFromDir(MODEL_DIR);
+  const model = await loadModel(MODEL_DIR);
   console.log(`model: ${path.relative(process.cwd(), MODEL_DIR)} (${model.countParams()} parameters)`);
+  const rules: ExplainOptions = { composite, low: 0, high: 1 };
+  const options: ExplainDatasetOptions = { ...rules, batchSize: 64, workers };
+  console.log(`\nplan (${composite}):`);
+  console.log(formatPlan(describe(model, rules)));
 
-  // Held-out accuracy (batched predict).
+  // the held-out digits, streamed as items (id = digit-<label>-<mnist index>, class = the label)
   const heldOut = digitSet('heldOut');
-  const predicted = tf.tidy(() => (model.predict(tf.tensor4d(heldOut.pixels, [heldOut.count, 28, 28, 1]), { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync());
-  const right = heldOut.labels.filter((l, i) => predicted[i] === l).length;
-  const heldOutAccuracy = right / heldOut.count;
-  console.log(`held-out accuracy: ${(100 * heldOutAccuracy).toFixed(2)}% (${right}/${heldOut.count})`);
-
-  // The 16 explained digits: the first two held-out samples of each class 0–7.
-  const picks = CLASSES.flatMap((d) => Array.from({ length: PER_CLASS }, (_, k) => ({ label: d, index: heldOutIndex(d, k) })));
-  const pixels = new Float32Array(picks.length * 784);
-  picks.forEach((p, s) => pixels.set(digit(p.label, p.index), s * 784));
-  const x = tf.tensor4d(pixels, [picks.length, 28, 28, 1]);
-
-  console.log('\nplan (epsilonPlusFlat):');
-  console.log(formatPlan(describe(model, { composite: 'epsilonPlusFlat' })));
-
-  fs.mkdirSync(OUT_DIR, { recursive: true });
-  const written: string[] = [];
-  const summary: Record<string, unknown> = {
-    backend,
-    model: 'fixtures/digits',
-    heldOutAccuracy,
-    heldOutCount: heldOut.count,
-    explained: 'max',
-    sampleSource: "require('mnist')[label].get(mnistIndex); held out: mnistIndex >= floor(0.8 * count of that digit)",
-    samples: picks.map((p) => ({ label: p.label, mnistIndex: p.index })),
-    methods: {} as Record<string, unknown>,
-  };
-  const ascii: string[] = [];
-
-  console.log(`\nexplaining ${picks.length} held-out digits (class 'max'):`);
-  for (const method of METHODS) {
-    const explainer = createExplainer(model, method.options);
-    const start = performance.now();
-    const { relevance, conservation } = await explainer.explainWithConservation(x, 'max');
-    const rel = (await (relevance as tf.Tensor).data()) as Float32Array;
-    const ms = performance.now() - start;
-    (relevance as tf.Tensor).dispose();
-    explainer.dispose();
-
-    const errs = conservation.relativeError;
-    const mean = errs.reduce((a, b) => a + b, 0) / errs.length;
-    const wrong = picks.filter((p, s) => conservation.classIdx[s] !== p.label).length;
-    console.log(
-      `  ${method.name.padEnd(19)} ${ms.toFixed(0).padStart(5)} ms   relative conservation error: mean ${fmt(mean)}, ` +
-        `min ${fmt(Math.min(...errs))}, max ${fmt(Math.max(...errs))}` + (wrong ? `   (${wrong} misclassified)` : ''),
-    );
-    (summary.methods as Record<string, unknown>)[method.name] = {
-      options: method.options,
-      timeMs: Math.round(ms * 10) / 10,
-      relativeError: { mean, min: Math.min(...errs), max: Math.max(...errs) },
-      samples: picks.map((p, s) => ({
-        label: p.label,
-        predicted: conservation.classIdx[s],
-        score: conservation.score[s],
-        inputRelevanceSum: conservation.inputSum[s],
-        relativeError: errs[s],
-      })),
-    };
-
-    const file = path.join(OUT_DIR, `${method.name}.png`);
-    fs.writeFileSync(file, gridPng(pixels, rel, picks.length));
-    written.push(file);
-
-    if (method.name === ASCII_METHOD) {
-      for (const s of ASCII_SAMPLES) {
-        ascii.push(
-          `digit ${picks[s].label} (predicted ${conservation.classIdx[s]}, score ${conservation.score[s].toFixed(2)}, ` +
-            `input relevance ${conservation.inputSum[s].toFixed(2)}):\n` +
-            asciiHeatmap(pixels.subarray(s * 784, (s + 1) * 784), rel.subarray(s * 784, (s + 1) * 784)),
-        );
-      }
+  const firstOf = Array.from({ length: 10 }, (_, d) => heldOut.labels.indexOf(d));
+  async function* items(): AsyncGenerator<DatasetItem> {
+    for (let k = 0; k < heldOut.count; k++) {
+      const label = heldOut.labels[k];
+      yield { id: `digit-${label}-${trainCount(label) + (k - firstOf[label])}`, input: heldOut.pixels.subarray(k * 784, (k + 1) * 784), classIdx: label };
     }
   }
+
+  fs.rmSync(OUT_DIR, { recursive: true, force: true });
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const aggregator = new RelevanceAggregator([28, 28, 1]);
+  const rows: SummaryRow[] = [];
+  const errors: ItemFailure[] = [];
+  const examples = new Map<number, { relevance: Float32Array; pixels: Float32Array; label: string }>();
+  let predictedRight = 0;
+  const tExplain = performance.now();
+  let explainSeconds = 0;
+  for await (const batch of explainDataset(model, items(), { ...options, keepInputs: true })) {
+    explainSeconds = (performance.now() - tExplain) / 1000;
+    aggregator.addBatch(batch);
+    errors.push(...batch.errors);
+    rows.push(...(await writeItemOutputs(batch, { out: OUT_DIR, heatmaps: true, overlays: false, saveRelevance: false, draw: DRAW, scale: '0..1', stemOf: (id) => id })));
+    // the first two digits of every class, for the example grid
+    batch.indices.forEach((index, k) => {
+      const label = heldOut.labels[index];
+      if (index - firstOf[label] < 2) {
+        examples.set(index, { relevance: batch.relevance.slice(k * 784, (k + 1) * 784), pixels: (batch.inputs as Float32Array).slice(k * 784, (k + 1) * 784), label: `${batch.ids[k]} ${batch.scores[k].toFixed(1)}` });
+      }
+    });
+  }
+  const tWrite = performance.now();
+  // the digits as files too, for the command-line version printed at the end
+  fs.mkdirSync(path.join(OUT_DIR, 'data'), { recursive: true });
+  fs.writeFileSync(path.join(OUT_DIR, 'data', 'digits.npy'), encodeNpy(heldOut.pixels, [heldOut.count, 28, 28, 1]));
+  fs.writeFileSync(path.join(OUT_DIR, 'data', 'labels.txt'), heldOut.labels.join('\n') + '\n');
+  await writeFinalOutputs(rows, errors, aggregator, { out: OUT_DIR, draw: { ...DRAW, upscale: 4 } });
+
+  // predictions (for the table): a class is "right" when the label's logit is the largest
+  const x = tf.tensor4d(heldOut.pixels, [heldOut.count, 28, 28, 1]);
+  const predicted = tf.tidy(() => (model.predict(x, { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync());
   x.dispose();
+  heldOut.labels.forEach((l, i) => (predictedRight += predicted[i] === l ? 1 : 0));
 
-  console.log(`\n${ASCII_METHOD} heatmaps (left: input; right: relevance, '@' 'o' '.' positive, '=' '-' ',' negative, by |r| / max |r|):\n`);
-  console.log(ascii.join('\n\n'));
+  // grids: the ten class means, and two example digits per class (input | heatmap | overlay)
+  const classes = aggregator.classIndices();
+  const means = classes.map((c) => aggregator.result(c));
+  const meanMaps = tf.tensor4d(Float32Array.from(means.flatMap((m) => Array.from(m.mean))), [classes.length, 28, 28, 1]);
+  await saveGrid(path.join(OUT_DIR, 'aggregate', 'class-means.png'), { relevance: meanMaps, labels: means.map((m) => `${m.classIdx}: n=${m.count}`), columns: ['heatmap'], samplesPerRow: 5, scale: 5 });
+  meanMaps.dispose();
+  const ex = [...examples.keys()].sort((a, b) => a - b).map((k) => examples.get(k) as { relevance: Float32Array; pixels: Float32Array; label: string });
+  const exRel = tf.tensor4d(Float32Array.from(ex.flatMap((e) => Array.from(e.relevance))), [ex.length, 28, 28, 1]);
+  const exImg = tf.tensor4d(Float32Array.from(ex.flatMap((e) => Array.from(e.pixels))), [ex.length, 28, 28, 1]);
+  await saveGrid(path.join(OUT_DIR, 'examples.png'), { relevance: exRel, images: exImg, labels: ex.map((e) => e.label), samplesPerRow: 4, scale: 3 });
+  tf.dispose([exRel, exImg]);
+  model.dispose();
 
-  const summaryFile = path.join(OUT_DIR, 'summary.json');
-  fs.writeFileSync(summaryFile, JSON.stringify(summary, null, 2) + '\n');
-  written.unshift(summaryFile);
-  console.log('\nwrote:');
-  for (const f of written) console.log(`  ${path.relative(process.cwd(), f)}`);
-  console.log(`PNG grids: 4 x 4 pairs of input | relevance (red +, white 0, blue -, scaled per sample). Total ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+  const n = rows.length;
+  console.log(`\nexplained ${n} held-out digits and wrote their heatmaps (class = true label; ${(100 * predictedRight / heldOut.count).toFixed(2)}% predicted right) in ${explainSeconds.toFixed(1)} s: ${(n / explainSeconds).toFixed(0)} digits/s (${backend.name}, batch 64, ${workers} worker${workers === 1 ? '' : 's'}); ${errors.length} failed`);
+  console.log('\nclass  count  mean score  mean relevance sum  mean |conservation error|');
+  for (const m of means) {
+    const errs = rows.filter((r) => r.class === m.classIdx).map((r) => Math.abs(r.conservationError));
+    console.log(`${String(m.classIdx).padStart(5)}  ${String(m.count).padStart(5)}  ${m.meanScore.toFixed(2).padStart(10)}  ${m.meanRelevanceSum.toFixed(2).padStart(18)}  ${(errs.reduce((a, b) => a + b, 0) / errs.length).toFixed(3).padStart(25)}`);
+  }
+  const shown = [0, 7];
+  console.log(`\nmean relevance of class ${shown[0]} and class ${shown[1]} over all their digits ('@' 'o' '.' for the class, '=' '-' ',' against):`);
+  const maps = shown.map((c) => ascii(aggregator.result(c).mean));
+  for (let y = 0; y < 28; y++) console.log(`  ${maps[0][y]}   ${maps[1][y]}`);
+
+  const rel = (p: string) => path.relative(process.cwd(), path.join(OUT_DIR, p)) + (p.endsWith('/') ? '/' : '');
+  const list: Array<[string, string]> = [
+    ['heatmaps/', `${n} heatmaps, heatmaps/digit-<label>-<mnist index>.png`],
+    ['summary.json', 'and summary.csv: file, class, score, relevance sum, conservation per digit'],
+    ['aggregate/', 'per class: class-<c>/{mean,mean_abs,positive,negative}.npy (float64), mean.png, mean_abs.png; classes.json; state.json (exact, mergeable)'],
+    ['aggregate/class-means.png', 'the ten class means'],
+    ['examples.png', 'two digits per class: input | heatmap | overlay'],
+    ['data/', 'the digits as digits.npy and labels.txt'],
+  ];
+  console.log(`\nwrote (${((performance.now() - tWrite) / 1000).toFixed(1)} s after the loop):`);
+  const width = Math.max(...list.map(([p]) => rel(p).length));
+  for (const [p, what] of list) console.log(`  ${rel(p).padEnd(width)}  ${what}`);
+  console.log('\nthe same with the command line (after `npm run build`):');
+  console.log(`  node bin/tfjs-lrp.js explain --model fixtures/digits --input ${rel('data/digits.npy')} --class ${rel('data/labels.txt')} --composite ${composite} --low 0 --high 1 --aggregate --batch 64 --out out/cli`);
+  console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 main().catch((err) => {

@@ -9,7 +9,7 @@ export type { DatasetItem, DatasetElement, DatasetSource, NestedNumbers } from '
 export { RelevanceAggregator } from './aggregator';
 export type { ClassAggregate, AggregatorJSON, AggregateItem } from './aggregator';
 export type { ExactSumsJSON } from './exact';
-export { encodeNpy, decodeNpy, readNpy, NpyFile } from './npy';
+export { encodeNpy, encodeNpyHeader, decodeNpy, readNpy, NpyFile } from './npy';
 export type { NpyDtype, NpyHeader } from './npy';
 export { selectBackend, BACKEND_CHOICES } from './backend';
 export type { BackendChoice, BackendInfo } from './backend';

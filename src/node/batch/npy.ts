@@ -36,8 +36,13 @@ const READERS: Record<string, { size: number; read(b: Buffer, o: number): number
   '<i4': { size: 4, read: (b, o) => b.readInt32LE(o) },
 };
 
-/** The .npy header bytes (version 1.0, padded so the data starts at a multiple of 64). */
-function headerBytes(shape: readonly number[], dtype: NpyDtype): Buffer {
+/**
+ * The .npy header bytes (version 1.0, padded so the data starts at a multiple of 64): write it,
+ * then the values row by row, to stream an array larger than memory into a file.
+ */
+export function encodeNpyHeader(shape: readonly number[], dtype: NpyDtype = '<f4'): Buffer {
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new LrpArgumentError('shape', `expected non-negative integers, got ${JSON.stringify(shape)}.`);
+  if (dtype !== '<f4' && dtype !== '<f8') throw new LrpArgumentError('dtype', `expected '<f4' or '<f8', got ${JSON.stringify(dtype)}.`);
   const tuple = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${tuple}, }`;
   const unpadded = MAGIC.length + 2 + 2 + dict.length + 1;
@@ -59,7 +64,7 @@ function headerBytes(shape: readonly number[], dtype: NpyDtype): Buffer {
  * @param dtype `'<f4'` (float32, default for Float32Array) or `'<f8'` (float64)
  */
 export function encodeNpy(data: Float32Array | Float64Array, shape: readonly number[], dtype: NpyDtype = isFloat64Array(data) ? '<f8' : '<f4'): Buffer {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new LrpArgumentError('shape', `expected non-negative integers, got ${JSON.stringify(shape)}.`);
+  const header = encodeNpyHeader(shape, dtype);
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new LrpArgumentError('data', `holds ${data.length} values but shape [${shape.join(', ')}] needs ${count}.`);
   const typed = dtype === '<f4' ? (isFloat32Array(data) ? data : Float32Array.from(data)) : isFloat64Array(data) ? data : Float64Array.from(data);
@@ -67,7 +72,7 @@ export function encodeNpy(data: Float32Array | Float64Array, shape: readonly num
   // the platform is little-endian on every Node target; copy through a typed view to be sure
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength).copy(body);
   else typed.forEach((v, i) => (dtype === '<f4' ? body.writeFloatLE(v, 4 * i) : body.writeDoubleLE(v, 8 * i)));
-  return Buffer.concat([headerBytes(shape, dtype), body]);
+  return Buffer.concat([header, body]);
 }
 
 /** Parses an .npy header from the start of a file (`what` names the file in errors). */

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { heatmap } from '../../heatmap/heatmap';
 import { overlay, upscale } from '../../heatmap/overlay';
 import type { ColormapName } from '../../heatmap/colormaps';
-import { writeImage, type PixelScaling } from '../image';
+import { loadSharp, writeImage, type PixelScaling } from '../image';
 import { RelevanceAggregator } from './aggregator';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic';
 import type { ExplainedBatch, ItemFailure } from './explainDataset';
@@ -156,7 +156,7 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
       if (o.heatmaps) {
         const big = upscale(heat, o.draw.upscale);
         pictures.push(big);
-        for (let k = 0; k < n; k++) writes.push(writeSlice(path.join(o.out, rows[k].heatmap as string), big, k));
+        writes.push(writePngs(big, rows.map((r) => path.join(o.out, r.heatmap as string))));
       }
       const withOverlay = rows.map((r, k) => (r.overlay !== undefined ? k : -1)).filter((k) => k >= 0);
       if (withOverlay.length > 0 && batch.inputs !== undefined && (c === 1 || c === 3)) {
@@ -165,7 +165,7 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
           return upscale(overlay(image, heat, { alpha: o.draw.alpha }), o.draw.upscale);
         });
         pictures.push(blended);
-        for (const k of withOverlay) writes.push(writeSlice(path.join(o.out, rows[k].overlay as string), blended, k));
+        writes.push(writePngs(blended, rows.map((r) => (r.overlay === undefined ? undefined : path.join(o.out, r.overlay)))));
       }
       await Promise.all(writes);
     } finally {
@@ -176,14 +176,28 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
   return rows;
 }
 
-async function writeSlice(file: string, pictures: tf.Tensor, k: number): Promise<void> {
-  const one = tf.slice(pictures, [k, 0, 0, 0], [1, -1, -1, -1]);
-  try {
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    await writeImage(file, one);
-  } finally {
-    one.dispose();
-  }
+/**
+ * Writes pictures [N,H,W,C] (float 0..1) as PNG files, one per sample (skipping empty names):
+ * one read from the device for the batch, then sharp encodes each sample (the bytes equal
+ * writeImage()'s: round(v·255) clipped to 0..255, sharp's default PNG settings).
+ */
+async function writePngs(pictures: tf.Tensor, files: Array<string | undefined>): Promise<void> {
+  const [, h, w, c] = pictures.shape;
+  const per = h * w * c;
+  const values = await pictures.data();
+  const sharp = await loadSharp();
+  await Promise.all(
+    files.map(async (file, k) => {
+      if (file === undefined) return;
+      const bytes = Buffer.alloc(per);
+      for (let i = 0; i < per; i++) {
+        const b = Math.round((values[k * per + i] as number) * 255);
+        bytes[i] = b < 0 ? 0 : b > 255 ? 255 : b;
+      }
+      const png = await sharp(bytes, { raw: { width: w, height: h, channels: c } }).png().toBuffer();
+      await writeFileAtomic(file, png);
+    }),
+  );
 }
 
 const CSV_COLUMNS = ['index', 'file', 'class', 'score', 'relevance_sum', 'absorbed', 'conservation_error', 'heatmap', 'overlay', 'relevance'] as const;
