@@ -13,6 +13,7 @@ import { explainDataset, loadModel, RelevanceAggregator, type ExplainedBatch } f
 import { appendLineSync, readLog, writeFileAtomicSync } from '../src/node/batch/atomic';
 import { ExactSums } from '../src/node/batch/exact';
 import { globToRegExp, resolveInputs } from '../src/node/batch/glob';
+import { refsFromFiles, type ItemRef } from '../src/node/batch/items';
 import { readLabels } from '../src/node/batch/labels';
 import { decodeNpy, encodeNpy, NpyFile, readNpy } from '../src/node/batch/npy';
 import { Progress } from '../src/node/batch/progress';
@@ -239,6 +240,34 @@ describe('inputs, shards, labels, files', () => {
     expect(String(csv('z.png', 2))).toMatch(/no class for it/);
     fs.writeFileSync(path.join(tmp, 'bad.txt'), '1\ncat\n');
     expect(() => readLabels(path.join(tmp, 'bad.txt'))).toThrow(/line 2: expected a class index/);
+  });
+
+  test('file items: .npy rows and JSON lines in order, bad files and bad lines become item errors', async () => {
+    const dir = path.join(tmp, 'files');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'a.npy'), encodeNpy(Float32Array.from({ length: 8 }, (_, i) => i), [2, 4]));
+    fs.writeFileSync(path.join(dir, 'b.jsonl'), '[1, 2, 3, 4]\n\n[[5, 6], [7, 8]]\n[1, null, 3, 4]\n[1, 2]\n{"x": 1}\nnot json\n');
+    fs.writeFileSync(path.join(dir, 'c.npy'), encodeNpy(new Float32Array(6), [2, 3])); // rows of the wrong size
+    fs.writeFileSync(path.join(dir, 'd.csv'), '1,2,3,4\n');
+    const refs: ItemRef[] = [];
+    for await (const r of refsFromFiles(resolveInputs([dir]), { size: 4, classOf: (id, k) => (k === 1 ? 7 : undefined) })) refs.push(r);
+    expect(refs.map((r) => [r.index, r.id])).toEqual([[0, 'a.npy#0'], [1, 'a.npy#1'], [2, 'b.jsonl#0'], [3, 'b.jsonl#1'], [4, 'b.jsonl#2'], [5, 'b.jsonl#3'], [6, 'b.jsonl#4'], [7, 'b.jsonl#5'], [8, 'c.npy#0'], [9, 'c.npy#1'], [10, 'd.csv']]);
+    expect(refs[1].classIdx).toBe(7);
+    const load = async (k: number) => {
+      try {
+        return Array.from(await refs[k].load());
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(await load(1)).toEqual([4, 5, 6, 7]);
+    expect(await load(3)).toEqual([5, 6, 7, 8]);
+    expect(await load(4)).toMatch(/b\.jsonl#2: expected numbers or nested arrays of numbers, found null/);
+    expect(await load(5)).toMatch(/b\.jsonl#3: holds 2 values, the model input needs 4/);
+    expect(await load(6)).toMatch(/expected a JSON array of numbers, got object/);
+    expect(await load(7)).toMatch(/b\.jsonl#5: not valid JSON/);
+    expect(await load(8)).toMatch(/c\.npy#0: holds 3 values, the model input needs 4/);
+    expect(await load(10)).toMatch(/d\.csv: not an image or array file/);
   });
 
   test('atomic writes and a done-log that survives a torn last line', () => {

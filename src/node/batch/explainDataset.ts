@@ -108,7 +108,8 @@ function positiveInt(v: unknown, argument: string, dflt: number): number {
 /** The options without the batch-run fields: what createExplainer gets. */
 function explainOptionsOf(options: ExplainDatasetOptions): ExplainOptions {
   const { batchSize: _b, classIdx: _c, workers: _w, backend: _be, prefetch: _p, keepInputs: _k, shard: _s, skip: _sk, inputShape: _i, ...rest } = options;
-  return rest;
+  // items are checked for NaN/Infinity one by one before batching (a bad item fails alone)
+  return { ...rest, checkInput: false };
 }
 
 /** The explain options as names and numbers, for worker threads; throws for anything else. */

@@ -280,7 +280,7 @@ export async function* refsFromFiles(files: readonly InputFile[], options: FileR
         kind: 'image',
         classIdx: cls(f.id, k),
         load: async () => {
-          if (loader === undefined) throw new ItemError(`${f.id}: image files cannot be read here (no image reader).`);
+          if (loader === undefined) throw new ItemError(`${f.id}: an image, but the model input is not an image of 1 or 3 channels ([H, W, C] or [H, W]); pass arrays (.npy, .jsonl) instead.`);
           try {
             return checkSize(await loader(f.file), f.id);
           } catch (e) {
