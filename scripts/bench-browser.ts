@@ -70,6 +70,9 @@ interface Timing {
   minMs: number;
   maxMs: number;
   reps: number;
+  /** Median over the interleaved rounds of time / predict's time in that round. */
+  pairedRatio: number;
+  /** Tensor count change over all timed rounds (all methods). */
   leak: number;
 }
 
@@ -115,20 +118,31 @@ async function runInPage(opts: { batch: number; backend: string; reps: number })
     r.dispose();
     return dt;
   };
-  const timings: Timing[] = [];
-  for (const m of methods) {
-    const firstMs = await once(m.run); // compiles this method's shaders
-    await once(m.run);
-    await once(m.run);
-    const before = tf.memory().numTensors;
-    const times: number[] = [];
-    for (let i = 0; i < opts.reps; i++) times.push(await once(m.run));
-    const leak = tf.memory().numTensors - before;
-    const sorted = [...times].sort((a, b) => a - b);
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
     const mid = sorted.length >> 1;
-    const medianMs = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    timings.push({ method: m.name, firstMs, medianMs, minMs: sorted[0], maxMs: sorted[sorted.length - 1], reps: times.length, leak });
-  }
+    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  // the first call of each method compiles its shaders; then two warm-up runs each
+  const first: number[] = [];
+  for (const m of methods) first.push(await once(m.run));
+  for (const m of methods) for (let i = 0; i < 2; i++) await once(m.run);
+  // timed rounds, methods interleaved, so that a busy machine slows every method alike
+  const before = tf.memory().numTensors;
+  const times: number[][] = methods.map(() => []);
+  for (let r = 0; r < opts.reps; r++) for (const [k, m] of methods.entries()) times[k].push(await once(m.run));
+  const leak = tf.memory().numTensors - before;
+  const timings: Timing[] = methods.map((m, k) => ({
+    method: m.name,
+    firstMs: first[k],
+    medianMs: median(times[k]),
+    minMs: Math.min(...times[k]),
+    maxMs: Math.max(...times[k]),
+    reps: times[k].length,
+    // median over the rounds of (this method's time / predict's time in the same round)
+    pairedRatio: median(times[k].map((t, r) => t / times[0][r])),
+    leak,
+  }));
   for (const e of explainers) e.dispose();
   x.dispose();
   model.dispose();
@@ -177,13 +191,16 @@ async function main(): Promise<void> {
     const predict = report.timings.find((t) => t.method === 'predict') as Timing;
     const pad = (s: string, n: number): string => s.padEnd(n);
     const num = (v: number, n = 9): string => v.toFixed(1).padStart(n);
-    console.log(`${pad('method', 26)}${'median ms'.padStart(10)}${'min'.padStart(9)}${'max'.padStart(9)}${'x predict'.padStart(11)}${'first call'.padStart(12)}`);
+    console.log(`${pad('method', 26)}${'median ms'.padStart(10)}${'min'.padStart(9)}${'max'.padStart(9)}${'x predict'.padStart(11)}${'paired'.padStart(8)}${'first call'.padStart(12)}`);
     const rows = report.timings.map((t) => ({ ...t, ratioToPredict: t.medianMs / predict.medianMs }));
     for (const t of rows) {
-      console.log(`${pad(t.method, 26)}${num(t.medianMs, 10)}${num(t.minMs)}${num(t.maxMs)}${t.ratioToPredict.toFixed(2).padStart(11)}${num(t.firstMs, 12)}`);
-      if (t.leak !== 0) console.warn(`  WARNING: ${t.method}: tf.memory().numTensors changed by ${t.leak} over the timed loop (leak)`);
+      console.log(`${pad(t.method, 26)}${num(t.medianMs, 10)}${num(t.minMs)}${num(t.maxMs)}${t.ratioToPredict.toFixed(2).padStart(11)}${t.pairedRatio.toFixed(2).padStart(8)}${num(t.firstMs, 12)}`);
     }
-    console.log('\n(first call: the first run of each method, which compiles its WebGL shaders; medians exclude it and 2 warm-up runs)');
+    if (predict.leak !== 0) console.warn(`  WARNING: tf.memory().numTensors changed by ${predict.leak} over the timed rounds (leak)`);
+    console.log(
+      `\n(${predict.reps} interleaved rounds after 2 warm-up runs each; x predict = median / predict's median; paired = median over the rounds of` +
+        " time / predict's time in the same round; first call: each method's first run, which compiles its WebGL shaders)",
+    );
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
     fs.writeFileSync(
       args.out,
