@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer } from '../../explain';
 import { LrpArgumentError } from '../../errors';
-import { readImage, type PixelScaling } from '../image';
+import { loadSharp, readImage, type PixelScaling } from '../image';
 import { loadModel } from '../loadModel';
 import { RelevanceAggregator } from './aggregator';
 import { writeFileAtomicSync } from './atomic';
@@ -97,6 +97,12 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
     const size = itemShape.reduce((a, b) => a * b, 1);
     if (o.classSpec.kind === 'index' && o.classSpec.value >= classes) {
       throw new LrpArgumentError('--class', `class ${o.classSpec.value} is out of range: the model has ${classes} outputs (0..${classes - 1}).`);
+    }
+    const pictures = isImageShape(itemShape) && ((o.command === 'explain' && (o.heatmaps || o.overlays)) || o.aggregate);
+    if (pictures) {
+      await loadSharp().catch((e: Error) => {
+        throw new LrpArgumentError(o.command === 'explain' ? '--heatmap' : '--out', `${e.message}${o.command === 'explain' && !o.aggregate ? ' Or skip the pictures with --no-heatmap --no-overlay.' : ''}`);
+      });
     }
     const classOf = classLookup(o.classSpec);
     const total = (await Promise.all(files.map((f) => countItems(f.file)))).reduce((a, b) => a + b, 0);
