@@ -80,7 +80,10 @@ const VERSION = 1;
 /** Runs `tfjs-lrp explain` / `aggregate`. Usage problems throw LrpArgumentError (exit 2). */
 export async function runBatch(o: RunOptions): Promise<RunResult> {
   const t0 = Date.now();
-  const files = resolveInputs(o.inputs);
+  // outputs written into an input folder are not inputs (a rerun would see a different input)
+  const outDir = path.resolve(o.out) + path.sep;
+  const files = resolveInputs(o.inputs).filter((f) => !path.resolve(f.file).startsWith(outDir));
+  if (files.length === 0) throw new LrpArgumentError('--input', `every input file lies inside the output folder ${o.out}; choose an --out outside the inputs.`);
   if (!fs.existsSync(o.model)) throw new LrpArgumentError('--model', `'${o.model}' does not exist; pass the model's folder (with model.json) or its model.json.`);
   const backend = await selectBackend(o.backend);
   const model = await loadModel(o.model);
