@@ -237,7 +237,7 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
   let chain: Promise<unknown> = Promise.resolve();
   try {
     if (p.workers > 1) {
-      pool = await WorkerPool.start(p.workers, await modelArtifacts(model), options.backend ?? tf.getBackend(), portableOptions(explainOptionsOf(options)));
+      pool = await WorkerPool.start(p.workers, await modelArtifacts(model), options.backend ?? tf.getBackend(), portableOptions(explainOptionsOf(options)), [p.batchSize, ...p.shape]);
     }
     const skip = options.skip;
     const selected = (b: number) => (p.shard === null || b % p.shard.count === p.shard.index) && (skip === undefined || !skip(b));

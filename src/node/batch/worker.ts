@@ -14,6 +14,8 @@ export interface WorkerInit {
   readonly backend: BackendChoice | string;
   readonly artifacts: tf.io.ModelArtifacts;
   readonly options: PortableOptions;
+  /** A batch shape to explain once (zeros) before reporting ready: compiles kernels, builds weight-derived tensors. */
+  readonly warmup?: number[];
 }
 
 /** Messages a worker sends. */
@@ -42,6 +44,14 @@ if (!isMainThread && parentPort !== null) {
           model = await tf.loadLayersModel(tf.io.fromMemory(msg.artifacts));
           explainer = createExplainer(model, msg.options);
           output = msg.options.output ?? 0;
+          if (msg.warmup !== undefined) {
+            const x = tf.zeros(msg.warmup);
+            try {
+              tf.dispose(explainer.explain(x, 0));
+            } finally {
+              x.dispose();
+            }
+          }
           port.postMessage({ type: 'ready', backend: tf.getBackend() } satisfies WorkerReply);
         } catch (e) {
           port.postMessage({ type: 'error', seq: -1, name: (e as Error).name, message: (e as Error).message } satisfies WorkerReply);

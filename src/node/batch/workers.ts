@@ -68,9 +68,10 @@ export class WorkerPool {
 
   /**
    * Starts `count` workers on `backend` with the model and options; resolves when every worker
-   * has loaded the model.
+   * has loaded the model (and explained one batch of zeros of shape `warmup`, if given, so that
+   * start-up costs are paid before the first real batch).
    */
-  static async start(count: number, artifacts: tf.io.ModelArtifacts, backend: string, options: PortableOptions): Promise<WorkerPool> {
+  static async start(count: number, artifacts: tf.io.ModelArtifacts, backend: string, options: PortableOptions, warmup?: number[]): Promise<WorkerPool> {
     const { file, execArgv } = workerScript();
     const slots: Slot[] = [];
     const backends: string[] = [];
@@ -89,7 +90,7 @@ export class WorkerPool {
             const onError = (e: Error) => reject(new LrpError(`A worker failed to start: ${e.message}`));
             worker.once('message', onMessage);
             worker.once('error', onError);
-            const init: WorkerInit = { type: 'init', backend, artifacts, options };
+            const init: WorkerInit = { type: 'init', backend, artifacts, options, warmup };
             worker.postMessage(init);
           });
           backends.push(ready);
