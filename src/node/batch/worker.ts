@@ -45,11 +45,9 @@ if (!isMainThread && parentPort !== null) {
           explainer = createExplainer(model, msg.options);
           output = msg.options.output ?? 0;
           if (msg.warmup !== undefined) {
-            const x = tf.zeros(msg.warmup);
-            try {
-              tf.dispose(explainer.explain(x, 0));
-            } finally {
-              x.dispose();
+            // the same path as a real batch, twice (the first call builds, the second runs warm)
+            for (let k = 0; k < 2; k++) {
+              await computeBatch(explainer, model, { batchIndex: -1, indices: new Array<number>(msg.warmup[0]).fill(0), shape: msg.warmup.slice(1), data: new Float32Array(msg.warmup.reduce((a, b) => a * b, 1)), classes: new Array<'max'>(msg.warmup[0]).fill('max') }, output);
             }
           }
           port.postMessage({ type: 'ready', backend: tf.getBackend() } satisfies WorkerReply);
