@@ -117,8 +117,7 @@ export class RelevanceAggregator {
       if (((bits[offset + i] >>> 23) & 0xff) === 255) throw new LrpArgumentError('relevance', `holds ${relevance[offset + i]} at element ${i}; only finite relevance can be aggregated.`);
     }
     const s = this.state(classIdx);
-    s.positive.addMagnitudes(bits, offset, false);
-    s.negative.addMagnitudes(bits, offset, true);
+    ExactSums.addSigned(bits, offset, s.positive, s.negative);
     s.score.addScalar(score < 0 ? 1 : 0, score);
     s.count += 1;
   }

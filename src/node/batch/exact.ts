@@ -76,6 +76,22 @@ export class ExactSums {
     this.tick();
   }
 
+  /**
+   * Adds each value of `bits` (float32 bit patterns, `positive.size` of them from `offset`) to
+   * `positive` or, as a magnitude, to `negative`: one pass for both signs.
+   */
+  static addSigned(bits: Uint32Array, offset: number, positive: ExactSums, negative: ExactSums): void {
+    const n = positive.size;
+    for (let i = 0; i < n; i++) {
+      const b = bits[offset + i];
+      if ((b & 0x7fffffff) === 0) continue;
+      if (b >>> 31 === 1) negative.addBits(i, b);
+      else positive.addBits(i, b);
+    }
+    positive.tick();
+    negative.tick();
+  }
+
   /** Adds |x| (a float32 given by its bit pattern) to element i. */
   private addBits(i: number, b: number): void {
     const biased = (b >>> 23) & 0xff;
