@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
+import { Worker } from 'worker_threads';
 import { encodeNpy, encodeNpyHeader, explainDataset, loadModel, RelevanceAggregator, selectBackend } from '../src/node';
 import type { DatasetItem } from '../src/node';
 import { main as cli } from '../src/node/cli/main';
@@ -92,10 +93,31 @@ async function cliRun(workers: number, dir: string, npy: string, labels: string)
   return Number(/\(([\d.]+) items\/s/.exec(line)?.[1]);
 }
 
+/** The same fixed CPU work on 1 thread and on 2 threads at once: how much parallelism the machine offers now. */
+async function parallelismNow(): Promise<number> {
+  const code = `const { parentPort } = require('worker_threads'); let n = 0; const t = Date.now();
+    for (let k = 0; k < 400; k++) for (let i = 0; i < 1e5; i++) n += Math.sqrt(i + k);
+    parentPort.postMessage([Date.now() - t, n]);`;
+  const run = async (threads: number) => {
+    const t = performance.now();
+    await Promise.all(Array.from({ length: threads }, () => new Promise<void>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', () => void w.terminate().then(() => resolve()));
+      w.once('error', reject);
+    })));
+    return performance.now() - t;
+  };
+  const one = Math.min(await run(1), await run(1));
+  const two = Math.min(await run(2), await run(2));
+  return (2 * one) / two;
+}
+
 async function mainBench(): Promise<void> {
   const backend = await selectBackend('wasm');
   console.log(`backend ${backend.name}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
-  const results: Record<string, unknown> = { backend: backend.name, cores: os.cpus().length, loadAverageAtStart: os.loadavg(), options: OPTIONS };
+  const parallelism = await parallelismNow();
+  console.log(`parallelism available now: two threads do ${parallelism.toFixed(2)}x the work of one (2.00 on an idle 2-core machine)`);
+  const results: Record<string, unknown> = { backend: backend.name, cores: os.cpus().length, loadAverageAtStart: os.loadavg(), parallelismAtStart: parallelism, options: OPTIONS };
 
   console.log('\nthroughput: 2,000 digits, batch 64, epsilonGammaBox, explainDataset + RelevanceAggregator');
   const throughput: Record<string, unknown> = {};
@@ -134,6 +156,8 @@ async function mainBench(): Promise<void> {
   }
   results.memory = memory;
   results.loadAverageAtEnd = os.loadavg();
+  results.parallelismAtEnd = await parallelismNow();
+  console.log(`parallelism available at the end: ${(results.parallelismAtEnd as number).toFixed(2)}x`);
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, 'batch.json'), JSON.stringify(results, null, 2) + '\n');
   console.log(`\nwrote ${path.relative(process.cwd(), path.join(OUT, 'batch.json'))}`);
