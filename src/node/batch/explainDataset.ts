@@ -31,7 +31,7 @@ export interface ExplainDatasetOptions extends ExplainOptions {
   readonly workers?: number;
   /** The workers' backend (default: this thread's current backend). */
   readonly backend?: BackendChoice | string;
-  /** Batches read ahead of those being explained (default: the number of workers). */
+  /** Batches read ahead of those being explained (default: 1 in this thread, 2 per worker with workers: each worker holds its next batch while it explains one). */
   readonly prefetch?: number;
   /** Include each batch's inputs in the result (default false). */
   readonly keepInputs?: boolean;
@@ -132,7 +132,7 @@ function prepare(model: tf.LayersModel, options: ExplainDatasetOptions): Prepare
   }
   const batchSize = positiveInt(options.batchSize, 'options.batchSize', 32);
   const workers = positiveInt(options.workers, 'options.workers', 1);
-  const prefetch = options.prefetch === undefined ? workers : positiveInt(options.prefetch, 'options.prefetch', workers);
+  const prefetch = options.prefetch === undefined ? (workers > 1 ? 2 * workers : 1) : positiveInt(options.prefetch, 'options.prefetch', workers);
   const shard = options.shard === undefined ? null : typeof options.shard === 'string' ? parseShard(options.shard, 'options.shard') : parseShard(`${options.shard.index}/${options.shard.count}`, 'options.shard');
   const explainer = createExplainer(model, explainOptionsOf(options));
   try {

@@ -35,8 +35,10 @@ if (!isMainThread && parentPort !== null) {
     if (typeof args[0] === 'string' && args[0].includes('looks like you are running TensorFlow.js in Node.js')) return;
     warn(...args);
   };
+  // messages are handled one after another (batches may be queued while one is explained)
+  let chain: Promise<void> = Promise.resolve();
   port.on('message', (msg: WorkerInit | { type: 'batch'; seq: number; job: BatchJob } | { type: 'close' }) => {
-    void (async () => {
+    chain = chain.then(async () => {
       if (msg.type === 'init') {
         try {
           const choice = msg.backend;
@@ -67,6 +69,6 @@ if (!isMainThread && parentPort !== null) {
         model?.dispose();
         port.close();
       }
-    })();
+    });
   });
 }

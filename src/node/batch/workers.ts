@@ -48,8 +48,15 @@ export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.Model
 
 interface Slot {
   readonly worker: Worker;
-  job: { seq: number; resolve(r: BatchNumbers): void; reject(e: Error): void } | null;
+  /** Jobs sent to this worker, oldest first (it explains them in order). */
+  readonly jobs: Array<{ seq: number; resolve(r: BatchNumbers): void; reject(e: Error): void }>;
 }
+
+/**
+ * Jobs in flight per worker: the next batch waits in the worker while it explains the current
+ * one, so a worker never idles for a round trip through the (busy) main thread.
+ */
+const JOBS_PER_WORKER = 2;
 
 /** Worker threads explaining batches. */
 export class WorkerPool {
@@ -79,7 +86,7 @@ export class WorkerPool {
       await Promise.all(
         Array.from({ length: count }, async () => {
           const worker = new Worker(file, { execArgv, stdout: false, stderr: false });
-          const slot: Slot = { worker, job: null };
+          const slot: Slot = { worker, jobs: [] };
           slots.push(slot);
           const ready = await new Promise<string>((resolve, reject) => {
             const onMessage = (m: WorkerReply) => {
@@ -112,9 +119,9 @@ export class WorkerPool {
 
   private listen(slot: Slot): void {
     slot.worker.on('message', (m: WorkerReply) => {
-      const job = slot.job;
-      if (job === null || (m.type !== 'result' && m.type !== 'error') || m.seq !== job.seq) return;
-      slot.job = null;
+      const job = slot.jobs[0];
+      if (job === undefined || (m.type !== 'result' && m.type !== 'error') || m.seq !== job.seq) return;
+      slot.jobs.shift();
       if (m.type === 'result') job.resolve(m.result);
       else {
         const err = new LrpError(`Explaining a batch failed in a worker: ${m.name}: ${m.message}`);
@@ -126,8 +133,7 @@ export class WorkerPool {
     const fail = (e: Error) => {
       if (this.closed) return;
       this.failure = this.failure ?? new LrpError(`A worker thread stopped: ${e.message}`);
-      slot.job?.reject(this.failure);
-      slot.job = null;
+      for (const j of slot.jobs.splice(0)) j.reject(this.failure);
       for (const q of this.queue.splice(0)) q.reject(this.failure);
     };
     slot.worker.on('error', fail);
@@ -135,11 +141,14 @@ export class WorkerPool {
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.job !== null) continue;
-      const next = this.queue.shift();
-      if (next === undefined) return;
-      slot.job = { seq: next.seq, resolve: next.resolve, reject: next.reject };
+    // fill the least busy worker first, up to JOBS_PER_WORKER each
+    for (;;) {
+      if (this.queue.length === 0) return;
+      let slot: Slot | null = null;
+      for (const s of this.slots) if (s.jobs.length < JOBS_PER_WORKER && (slot === null || s.jobs.length < slot.jobs.length)) slot = s;
+      if (slot === null) return;
+      const next = this.queue.shift() as (typeof this.queue)[number];
+      slot.jobs.push({ seq: next.seq, resolve: next.resolve, reject: next.reject });
       slot.worker.postMessage({ type: 'batch', seq: next.seq, job: next.job }, [next.job.data.buffer as ArrayBuffer]);
     }
   }
