@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { derived } from '../src/ops/derived';
 import { divideStabilized } from './stabilize';
 import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template';
 import type { LinearRule } from './types';
@@ -26,5 +27,14 @@ export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
       return [g, g];
     },
     reducer: 'inputTimesGradient',
+  }, (ctx) => {
+    // x ≥ 0 (after ReLU): x⁻ = 0, so only x·W⁺ + b⁺ and one transposed map are needed
+    if (!ctx.xNonNegative) return null;
+    const { kernel, bias } = ctx.params;
+    const positiveKernel = derived('positive', [kernel], () => tf.relu(kernel));
+    const positiveBias = bias === null ? null : derived('positive', [bias], () => tf.relu(bias));
+    const out = ctx.map.apply(ctx.x, { kernel: positiveKernel, bias: positiveBias });
+    const g = divideStabilized(ctx.R, out, stabilizer);
+    return tf.mul(ctx.x, ctx.map.transpose(g, positiveKernel, ctx.x.shape));
   });
 }

@@ -19,7 +19,8 @@ import * as tf from '@tensorflow/tfjs';
 import { heatmap } from '../../heatmap/heatmap';
 import { overlay, upscale } from '../../heatmap/overlay';
 import type { ColormapName } from '../../heatmap/colormaps';
-import { loadSharp, writeImage, type PixelScaling } from '../image';
+import { writeImage, type PixelScaling } from '../image';
+import { encodePng } from '../png';
 import { RelevanceAggregator } from './aggregator';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic';
 import type { ExplainedBatch, ItemFailure } from './explainDataset';
@@ -178,24 +179,22 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
 
 /**
  * Writes pictures [N,H,W,C] (float 0..1) as PNG files, one per sample (skipping empty names):
- * one read from the device for the batch, then sharp encodes each sample (the bytes equal
- * writeImage()'s: round(v·255) clipped to 0..255, sharp's default PNG settings).
+ * one read from the device for the batch, then each sample is encoded (the bytes equal
+ * writeImage()'s: round(v·255) clipped to 0..255, src/node/png.ts).
  */
 async function writePngs(pictures: tf.Tensor, files: Array<string | undefined>): Promise<void> {
   const [, h, w, c] = pictures.shape;
   const per = h * w * c;
   const values = await pictures.data();
-  const sharp = await loadSharp();
   await Promise.all(
     files.map(async (file, k) => {
       if (file === undefined) return;
-      const bytes = Buffer.alloc(per);
+      const bytes = new Uint8Array(per);
       for (let i = 0; i < per; i++) {
         const b = Math.round((values[k * per + i] as number) * 255);
         bytes[i] = b < 0 ? 0 : b > 255 ? 255 : b;
       }
-      const png = await sharp(bytes, { raw: { width: w, height: h, channels: c } }).png().toBuffer();
-      await writeFileAtomic(file, png);
+      await writeFileAtomic(file, encodePng(w, h, c, bytes));
     }),
   );
 }

@@ -18,7 +18,7 @@ import { selectBackend, type BackendChoice } from './backend';
 import type { PortableOptions } from './compute';
 import { explainRefs, type ItemFailure } from './explainDataset';
 import { resolveInputs } from './glob';
-import { countItems, refsFromFiles } from './items';
+import { countItems, fileKind, refsFromFiles } from './items';
 import { classLookup, type ClassSpec } from './labels';
 import { hashJson, hashModelFiles, RunState, type DoneRecord, type RunManifest } from './manifest';
 import { isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs';
@@ -101,10 +101,10 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
     if (o.classSpec.kind === 'index' && o.classSpec.value >= classes) {
       throw new LrpArgumentError('--class', `class ${o.classSpec.value} is out of range: the model has ${classes} outputs (0..${classes - 1}).`);
     }
-    const pictures = isImageShape(itemShape) && ((o.command === 'explain' && (o.heatmaps || o.overlays)) || o.aggregate);
-    if (pictures) {
+    // pictures are written with our own PNG encoder; reading image files needs sharp
+    if (files.some((f) => fileKind(f.file) === 'image')) {
       await loadSharp().catch((e: Error) => {
-        throw new LrpArgumentError(o.command === 'explain' ? '--heatmap' : '--out', `${e.message}${o.command === 'explain' && !o.aggregate ? ' Or skip the pictures with --no-heatmap --no-overlay.' : ''}`);
+        throw new LrpArgumentError('--input', `holds image files, which are read with sharp: ${e.message} Or give the inputs as .npy or JSON lines.`);
       });
     }
     const classOf = classLookup(o.classSpec);
