@@ -1,6 +1,7 @@
 /**
  * Image files in Node: reading PNG/JPEG inputs into tensors (resized and scaled for a model) and
- * writing tensors as PNG/JPEG, both with `sharp` (an optional dependency, loaded on first use).
+ * writing tensors as PNG (our encoder, src/node/png.ts) or JPEG, with `sharp` (an optional
+ * dependency, loaded on first use) for decoding and JPEG.
  * Node only: reached from `tfjs-lrp/node`, never from the root entry.
  */
 import * as fs from 'fs';

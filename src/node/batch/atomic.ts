@@ -8,6 +8,15 @@ import * as path from 'path';
 
 let counter = 0;
 
+/** Folders this process already created (one mkdir per folder, not per file). */
+const madeDirs = new Set<string>();
+
+function ensureDirSync(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  fs.mkdirSync(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
 /** The temporary name used for `file` (same folder, so the rename stays on one file system). */
 function tempName(file: string): string {
   counter = (counter + 1) % 1e9;
@@ -20,10 +29,19 @@ function tempName(file: string): string {
  * @param fsync also flush the data to disk before the rename (durability across power loss)
  */
 export function writeFileAtomicSync(file: string, data: string | Uint8Array, fsync = false): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const dir = path.dirname(file);
+  ensureDirSync(dir);
   const tmp = tempName(file);
   try {
-    const fd = fs.openSync(tmp, 'w');
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, 'w');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      madeDirs.delete(dir); // removed since: make it again
+      ensureDirSync(dir);
+      fd = fs.openSync(tmp, 'w');
+    }
     try {
       fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       if (fsync) fs.fsyncSync(fd);

@@ -29,6 +29,12 @@ export interface ExplainDatasetOptions extends ExplainOptions {
    * Workers need options made of names and numbers (no rule objects, no tensors).
    */
   readonly workers?: number;
+  /**
+   * Explain in worker threads even with `workers: 1` (default: only when workers > 1), so this
+   * thread stays free for other work on the results, e.g. drawing and writing files while the
+   * worker explains the next batch.
+   */
+  readonly workerThreads?: boolean;
   /** The workers' backend (default: this thread's current backend). */
   readonly backend?: BackendChoice | string;
   /** Batches read ahead of those being explained (default: 1 in this thread, 2 per worker with workers: each worker holds its next batch while it explains one). */
@@ -107,7 +113,7 @@ function positiveInt(v: unknown, argument: string, dflt: number): number {
 
 /** The options without the batch-run fields: what createExplainer gets. */
 function explainOptionsOf(options: ExplainDatasetOptions): ExplainOptions {
-  const { batchSize: _b, classIdx: _c, workers: _w, backend: _be, prefetch: _p, keepInputs: _k, shard: _s, skip: _sk, inputShape: _i, ...rest } = options;
+  const { batchSize: _b, classIdx: _c, workers: _w, workerThreads: _wt, backend: _be, prefetch: _p, keepInputs: _k, shard: _s, skip: _sk, inputShape: _i, ...rest } = options;
   // items are checked for NaN/Infinity one by one before batching (a bad item fails alone)
   return { ...rest, checkInput: false };
 }
@@ -132,7 +138,7 @@ function prepare(model: tf.LayersModel, options: ExplainDatasetOptions): Prepare
   }
   const batchSize = positiveInt(options.batchSize, 'options.batchSize', 32);
   const workers = positiveInt(options.workers, 'options.workers', 1);
-  const prefetch = options.prefetch === undefined ? (workers > 1 ? 2 * workers : 1) : positiveInt(options.prefetch, 'options.prefetch', workers);
+  const prefetch = options.prefetch === undefined ? (workers > 1 || options.workerThreads === true ? 2 * workers : 1) : positiveInt(options.prefetch, 'options.prefetch', workers);
   const shard = options.shard === undefined ? null : typeof options.shard === 'string' ? parseShard(options.shard, 'options.shard') : parseShard(`${options.shard.index}/${options.shard.count}`, 'options.shard');
   const explainer = createExplainer(model, explainOptionsOf(options));
   try {
@@ -152,7 +158,7 @@ function prepare(model: tf.LayersModel, options: ExplainDatasetOptions): Prepare
     if (dc !== 'max' && (typeof dc !== 'number' || !Number.isInteger(dc) || dc < 0 || dc >= classes)) {
       throw new LrpArgumentError('options.classIdx', `must be 'max' or an integer in [0, ${classes - 1}] (the model has ${classes} outputs), got ${JSON.stringify(dc)}.`);
     }
-    if (workers > 1) portableOptions(explainOptionsOf(options));
+    if (workers > 1 || options.workerThreads === true) portableOptions(explainOptionsOf(options));
     return { explainer, shape, size: shape.reduce((a, b) => a * b, 1), classes, batchSize, workers, prefetch, shard, defaultClass: dc };
   } catch (e) {
     explainer.dispose();
@@ -236,7 +242,7 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
   const pending: Array<Promise<ExplainedBatch>> = [];
   let chain: Promise<unknown> = Promise.resolve();
   try {
-    if (p.workers > 1) {
+    if (p.workers > 1 || options.workerThreads === true) {
       pool = await WorkerPool.start(p.workers, await modelArtifacts(model), options.backend ?? tf.getBackend(), portableOptions(explainOptionsOf(options)), [p.batchSize, ...p.shape]);
     }
     const skip = options.skip;

@@ -181,13 +181,19 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
       }
     }
     const doneItems = records.reduce((n, r) => n + r.rows.length + r.errors.length, 0);
-    const workers = o.workers ?? (backend.multiThreaded ? 1 : os.cpus().length);
+    const isExplain = o.command === 'explain';
+    // Per-item pictures are drawn and written in this thread. On a single-threaded backend the
+    // batches are then explained in worker threads (even one), so drawing overlaps explaining,
+    // and by default one core is left to this thread: cores − 1 workers.
+    const drawsPerItem = isExplain && (o.heatmaps || o.overlays) && isImageShape(itemShape);
+    const workerThreads = !backend.multiThreaded && drawsPerItem;
+    const cores = os.cpus().length;
+    const workers = o.workers ?? (backend.multiThreaded ? 1 : drawsPerItem ? Math.max(1, cores - 1) : cores);
     o.log(`backend: ${backend.name}${backend.multiThreaded ? '' : ' (single-threaded)'}, ${workers} worker${workers === 1 ? '' : 's'}${backend.skipped.length > 0 ? ` [skipped ${backend.skipped.map((s) => s.split(':')[0]).join(', ')}]` : ''}`);
     if (resumed) o.log(`resuming: ${doneItems} of ${shardTotal} items already done in ${o.out}`);
     if (!isImageShape(itemShape) && (o.heatmaps || o.overlays)) o.log(`note: the model input [${itemShape.join(', ')}] is not an image; no heatmap pictures are drawn`);
 
     const stems = stemFunction(outputStems(files));
-    const isExplain = o.command === 'explain';
     const progress = new Progress(o.progressSink, o.progress, shardTotal, doneItems);
     const every = (o.checkpointSeconds ?? 5) * 1000;
     let lastCheckpoint = Date.now();
@@ -198,6 +204,7 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
       batchSize: o.batchSize,
       classIdx: o.classSpec.kind === 'index' ? o.classSpec.value : 'max',
       workers,
+      workerThreads,
       backend: backend.name,
       shard: o.shard ?? undefined,
       skip: (b) => done.has(b) && !replay.has(b),

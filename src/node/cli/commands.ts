@@ -49,7 +49,7 @@ const RUN_FLAGS: FlagSpec[] = [
   { name: 'class', alias: 'c', type: 'string', value: '<n|max|file>', description: "class to explain: an index, 'max' (top score), or a labels file (one class per line, or file,class CSV)", default: 'max' },
   ...RULE_FLAGS,
   { name: 'batch', alias: 'b', type: 'int', value: '<n>', description: 'items per batch', min: 1, default: '32' },
-  { name: 'workers', alias: 'w', type: 'int', value: '<n>', description: 'worker threads, each with its own engine', min: 1, default: 'cores on wasm/cpu, 1 on tensorflow' },
+  { name: 'workers', alias: 'w', type: 'int', value: '<n>', description: 'worker threads, each with its own engine', min: 1, default: 'cores on wasm/cpu (cores - 1 in worker threads when drawing per-item pictures, leaving this thread a core to draw and write), 1 on tensorflow' },
   { name: 'backend', type: 'string', value: '<name>', description: 'tf backend', choices: BACKEND_CHOICES, default: 'auto: tensorflow, else wasm, else cpu' },
   { name: 'shard', type: 'string', value: '<i/n>', description: 'explain batches b with b mod n = i only (0-based)' },
   { name: 'save-relevance', type: 'boolean', description: 'also write relevance/<item>.npy (float32)' },
