@@ -32,9 +32,10 @@ export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
     if (!ctx.xNonNegative) return null;
     const { kernel, bias } = ctx.params;
     const positiveKernel = derived('positive', [kernel], () => tf.relu(kernel));
-    const positiveBias = bias === null ? null : derived('positive', [bias], () => tf.relu(bias));
-    const out = ctx.map.apply(ctx.x, { kernel: positiveKernel, bias: positiveBias });
-    const g = divideStabilized(ctx.R, out, stabilizer);
+    // x·W⁺ + b⁺ ≥ 0, where the stabilizer adds ε: fold b⁺ + ε into the map's bias, one division
+    const shiftedBias = bias === null ? null : derived(`positive + ${stabilizer}`, [bias], () => tf.add(tf.relu(bias), stabilizer));
+    const out = ctx.map.apply(ctx.x, { kernel: positiveKernel, bias: shiftedBias });
+    const g = tf.div(ctx.R, shiftedBias === null ? tf.add(out, stabilizer) : out);
     return tf.mul(ctx.x, ctx.map.transpose(g, positiveKernel, ctx.x.shape));
   });
 }
