@@ -23,6 +23,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
+import * as benchCnn from './bench-cnn';
 import { createExplainer } from '../src';
 import type { ExplainOptions } from '../src';
 
@@ -91,38 +92,15 @@ function parseArgs(argv: string[]): Args {
 
 // ---- model and data ------------------------------------------------------------------------
 
-const SEED = 1234;
-const INPUT_SHAPE: [number, number, number] = [32, 32, 3];
-const CLASS_IDX = 3;
+const { SEED, INPUT_SHAPE, CLASS_IDX } = benchCnn;
 
-/** bench-cnn with seeded He-normal kernels and small seeded biases (identical on every backend). */
+/** bench-cnn (scripts/bench-cnn.ts, shared with the browser benchmark) on this process's tf. */
 function buildModel(): tf.Sequential {
-  const m = tf.sequential({ name: 'bench-cnn' });
-  let first = true;
-  for (const filters of [32, 64, 128]) {
-    for (let k = 0; k < 2; k++) {
-      m.add(tf.layers.conv2d({ ...(first ? { inputShape: INPUT_SHAPE } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu' }));
-      first = false;
-    }
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  }
-  m.add(tf.layers.flatten());
-  m.add(tf.layers.dense({ units: 256, activation: 'relu' }));
-  m.add(tf.layers.dense({ units: 10 }));
-  // Seeded weights: tf.randomNormal's generator runs in JS, so the values do not depend on the backend.
-  let seed = SEED;
-  const weights = m.getWeights().map((w) => {
-    const fanIn = w.rank === 1 ? 1 : w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const std = w.rank === 1 ? 0.01 : Math.sqrt(2 / fanIn);
-    return tf.randomNormal(w.shape, 0, std, 'float32', seed++);
-  });
-  m.setWeights(weights);
-  tf.dispose(weights);
-  return m;
+  return benchCnn.buildBenchCnn(tf);
 }
 
 function makeInput(batch: number): tf.Tensor4D {
-  return tf.randomUniform([batch, ...INPUT_SHAPE], 0, 1, 'float32', SEED + 1000 + batch) as tf.Tensor4D;
+  return benchCnn.benchInput(tf, batch);
 }
 
 // ---- timing --------------------------------------------------------------------------------

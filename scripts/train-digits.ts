@@ -16,6 +16,7 @@ import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { digitSet, seededRandom, TRAIN_FRACTION } from './digits-data';
 import { installFastGradients } from './fast-gradients';
+import { saveModel, shuffled } from './train-common';
 
 const SEED = 1234;
 const EPOCHS = 4;
@@ -53,38 +54,6 @@ function shiftInto(src: Float32Array, dx: number, dy: number, out: Float32Array)
   out.fill(0);
   for (let y = Math.max(0, dy); y < Math.min(28, 28 + dy); y++)
     for (let x = Math.max(0, dx); x < Math.min(28, 28 + dx); x++) out[y * 28 + x] = src[(y - dy) * 28 + x - dx];
-}
-
-function shuffled(n: number, rand: () => number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
-async function save(model: tf.LayersModel, dir: string): Promise<number> {
-  fs.mkdirSync(dir, { recursive: true });
-  let bytes = 0;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const parts = artifacts.weightData === undefined ? [] : Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData];
-      const weights = Buffer.concat(parts.map((b) => Buffer.from(b as ArrayBuffer)));
-      bytes = weights.byteLength;
-      const modelJson = {
-        format: 'layers-model',
-        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-      };
-      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
-      fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: bytes } };
-    }),
-  );
-  return bytes;
 }
 
 function card(info: { train: number; heldOut: number; trainAcc: number; heldOutAcc: number; seconds: number; params: number; weightBytes: number; summary: string }): string {
@@ -179,7 +148,7 @@ async function main(): Promise<void> {
 
   const lines: string[] = [];
   model.summary(100, undefined, (line) => lines.push(line));
-  const weightBytes = await save(model, outDir);
+  const weightBytes = await saveModel(model, outDir);
   fs.writeFileSync(path.join(outDir, 'CARD.md'), card({ train: train.count, heldOut: heldOut.count, trainAcc, heldOutAcc, seconds, params, weightBytes, summary: lines.join('\n') }));
   console.log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'model.json'))}, weights.bin (${weightBytes} bytes), CARD.md`);
 }

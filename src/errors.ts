@@ -66,3 +66,14 @@ export class LrpLoadError extends LrpError {
     this.file = file;
   }
 }
+
+/** A browser API that a helper needs is not available here (e.g. ImageData in Node.js). */
+export class LrpEnvironmentError extends LrpError {
+  /** The missing API, e.g. `'ImageData'`. */
+  readonly api: string;
+  constructor(api: string, message: string) {
+    super(message);
+    this.name = 'LrpEnvironmentError';
+    this.api = api;
+  }
+}

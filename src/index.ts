@@ -6,7 +6,7 @@ export { explain, explainWithConservation, createExplainer, describe, describePl
 export type { ClassIndex, Relevance, Explainer, ConservationReport, LayerConservation, PlanRow } from './explain';
 export type { ExplainOptions, RuleName, CompositeName } from './options';
 export type { ModelPlan, PlannedNode } from './plan';
-export { LrpError, LrpArgumentError, LrpRuleError, LrpLayerError, LrpModelError, LrpLoadError } from './errors';
+export { LrpError, LrpArgumentError, LrpRuleError, LrpLayerError, LrpModelError, LrpLoadError, LrpEnvironmentError } from './errors';
 export { registerLayer, registerLayerRule, unregisterLayer, layerClassNames } from './layers/registry';
 export type { LayerAdapter, LinearPart, LinearLayerSpec, ActivationFn } from './layers/adapter';
 export type { LayerGroup } from './layers/group';
@@ -42,5 +42,5 @@ export { rankFeatures, formatFeatureRanking, featureBarChartSvg, textHtml } from
 export type { RankedFeature, RankOptions, Direction, FormatRankingOptions, BarChartOptions, TextHtmlOptions, RelevanceVector } from './heatmap';
 export { heatmapGrid, gridLayout, drawContour, maskOutline, upscale, renderText, measureText } from './heatmap';
 export type { GridOptions, GridLayout, GridColumn, Rgb, ContourOptions, TextBitmap } from './heatmap';
-export { drawHeatmap, toImageData, toImageBitmap, heatmapRgba, LrpEnvironmentError } from './browser';
+export { drawHeatmap, toImageData, toImageBitmap, heatmapRgba } from './browser';
 export type { BrowserHeatmapOptions, RgbaPixels, HeatmapCanvas } from './browser';

@@ -5,20 +5,10 @@
  * is missing throws an {@link LrpEnvironmentError} that says what to use instead.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError, LrpError } from '../errors';
+import { LrpArgumentError, LrpEnvironmentError } from '../errors';
 import { heatmapRgba } from './pixels';
 import type { BrowserHeatmapOptions } from './pixels';
 
-/** A browser API that a helper needs is not available here (e.g. ImageData in Node.js). */
-export class LrpEnvironmentError extends LrpError {
-  /** The missing API, e.g. `'ImageData'`. */
-  readonly api: string;
-  constructor(api: string, message: string) {
-    super(message);
-    this.name = 'LrpEnvironmentError';
-    this.api = api;
-  }
-}
 
 /** A canvas to draw on: an `HTMLCanvasElement` or an `OffscreenCanvas` (workers). */
 export type HeatmapCanvas = HTMLCanvasElement | OffscreenCanvas;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../errors';
 import { GLYPH_HEIGHT, renderText } from './font';
-import { checkRelevance, heatmap, type HeatmapOptions } from './heatmap';
+import { checkRelevance, heatmap, heatmapOptionsOf, type HeatmapOptions } from './heatmap';
 import { checkContour, checkFactor, drawContour, overlay, upscale, type ContourOptions, type OverlayOptions } from './overlay';
 
 /** A panel of a grid row. */
@@ -205,13 +205,7 @@ export function heatmapGrid(options: GridOptions): tf.Tensor3D {
   }
 
   return tf.tidy(() => {
-    const heatOptions: HeatmapOptions = {
-      reduce: options.reduce,
-      normalize: options.normalize,
-      clipPercentile: options.clipPercentile,
-      shared: options.shared,
-      colormap: options.colormap,
-    };
+    const heatOptions = heatmapOptionsOf(options);
     const heat = heatmap(rel, heatOptions);
     let rgbImages: tf.Tensor4D | null = null;
     if (images !== undefined) {

@@ -46,6 +46,11 @@ export interface HeatmapOptions {
   alpha?: boolean;
 }
 
+/** Only the {@link HeatmapOptions} of a larger options object (grid, file and canvas options). */
+export function heatmapOptionsOf(options: Omit<HeatmapOptions, 'alpha' | 'output'>): HeatmapOptions {
+  return { reduce: options.reduce, normalize: options.normalize, clipPercentile: options.clipPercentile, shared: options.shared, colormap: options.colormap };
+}
+
 const REDUCTIONS = ['sum', 'mean', 'maxAbs'];
 const NORMALIZATIONS = ['symmetric', 'absolute', 'positive'];
 

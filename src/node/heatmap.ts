@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../errors';
-import { heatmap, checkRelevance, type HeatmapOptions } from '../heatmap/heatmap';
+import { heatmap, checkRelevance, heatmapOptionsOf, type HeatmapOptions } from '../heatmap/heatmap';
 import { checkContour, checkFactor, drawContour, overlay, upscale, type ContourOptions, type OverlayOptions } from '../heatmap/overlay';
 import { heatmapGrid, type GridOptions } from '../heatmap/grid';
 import { imageFormat, writeImage, type WriteImageOptions } from './image';
@@ -43,13 +43,7 @@ export async function saveHeatmap(file: string, relevance: tf.Tensor, options: S
   }
   const scale = checkFactor(options.scale ?? 1, 'options.scale');
   const contour = options.contour === undefined ? undefined : checkContour(options.contour);
-  const heatOptions: HeatmapOptions = {
-    reduce: options.reduce,
-    normalize: options.normalize,
-    clipPercentile: options.clipPercentile,
-    shared: options.shared,
-    colormap: options.colormap,
-  };
+  const heatOptions = heatmapOptionsOf(options);
   const picture = tf.tidy(() => {
     let p = heatmap(rel, heatOptions);
     if (options.image !== undefined) p = overlay(options.image, p, { alpha: options.alpha, mode: options.mode });
