@@ -44,3 +44,24 @@ test("the Node entry 'tfjs-lrp/node' exports loadModel with both require() and i
   const esm = run(['--input-type=module', '-e', "const n = await import('tfjs-lrp/node'); console.log(typeof n.loadModel, typeof n.explain)"]).trim();
   expect(esm).toBe('function function');
 });
+
+test('the tfjs-lrp command of the build runs (describe; explain with two worker threads from dist/)', () => {
+  const { mkdtempSync, readFileSync, rmSync } = require('node:fs') as typeof import('node:fs');
+  const { tmpdir } = require('node:os') as typeof import('node:os');
+  const plan = run(['bin/tfjs-lrp.js', 'describe', '--model', 'fixtures/digits']);
+  expect(plan).toMatch(/conv1/);
+  expect(plan).toMatch(/dense1/);
+  const dir = mkdtempSync(join(tmpdir(), 'tfjs-lrp-bin-'));
+  try {
+    const npy = join(dir, 'x.npy');
+    run(['-e', `const n = require('tfjs-lrp/node'); const x = new Float32Array(8 * 784).map((_, i) => (i % 97) / 97); require('fs').writeFileSync(${JSON.stringify(npy)}, n.encodeNpy(x, [8, 28, 28, 1]));`]);
+    const out = join(dir, 'out');
+    const log = run(['bin/tfjs-lrp.js', 'explain', '--model', 'fixtures/digits', '--input', npy, '--batch', '4', '--workers', '2', '--backend', 'wasm', '--out', out, '--progress', 'log']);
+    expect(log).toMatch(/2 workers/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { items?: unknown[] } | unknown[];
+    const rows = Array.isArray(summary) ? summary : (summary.items ?? []);
+    expect(rows).toHaveLength(8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120000);
