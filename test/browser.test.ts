@@ -57,6 +57,7 @@ interface DemoWindow {
     numTensors(): number;
   };
   __plainResult?: { backend: string; classIdx: number[]; labels: number[]; score: number[]; inputSum: number[]; relevance: number[]; error?: string };
+  __esmResult?: { backend: string; labels: number[]; relevance: number[]; error?: string };
 }
 
 interface OpenPage {
@@ -448,6 +449,22 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     }
     const drawn = await page.evaluate(() => Array.from(document.querySelectorAll('#maps canvas')).map((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]));
     expect(drawn).toEqual([[168, 168], [168, 168], [168, 168], [168, 168]]);
+    await page.close();
+  });
+
+  test('the ES-module page (tfjs-lrp.esm.min.js, tf under an import map, no bundler) explains on webgl like Node', async () => {
+    const { page, errors } = await open(`${(server as StaticServer).url}esm/`);
+    await page.waitForFunction(() => (window as unknown as DemoWindow).__esmResult !== undefined, undefined, { timeout: 90000 });
+    const r = (await page.evaluate(() => (window as unknown as DemoWindow).__esmResult)) as NonNullable<DemoWindow['__esmResult']>;
+    expect(r.error).toBeUndefined();
+    expect(errors).toEqual([]);
+    expect(r.backend).toBe('webgl');
+    const samples = JSON.parse(fs.readFileSync(path.join(outDir, 'models', 'digits', 'samples.json'), 'utf8')) as { scale: number; samples: { label: number; pixels: number[] }[] };
+    expect(r.labels).toEqual(samples.samples.slice(0, 2).map((s) => s.label));
+    for (let i = 0; i < 2; i++) {
+      const pixels = samples.samples[i].pixels.map((v) => v / samples.scale);
+      expectClose(r.relevance.slice(i * SIZE * SIZE, (i + 1) * SIZE * SIZE), nodeExplain(pixels, r.labels[i], { rule: 'epsilon' }), 1e-3, `ES-module page sample ${i}`);
+    }
     await page.close();
   });
 

@@ -5,7 +5,8 @@
  * (nothing is copied into web/): the example models of web/models.json (fixtures/<name>/model.json
  * and weights), 20 real MNIST digits from the `mnist` package, the wasm binaries of
  * @tensorflow/tfjs-backend-wasm (the fallback backend), and the plain <script>-tag page
- * (web/plain/index.html with tf.min.js and dist/browser/tfjs-lrp.min.js).
+ * (web/plain/index.html with tf.min.js and dist/browser/tfjs-lrp.min.js), and the ES-module page
+ * (web/esm/index.html: dist/browser/tfjs-lrp.esm.min.js and tf.fesm.min.js under an import map).
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -94,6 +95,12 @@ function demoAssets(): Map<string, Buffer | string> {
   files.set('plain/tfjs-lrp.min.js', readFileSync(bundle));
   files.set('plain/tfjs-lrp.min.js.map', readFileSync(bundle + '.map'));
   files.set('plain/tf.min.js', readFileSync(join(dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js')));
+  // the ES-module page: dist/browser/tfjs-lrp.esm.min.js with tf's ES module under an import map
+  const esm = bundle.replace(/tfjs-lrp\.min\.js$/, 'tfjs-lrp.esm.min.js');
+  files.set('esm/index.html', readFileSync(join(here, 'esm', 'index.html')));
+  files.set('esm/tfjs-lrp.esm.min.js', readFileSync(esm));
+  files.set('esm/tfjs-lrp.esm.min.js.map', readFileSync(esm + '.map'));
+  files.set('esm/tf.fesm.min.js', readFileSync(join(dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.fesm.min.js')));
   return files;
 }
 
@@ -106,7 +113,7 @@ function demoAssetsPlugin(): Plugin {
       const files = demoAssets();
       server.middlewares.use((req, res, next) => {
         const path = decodeURIComponent((req.url ?? '').split('?')[0]).replace(/^\/+/, '');
-        const body = files.get(path === 'plain/' ? 'plain/index.html' : path);
+        const body = files.get(path === 'plain/' ? 'plain/index.html' : path === 'esm/' ? 'esm/index.html' : path);
         if (body === undefined) return next();
         const ext = path.slice(path.lastIndexOf('.'));
         res.setHeader('Content-Type', TYPES[ext] ?? 'application/octet-stream');
