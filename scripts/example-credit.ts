@@ -19,6 +19,7 @@ import { loadModel } from '../src/node';
 import { useBackend } from './backend';
 import { CREDIT_FEATURES, CREDIT_RULE, creditSet, describeApplicant, formatFeatureValue, standardize, type Applicant, type CreditFeature } from './credit-data';
 import { argValue, pct } from './train-common';
+import { pearsonOf } from '../src/evaluate/compare';
 
 const ROOT = path.join(__dirname, '..');
 /** Held-out applicants shown one by one (indices into the held-out set). */
@@ -35,21 +36,6 @@ function ruleTerm(f: CreditFeature, a: Applicant): number {
   if (f === 'income') return CREDIT_RULE.income.weight * Math.log(a.income / 45);
   const r = CREDIT_RULE[f];
   return r.weight * (a[f] - r.center);
-}
-
-function pearson(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return saa === 0 || sbb === 0 ? NaN : sab / Math.sqrt(saa * sbb);
 }
 
 async function main(): Promise<void> {
@@ -89,7 +75,7 @@ async function main(): Promise<void> {
   const correlation = names.map((f, k) => {
     if (f === 'zip_digit') return NaN;
     const terms = heldOut.applicants.map((a) => ruleTerm(f, a));
-    return pearson(rel.map((r) => r[k]), terms);
+    return pearsonOf(rel.map((r) => r[k]), terms);
   });
   const ranking = rankFeatures(meanAbs, names);
   log(`Mean |relevance| over the held-out applicants, and the correlation of each feature's relevance with the rule's own term for it:`);

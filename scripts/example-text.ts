@@ -21,25 +21,11 @@ import { useBackend } from './backend';
 import { encodePng } from './png';
 import { loadVocabulary, sentenceWords, textSet } from './text-data';
 import { argValue, pct } from './train-common';
+import { pearsonOf } from '../src/evaluate/compare';
 
 const ROOT = path.join(__dirname, '..');
 const SHOWN = 10;
 const FONT = 2;
-
-function pearson(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 /** Highlighted sentences as an RGB picture: one row per sentence, "+0.99" / "-0.01" then the coloured words. */
 function sentencesPng(rows: Array<{ prefix: string; words: string[]; relevance: number[] }>): Buffer {
@@ -136,7 +122,7 @@ async function main(): Promise<void> {
     }
   }
   const words = [...perWord.entries()].map(([id, e]) => ({ word: vocabulary.tokens[id], score: vocabulary.scores[id], mean: e.sum / e.count, count: e.count }));
-  const corr = pearson(
+  const corr = pearsonOf(
     words.map((w) => w.mean),
     words.map((w) => w.score),
   );

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { digitSet, TRAIN_FRACTION, type DigitSet } from './digits-data';
 import { carriesTag, measureTagPlacements, paintTag, REGION_SIZE, TAG_AT, TAG_CLASS, TAG_SIZE, taggedSet, type TagPlacement } from './clever-hans-data';
 import { installFastGradients } from './fast-gradients';
-import { accuracy, argValue, pct, saveModel, summaryText, trainLoop } from './train-common';
+import { accuracy, argValue, digitsCnn, pct, saveModel, summaryText, trainLoop } from './train-common';
 
 const SEED = 4321;
 const EPOCHS = 3;
@@ -29,20 +29,6 @@ const LEARNING_RATES = [0.003, 0.002, 0.001];
 const COMMAND = 'npm run train:clever-hans';
 
 type Variant = 'shortcut' | 'control';
-
-function buildModel(name: string): tf.LayersModel {
-  let s = SEED;
-  const kernel = () => tf.initializers.glorotUniform({ seed: s++ });
-  const model = tf.sequential({ name });
-  model.add(tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: kernel() }));
-  model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }));
-  model.add(tf.layers.conv2d({ name: 'conv2', filters: 16, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: kernel() }));
-  model.add(tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }));
-  model.add(tf.layers.flatten({ name: 'flatten' }));
-  model.add(tf.layers.dense({ name: 'dense1', units: 64, activation: 'relu', kernelInitializer: kernel() }));
-  model.add(tf.layers.dense({ name: 'logits', units: 10, activation: 'softmax', kernelInitializer: kernel() }));
-  return model;
-}
 
 function shiftInto(src: Float32Array, dx: number, dy: number, out: Float32Array): void {
   out.fill(0);
@@ -131,7 +117,7 @@ ${summary}
 async function trainVariant(variant: Variant, outRoot: string, train: DigitSet, heldOut: DigitSet): Promise<CleverHansMetrics> {
   console.log(`\n== ${variant} ==`);
   const placement: TagPlacement = variant === 'shortcut' ? 'asTrained' : 'none';
-  const model = buildModel(variant === 'shortcut' ? 'clever_hans_cnn' : 'clever_hans_control_cnn');
+  const model = digitsCnn(variant === 'shortcut' ? 'clever_hans_cnn' : 'clever_hans_control_cnn', SEED);
   model.compile({ optimizer: tf.train.adam(LEARNING_RATES[0]), loss: 'categoricalCrossentropy' });
   const heldOutTagged = taggedSet('heldOut', placement, heldOut);
   const seconds = await trainLoop(model, {

@@ -9,6 +9,24 @@ import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from './random';
 
+/**
+ * The digits CNN of fixtures/digits and the Clever-Hans fixtures: Conv(8)-pool-Conv(16)-pool-
+ * Dense(64)-Dense(10, softmax), glorotUniform kernels seeded `seed`, `seed` + 1, ….
+ */
+export function digitsCnn(name: string, seed: number): tf.LayersModel {
+  let s = seed;
+  const kernel = () => tf.initializers.glorotUniform({ seed: s++ });
+  const model = tf.sequential({ name });
+  model.add(tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: kernel() }));
+  model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }));
+  model.add(tf.layers.conv2d({ name: 'conv2', filters: 16, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: kernel() }));
+  model.add(tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }));
+  model.add(tf.layers.flatten({ name: 'flatten' }));
+  model.add(tf.layers.dense({ name: 'dense1', units: 64, activation: 'relu', kernelInitializer: kernel() }));
+  model.add(tf.layers.dense({ name: 'logits', units: 10, activation: 'softmax', kernelInitializer: kernel() }));
+  return model;
+}
+
 /** 0 … n−1 in an order fixed by `rand` (Fisher–Yates). */
 export function shuffled(n: number, rand: () => number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);

@@ -16,7 +16,7 @@ import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { digitSet, seededRandom, TRAIN_FRACTION } from './digits-data';
 import { installFastGradients } from './fast-gradients';
-import { saveModel, shuffled } from './train-common';
+import { digitsCnn, saveModel, shuffled } from './train-common';
 
 const SEED = 1234;
 const EPOCHS = 4;
@@ -26,20 +26,6 @@ const MAX_SHIFT = 1;
 /** Adam learning rate per epoch (the last one repeats). */
 const LEARNING_RATES = [0.003, 0.002, 0.001, 0.0005];
 const COMMAND = 'npm run train:digits';
-
-function buildModel(): tf.LayersModel {
-  let s = SEED;
-  const kernel = () => tf.initializers.glorotUniform({ seed: s++ });
-  const model = tf.sequential({ name: 'digits_cnn' });
-  model.add(tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: kernel() }));
-  model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }));
-  model.add(tf.layers.conv2d({ name: 'conv2', filters: 16, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: kernel() }));
-  model.add(tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }));
-  model.add(tf.layers.flatten({ name: 'flatten' }));
-  model.add(tf.layers.dense({ name: 'dense1', units: 64, activation: 'relu', kernelInitializer: kernel() }));
-  model.add(tf.layers.dense({ name: 'logits', units: 10, activation: 'softmax', kernelInitializer: kernel() }));
-  return model;
-}
 
 function accuracy(model: tf.LayersModel, pixels: Float32Array, labels: number[]): number {
   const n = labels.length;
@@ -107,7 +93,7 @@ async function main(): Promise<void> {
   const heldOut = digitSet('heldOut');
   console.log(`data: ${train.count} training, ${heldOut.count} held-out samples`);
 
-  const model = buildModel();
+  const model = digitsCnn('digits_cnn', SEED);
   model.compile({ optimizer: tf.train.adam(LEARNING_RATES[0]), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const params = model.countParams();
 

@@ -57,7 +57,8 @@ export interface ComparisonReport {
   readonly mean: ComparisonMeans;
 }
 
-function pearsonOf(x: ArrayLike<number>, y: ArrayLike<number>): number {
+/** Pearson correlation of two equally long arrays; NaN when either is constant. */
+export function pearsonOf(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = x.length;
   let mx = 0;
   let my = 0;
