@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../src/ops/derived';
+import { addMany } from '../src/ops/gpu';
 import type { LinearParams } from '../src/ops/linear';
 import type { LinearRule, LinearRuleContext, RuleParam } from './types';
 
@@ -73,11 +74,10 @@ export const positivePart = (t: tf.Tensor): tf.Tensor => tf.relu(t);
 /** `min(p, 0)`. */
 export const negativePart = (t: tf.Tensor): tf.Tensor => tf.minimum(t, 0);
 
-/** Sum of the defined tensors (null counts as zero); null if none is defined. */
+/** Sum of the defined tensors (null counts as zero); null if none is defined. GPU-safe AddN. */
 export function sumDefined(tensors: ReadonlyArray<tf.Tensor | null>): tf.Tensor | null {
   const defined = tensors.filter((t): t is tf.Tensor => t !== null);
-  if (defined.length === 0) return null;
-  return defined.length === 1 ? defined[0] : tf.addN(defined);
+  return defined.length === 0 ? null : addMany(defined);
 }
 
 // ---- evaluation ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * Shared by the browser tests, the browser benchmark and `npm run demo:web`: building the browser
  * files and the demo page, and launching Debian's Chromium with playwright-core (headless,
- * WebGL 2 on SwiftShader where there is no GPU, a fresh profile).
+ * WebGL 2 on SwiftShader where there is no GPU, a fresh profile; WebGPU on request).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -25,6 +25,21 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
+/**
+ * What WebGPU needs on top of {@link CHROMIUM_ARGS}: Chromium 156 on Linux keeps WebGPU behind
+ * `--enable-unsafe-webgpu`, and without a GPU `--use-webgpu-adapter=swiftshader` gives Dawn's
+ * software Vulkan adapter (`navigator.gpu.requestAdapter()` then answers vendor 'google',
+ * architecture 'swiftshader'; `--enable-features=Vulkan` / `--use-vulkan` are not needed).
+ * `navigator.gpu` exists only in a secure context: serve the page from 127.0.0.1, not a file: URL.
+ */
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+
+/** Options of {@link launchChromium}. */
+export interface LaunchOptions {
+  /** Also enable WebGPU ({@link WEBGPU_ARGS}). Default false. */
+  readonly webgpu?: boolean;
+}
+
 /** Whether the Chromium binary is there. */
 export function hasChromium(): boolean {
   try {
@@ -35,10 +50,11 @@ export function hasChromium(): boolean {
   }
 }
 
-/** Launches Chromium (a fresh temporary profile, removed on close). */
-export async function launchChromium(): Promise<Browser> {
+/** Launches Chromium (a fresh temporary profile, removed on close), with WebGPU on request. */
+export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  const args = options.webgpu === true ? [...CHROMIUM_ARGS, ...WEBGPU_ARGS] : CHROMIUM_ARGS;
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args, headless: true });
 }
 
 /** The one-file browser build (esbuild, about a second) into `dir` (default dist/browser). */

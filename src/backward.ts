@@ -9,6 +9,7 @@ import type { PlannedNode } from './plan';
 import type { ForwardRecord } from './forward';
 import type { ModelPlan } from './plan';
 import { applyLayer, vjpByGradient } from './layers/adapter';
+import { addMany } from './ops/gpu';
 
 /** Relevance sums of one node, per sample. */
 export interface NodeRelevanceSums {
@@ -59,23 +60,51 @@ function lowerRelevance(p: PlannedNode, record: ForwardRecord, R: tf.Tensor): tf
   return rule.relevance({ inputs, output, R, layerName: node.name, className: node.className, vjp });
 }
 
-/** Runs the relevance pass from `outputRelevance` (shaped like the explained tensor). */
+/**
+ * Runs the relevance pass from `outputRelevance` (shaped like the explained tensor).
+ *
+ * Memory: each node's step runs in its own `tf.tidy` (a rule's intermediates live only during its
+ * step), the relevance arriving at a node is released once the node has passed it on, and a
+ * forward tensor is released as soon as the last node that reads it is done (the nodes come in
+ * reverse order, so that is the node that produced it). What is released is never a model input,
+ * and never a tensor still held under another key (a node that returns its input).
+ */
 export function runBackward(plan: ModelPlan, record: ForwardRecord, outputRelevance: tf.Tensor, layerSums: boolean): BackwardResult {
   const relevance = new Map<string, tf.Tensor>([[plan.graph.explained, outputRelevance]]);
   const sums: NodeRelevanceSums[] = [];
+  const release = releaser(plan, record, relevance);
   for (let i = plan.nodes.length - 1; i >= 0; i--) {
     const p = plan.nodes[i];
     const R = relevance.get(p.node.output);
-    if (R === undefined) continue; // nothing reached this node (another output's branch)
-    const lower = lowerRelevance(p, record, R);
-    if (layerSums) {
-      sums.push({ node: p.node.name, className: p.node.className, rule: p.rule.name, upper: perSampleSum(R), lower: tf.addN(lower.map(perSampleSum)) as tf.Tensor1D });
+    if (R === undefined) {
+      release.afterNode(i, []);
+      continue; // nothing reached this node (another output's branch)
     }
+    const lower = tf.tidy(() => lowerRelevance(p, record, R));
+    if (layerSums) {
+      sums.push(
+        tf.tidy(() => {
+          // a tensor of its own even for one input (perSampleSum returns a rank-1 tensor itself)
+          const lowerSums = lower.map(perSampleSum);
+          const lowerSum = lowerSums.length === 1 ? tf.clone(lowerSums[0]) : addMany(lowerSums);
+          return { node: p.node.name, className: p.node.className, rule: p.rule.name, upper: perSampleSum(R), lower: lowerSum as tf.Tensor1D };
+        }),
+      );
+    }
+    relevance.delete(p.node.output);
     p.node.inputs.forEach((key, k) => {
       const r = lower[k];
       const existing = relevance.get(key);
-      relevance.set(key, existing === undefined ? r : tf.add(existing, r));
+      if (existing === undefined) {
+        relevance.set(key, r);
+        return;
+      }
+      relevance.set(key, tf.add(existing, r));
+      release.ifUnused(existing, lower);
+      release.ifUnused(r, lower.slice(k + 1));
     });
+    release.ifUnused(R, lower);
+    release.afterNode(i, lower);
   }
   const inputs = plan.graph.inputs.map((input) => {
     const x = record.tensors.get(input.key) as tf.Tensor;
@@ -85,3 +114,43 @@ export function runBackward(plan: ModelPlan, record: ForwardRecord, outputReleva
   });
   return { inputs, layers: layerSums ? sums.reverse() : null };
 }
+
+/**
+ * Early release of tensors during the backward pass (see {@link runBackward}): a tensor is disposed
+ * only when no model input, no recorded tensor still to be read, no relevance in flight and no
+ * tensor being passed on is the same tensor.
+ */
+function releaser(plan: ModelPlan, record: ForwardRecord, relevance: ReadonlyMap<string, tf.Tensor>) {
+  const inputs = new Set(plan.graph.inputs.map((input) => record.tensors.get(input.key)));
+  // the first node (forward order) that reads or writes each key: once the backward pass is done
+  // with that node, the key's tensor is not read again
+  const firstUse = new Map<string, number>();
+  plan.nodes.forEach(({ node }, i) => {
+    for (const key of [...node.inputs, node.output]) if (!firstUse.has(key)) firstUse.set(key, i);
+  });
+  const live = new Map<string, tf.Tensor>(record.tensors);
+  const held = (t: tf.Tensor, passing: readonly tf.Tensor[]): boolean => {
+    if (inputs.has(t) || passing.includes(t)) return true;
+    for (const v of live.values()) if (v === t) return true;
+    for (const v of relevance.values()) if (v === t) return true;
+    return false;
+  };
+  return {
+    /** Disposes `t` unless something still holds it. */
+    ifUnused(t: tf.Tensor, passing: readonly tf.Tensor[]): void {
+      if (!t.isDisposed && !held(t, passing)) t.dispose();
+    },
+    /** Releases the recorded tensors whose last reader was node `i`. */
+    afterNode(i: number, passing: readonly tf.Tensor[]): void {
+      const done: tf.Tensor[] = [];
+      for (const [key, t] of live) {
+        if ((firstUse.get(key) ?? -1) >= i) {
+          live.delete(key);
+          done.push(t);
+        }
+      }
+      for (const t of done) if (!t.isDisposed && !held(t, passing)) t.dispose();
+    },
+  };
+}
+

@@ -77,3 +77,25 @@ export class LrpEnvironmentError extends LrpError {
     this.api = api;
   }
 }
+
+/**
+ * The compute backend reported an error (a GPU validation error, a lost device), so values read
+ * from it cannot be trusted. Raised on the next read of any tensor after the error happened.
+ */
+export class LrpBackendError extends LrpError {
+  /** The tf backend concerned, e.g. `'webgpu'`. */
+  readonly backend: string;
+  /** The backend's own message (e.g. Dawn's validation message), unchanged. */
+  readonly gpuMessage: string;
+  /**
+   * @param backend the tf backend name
+   * @param gpuMessage the backend's own message
+   * @param advice what to do next (a sentence)
+   */
+  constructor(backend: string, gpuMessage: string, advice: string) {
+    super(`The '${backend}' backend reported an error, so values computed on it may be wrong: ${gpuMessage.trim()}\n${advice}`);
+    this.name = 'LrpBackendError';
+    this.backend = backend;
+    this.gpuMessage = gpuMessage;
+  }
+}

@@ -9,8 +9,10 @@ import { perSampleSum, runBackward } from './backward';
 import { checkClassIdx } from './checks';
 import { LrpArgumentError, LrpError } from './errors';
 import { runForward } from './forward';
+import { attachInputCheck, finiteFlags, InputFlags, maskNonFinite, readInputCheck } from './inputCheck';
 import { attributeWithGradients, checkMethodOptions } from './methods';
 import { DerivedTensors, withDerivedTensors } from './ops/derived';
+import { addMany } from './ops/gpu';
 import type { ExplainOptions } from './options';
 import { groupOf, ModelPlan, planModel } from './plan';
 
@@ -69,7 +71,12 @@ export interface PlanRow {
 export interface Explainer {
   /** The plan: the canonized graph and each node's rule. */
   readonly plan: ModelPlan;
-  /** Relevance with each input's shape, float32, for the whole batch. The caller disposes it. */
+  /**
+   * Relevance with each input's shape, float32, for the whole batch. The caller disposes it.
+   * Nothing is read from the device; with `checkInput` (default) a sample whose input holds
+   * NaN/Infinity gets NaN relevance, and reading the result (`data()`, `dataSync()`, …) throws
+   * the LrpArgumentError naming the sample (see {@link ExplainOptions.checkInput}).
+   */
   explain(input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex): Relevance;
   /** Relevance plus conservation numbers (per sample, and per layer on request). */
   explainWithConservation(input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options?: { readonly perLayer?: boolean }): Promise<{ relevance: Relevance; conservation: ConservationReport }>;
@@ -122,17 +129,6 @@ function asInputList(plan: ModelPlan, input: unknown): tf.Tensor[] {
   });
 }
 
-function checkFinite(inputs: tf.Tensor[]): void {
-  inputs.forEach((x, i) => {
-    if (x.dtype !== 'float32') return;
-    const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(x))).dataSync()[0]);
-    if (bad) {
-      throw new LrpArgumentError(inputs.length === 1 ? 'input' : `input[${i}]`, 'contains NaN or Infinity. Clean or clip the data first (or pass options.checkInput = false to skip this check).');
-    }
-  });
-}
-
-
 /** The explained class per sample for a number or a list (inside tidy). */
 function classTensor(classIdx: number | readonly number[], batch: number): tf.Tensor1D {
   if (typeof classIdx === 'number') return tf.fill([batch], classIdx, 'int32') as tf.Tensor1D;
@@ -145,6 +141,8 @@ interface RawExplanation {
   score: tf.Tensor1D;
   outputSum: tf.Tensor1D;
   layers: Array<{ node: string; className: string; rule: string; upper: tf.Tensor1D; lower: tf.Tensor1D }> | null;
+  /** Per-sample finite flags of the inputs (`options.checkInput`); null when not checked. */
+  inputCheck: InputFlags | null;
 }
 
 function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, input: unknown, classIdx: unknown, layerSums: boolean): RawExplanation {
@@ -159,7 +157,6 @@ function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, in
       throw new LrpArgumentError('options.outputRelevance', `a tensor must have the output's shape [${want.join(', ')}] (or without the batch axis), got [${custom.shape.join(', ')}].`);
     }
   }
-  if (options.checkInput !== false) checkFinite(inputs);
   const method = options.method ?? 'lrp';
   if (method !== 'lrp') {
     checkMethodOptions(method, options, inputs);
@@ -172,16 +169,22 @@ function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, in
     if (layerSums) throw new LrpArgumentError('perLayer', `per-layer conservation applies to method 'lrp' only, not '${method}'.`);
   }
 
-  return tidyKeep(() => withDerivedTensors(store, () => {
-    if (method === 'lrp') return pass(plan, inputs, classIdx as ClassIndex, custom, layerSums);
-    // gradient methods: the class is chosen on the input itself ('max'), then every evaluation
-    // point is explained for that class, starting from the one-hot output
-    const cls = classIdx === 'max' ? classOfInputs(plan, inputs) : classTensor(classIdx as number | number[], batch);
-    const gradientOf = (xs: tf.Tensor[], c: tf.Tensor1D) => pass(plan, xs, c, 'one', false).relevance;
-    const relevance = attributeWithGradients(method, inputs, cls, options, gradientOf);
-    const score = tf.zeros([batch]) as tf.Tensor1D;
-    return { relevance, classIdx: cls, score, outputSum: score, layers: null };
-  }), (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower])]);
+  return tidyKeep(() => {
+    // the NaN/Inf check stays on the device: flags now, NaN relevance for bad samples, the error
+    // when the result is read (see inputCheck.ts)
+    const inputCheck = options.checkInput !== false ? finiteFlags(inputs) : null;
+    const raw = withDerivedTensors(store, (): RawExplanation => {
+      if (method === 'lrp') return pass(plan, inputs, classIdx as ClassIndex, custom, layerSums);
+      // gradient methods: the class is chosen on the input itself ('max'), then every evaluation
+      // point is explained for that class, starting from the one-hot output
+      const cls = classIdx === 'max' ? classOfInputs(plan, inputs) : classTensor(classIdx as number | number[], batch);
+      const gradientOf = (xs: tf.Tensor[], c: tf.Tensor1D) => pass(plan, xs, c, 'one', false).relevance;
+      const relevance = attributeWithGradients(method, inputs, cls, options, gradientOf);
+      const score = tf.zeros([batch]) as tf.Tensor1D;
+      return { relevance, classIdx: cls, score, outputSum: score, layers: null, inputCheck: null };
+    });
+    return inputCheck === null ? raw : { ...raw, relevance: maskNonFinite(raw.relevance, inputCheck), inputCheck };
+  }, (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower]), ...(r.inputCheck === null ? [] : [r.inputCheck.flags])]);
 }
 
 /** The top class of each sample (a forward pass). */
@@ -206,7 +209,7 @@ function pass(plan: ModelPlan, inputs: tf.Tensor[], classIdx: ClassIndex | tf.Te
     else start = custom === 'one' ? oneHot : tf.mul(oneHot, flat);
     const outputSum = perSampleSum(start);
     const result = runBackward(plan, record, tf.reshape(start, logits.shape), layerSums);
-    return { relevance: result.inputs, classIdx: cls, score, outputSum, layers: result.layers };
+    return { relevance: result.inputs, classIdx: cls, score, outputSum, layers: result.layers, inputCheck: null };
   }
 }
 
@@ -220,10 +223,11 @@ function tidyKeep<T>(fn: () => T, kept: (result: T) => tf.Tensor[]): T {
   return result as T;
 }
 
-function disposeRaw(raw: RawExplanation, keepRelevance: boolean): void {
-  if (!keepRelevance) tf.dispose(raw.relevance);
+/** Disposes what the caller does not get: everything but the relevance, and the input flags unless `keepCheck`. */
+function disposeRaw(raw: RawExplanation, keepCheck: boolean): void {
   tf.dispose([raw.classIdx, raw.score, raw.outputSum]);
   for (const l of raw.layers ?? []) tf.dispose([l.upper, l.lower]);
+  if (!keepCheck && raw.inputCheck !== null) raw.inputCheck.flags.dispose();
 }
 
 const toRelevance = (plan: ModelPlan, list: tf.Tensor[]): Relevance => (plan.graph.inputs.length === 1 ? list[0] : list);
@@ -255,6 +259,8 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
     explain(input, classIdx) {
       const raw = run(plan, opts, live(), input, classIdx, false);
       disposeRaw(raw, true);
+      // the relevance's reads check the flags, and its dispose() releases them
+      if (raw.inputCheck !== null) attachInputCheck(raw.relevance, raw.inputCheck);
       return toRelevance(plan, raw.relevance);
     },
     async explainWithConservation(input, classIdx, extra = {}) {
@@ -263,9 +269,17 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
       }
       const raw = run(plan, opts, live(), input, classIdx, extra.perLayer === true);
       try {
-        const inputSum = tf.tidy(() => tf.addN(raw.relevance.map(perSampleSum)));
-        const [cls, score, outputSum, inSum] = await Promise.all([raw.classIdx.array(), raw.score.array(), raw.outputSum.array(), inputSum.array()]);
-        inputSum.dispose();
+        // (a clone: for rank-1 relevance the sum would be the relevance tensor itself)
+        const inputSum = tf.tidy(() => tf.clone(addMany(raw.relevance.map(perSampleSum)))) as tf.Tensor1D;
+        const check = raw.inputCheck;
+        let read: [number[], number[], number[], number[], void];
+        try {
+          // the input check (options.checkInput) is read here, with the numbers: it throws
+          read = await Promise.all([raw.classIdx.array(), raw.score.array(), raw.outputSum.array(), inputSum.array(), check === null ? undefined : readInputCheck(check)]);
+        } finally {
+          inputSum.dispose();
+        }
+        const [cls, score, outputSum, inSum] = read;
         const absorbed = outputSum.map((o, i) => o - inSum[i]);
         const report: ConservationReport = {
           classIdx: cls,
@@ -288,7 +302,7 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
         tf.dispose(raw.relevance);
         throw e;
       } finally {
-        disposeRaw(raw, true);
+        disposeRaw(raw, false);
       }
     },
     describe() {
@@ -305,6 +319,10 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
  * @param input a batch `[N, ...]`, or one tensor per model input
  * @param classIdx a class for all samples, one per sample, or `'max'`
  * @param options rule or composite and their parameters (see {@link ExplainOptions})
+ * @returns the relevance, computed without any read from the device. With `checkInput` (the
+ *   default), a sample whose input holds NaN/Infinity gets NaN relevance everywhere, and reading
+ *   the result (`await r.data()`, `r.dataSync()`, `array`, `bytes`, …) throws LrpArgumentError
+ *   naming the input and the samples; `r.dispose()` releases the check too.
  */
 export function explain(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions = {}): Relevance {
   const explainer = createExplainer(model, options);
@@ -318,6 +336,8 @@ export function explain(model: tf.LayersModel, input: tf.Tensor | readonly tf.Te
 /**
  * Like {@link explain}, plus conservation: per sample the explained score, the relevance the
  * pass started with, the input relevance sum and what was absorbed; per layer with `perLayer`.
+ * Rejects with LrpArgumentError (after disposing everything) when `checkInput` finds NaN/Infinity
+ * in the input (read asynchronously with the numbers).
  */
 export async function explainWithConservation(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions & { readonly perLayer?: boolean } = {}): Promise<{ relevance: Relevance; conservation: ConservationReport }> {
   const { perLayer, ...rest } = options;

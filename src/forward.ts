@@ -51,14 +51,24 @@ function runNode(node: GraphNode, inputs: tf.Tensor[], params: Map<string, Linea
   }
 }
 
-/** Runs the forward pass on the model inputs (in graph input order). */
+/**
+ * Runs the forward pass on the model inputs (in graph input order). Each node runs in its own
+ * `tf.tidy`, so only what the backward pass reads survives it: node outputs and parameters.
+ */
 export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): ForwardRecord {
   const tensors = new Map<string, tf.Tensor>();
   plan.graph.inputs.forEach((input, i) => tensors.set(input.key, inputs[i]));
   const params = new Map<string, LinearParams>();
   for (const { node } of plan.nodes) {
     const ins = node.inputs.map((k) => tensors.get(k) as tf.Tensor);
-    tensors.set(node.output, runNode(node, ins, params));
+    const [output, kernel, bias] = tf.tidy(() => {
+      const own = new Map<string, LinearParams>();
+      const out = runNode(node, ins, own);
+      const p = own.get(node.id);
+      return p === undefined ? [out] : p.bias === null ? [out, p.kernel] : [out, p.kernel, p.bias];
+    });
+    if (kernel !== undefined) params.set(node.id, { kernel, bias: bias ?? null });
+    tensors.set(node.output, output);
   }
   return { tensors, params };
 }

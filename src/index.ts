@@ -44,3 +44,4 @@ export { heatmapGrid, gridLayout, drawContour, maskOutline, upscale, renderText,
 export type { GridOptions, GridLayout, GridColumn, Rgb, ContourOptions, TextBitmap } from './heatmap';
 export { drawHeatmap, toImageData, toImageBitmap, heatmapRgba } from './browser';
 export type { BrowserHeatmapOptions, RgbaPixels, HeatmapCanvas } from './browser';
+export * from './backends';

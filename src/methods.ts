@@ -108,7 +108,8 @@ function meanGradient(inputs: readonly tf.Tensor[], cls: tf.Tensor1D, count: num
     const next = tf.tidy(() => {
       const points = pointsOf(first, m); // each [m·n, ...]
       const grads = gradientOf(points, tf.tile(cls, [m]) as tf.Tensor1D);
-      return grads.map((g, i) => tf.add(sums[i], tf.sum(tf.reshape(g, [m, ...inputs[i].shape]), 0)));
+      // Σ over the m copies on a 2-D view [m, n·…] (rank ≤ 4 for the GPU backends)
+      return grads.map((g, i) => tf.add(sums[i], tf.reshape(tf.sum(tf.reshape(g, [m, inputs[i].size]), 0), inputs[i].shape)));
     });
     tf.dispose(sums);
     sums = next;
@@ -134,10 +135,13 @@ export function attributeWithGradients(method: Exclude<AttributionMethod, 'lrp'>
       const steps = options.steps ?? 64;
       const base = baselines(options, inputs);
       const diff = inputs.map((x, i) => tf.sub(x, base[i]));
+      // inputs as rows [1, n·…], so the m points of a chunk are a 2-D [m, n·…] (rank ≤ 4)
+      const baseRows = base.map((b) => tf.reshape(b, [1, b.size]));
+      const diffRows = diff.map((d) => tf.reshape(d, [1, d.size]));
       const pointsOf = (first: number, m: number) =>
         inputs.map((x, i) => {
-          const alphas = tf.reshape(tf.div(tf.range(first + 1, first + m + 1), steps), [m, ...x.shape.map(() => 1)]);
-          const points = tf.add(tf.expandDims(base[i], 0), tf.mul(alphas, tf.expandDims(diff[i], 0)));
+          const alphas = tf.reshape(tf.div(tf.range(first + 1, first + m + 1), steps), [m, 1]);
+          const points = tf.add(baseRows[i], tf.mul(alphas, diffRows[i]));
           return tf.reshape(points, [m * x.shape[0], ...x.shape.slice(1)]);
         });
       const mean = meanGradient(inputs, cls, steps, maxBatch, pointsOf, gradientOf);
@@ -148,15 +152,17 @@ export function attributeWithGradients(method: Exclude<AttributionMethod, 'lrp'>
       const samples = options.samples ?? 32;
       const level = options.noiseLevel ?? 0.1;
       const seed = options.seed ?? 0;
-      const sigma = inputs.map((x) => {
-        const flat = tf.reshape(x, [x.shape[0], -1]);
-        return tf.reshape(tf.mul(tf.sub(tf.max(flat, 1), tf.min(flat, 1)), level), [1, x.shape[0], ...x.shape.slice(1).map(() => 1)]);
-      });
+      // each sample as a row [n, D]: the m noisy copies are a rank-3 [m, n, D] (rank ≤ 4)
+      const rowShapes = inputs.map((x): [number, number] => [x.shape[0], x.size / x.shape[0]]);
+      const rows = inputs.map((x, i) => tf.reshape(x, [1, ...rowShapes[i]]));
+      const sigma = rows.map((r, i) => tf.reshape(tf.mul(tf.sub(tf.max(r, 2), tf.min(r, 2)), level), [1, rowShapes[i][0], 1]));
       const pointsOf = (first: number, m: number) =>
         inputs.map((x, i) => {
-          // one seed per noisy copy, so the result does not depend on the chunking
-          const noise = tf.stack(Array.from({ length: m }, (_, k) => tf.randomNormal(x.shape, 0, 1, 'float32', seed + 7919 * i + first + k)));
-          return tf.reshape(tf.add(tf.expandDims(x, 0), tf.mul(noise, sigma[i])), [m * x.shape[0], ...x.shape.slice(1)]);
+          // one seed per noisy copy, so the result does not depend on the chunking (the values
+          // are those of randomNormal(x.shape): the same seed, the same number of draws); + 1
+          // because tfjs takes seed 0 as 'no seed' (Math.random), which would not reproduce
+          const noise = tf.stack(Array.from({ length: m }, (_, k) => tf.randomNormal(rowShapes[i], 0, 1, 'float32', seed + 7919 * i + first + k + 1)));
+          return tf.reshape(tf.add(rows[i], tf.mul(noise, sigma[i])), [m * x.shape[0], ...x.shape.slice(1)]);
         });
       return meanGradient(inputs, cls, samples, maxBatch, pointsOf, gradientOf);
     }

@@ -62,8 +62,15 @@ export interface ExplainOptions extends GradientMethodOptions {
    */
   readonly unknownLayers?: 'error' | 'gradient';
   /**
-   * Check the input for NaN/Inf before explaining (one scalar read from the device).
-   * Default true; turn off on a GPU hot path where every sync counts.
+   * Check the float32 inputs for NaN/Infinity. Default true. The check never reads from the
+   * device during `explain()`: it computes a per-sample "input is finite" flag on the device, sets
+   * the relevance of a sample whose input is not finite to NaN everywhere, and throws when the
+   * result is read: `await relevance.data()` (also `array`, `bytes`, `buffer`) rejects, and
+   * `dataSync()` (also `arraySync`, `bufferSync`, `toString`) throws, an LrpArgumentError naming
+   * the input and the sample indices; finite inputs read unchanged. `explainWithConservation`
+   * rejects with it. `false` skips the check: no flag, no wrapped reads, and it saves one
+   * `isFinite` reduction per input and one `where` per relevance tensor; NaN in the input then
+   * flows into the relevance unreported.
    */
   readonly checkInput?: boolean;
 }

@@ -61,11 +61,24 @@ describe('input errors', () => {
     await expectError(() => explain(model, [1, 2] as unknown as tf.Tensor, 0), LrpArgumentError, /expected 1 tensor|expected a tf.Tensor/);
     await expectError(() => explain(model, 'x' as unknown as tf.Tensor, 0), LrpArgumentError, /expected a tf.Tensor/);
   });
-  test('NaN and Infinity', async () => {
+  test('NaN and Infinity: explain() returns, reading the result throws (no sync read before)', async () => {
     const nan = tf.tensor2d([[1, NaN, 0, 0]]);
-    const inf = tf.tensor2d([[1, Infinity, 0, 0]]);
-    await expectError(() => explain(model, nan, 0), LrpArgumentError, /NaN or Infinity/, /checkInput/);
-    await expectError(() => explain(model, inf, 0), LrpArgumentError, /NaN or Infinity/);
+    const inf = tf.tensor2d([[0, 0, 0, 0], [1, Infinity, 0, 0]]);
+    /** Explains, reads the result as `read` does, and disposes it (expectError checks the leaks). */
+    const readOf = (x: tf.Tensor, read: (r: tf.Tensor) => unknown) => async () => {
+      const r = explain(model, x, 0) as tf.Tensor;
+      try {
+        await Promise.resolve(read(r));
+      } finally {
+        r.dispose();
+      }
+    };
+    const e = await expectError(readOf(nan, (r) => r.data()), LrpArgumentError, /NaN or Infinity in sample\(s\) 0\./, /checkInput/);
+    expect((e as LrpArgumentError).argument).toBe('input');
+    await expectError(readOf(nan, (r) => r.dataSync()), LrpArgumentError, /NaN or Infinity in sample\(s\) 0\./, /checkInput/);
+    await expectError(readOf(inf, (r) => r.array()), LrpArgumentError, /NaN or Infinity in sample\(s\) 1\./);
+    await expectError(readOf(inf, (r) => r.arraySync()), LrpArgumentError, /NaN or Infinity in sample\(s\) 1\./);
+    await expectError(() => explainWithConservation(model, inf, 0), LrpArgumentError, /NaN or Infinity in sample\(s\) 1\./, /checkInput/);
     tf.dispose([nan, inf]);
   });
   test('classIdx out of range, negative, non-integer, wrong length, wrong type', async () => {

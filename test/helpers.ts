@@ -2,13 +2,60 @@
 import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../scripts/random';
 
-/** The backends every numeric test runs on in Node. */
-export const BACKENDS = ['cpu', 'wasm'] as const;
+type WebGPUSupport = typeof import('./support/webgpu-node');
 
-/** Switches the global backend (wasm: SIMD, one thread). */
+/** test/support/webgpu-node.ts, loaded through a variable: the browser bundle of the conformance page includes this file. */
+function webgpuSupport(): WebGPUSupport {
+  const file = './support/webgpu-node';
+  return require(file) as WebGPUSupport;
+}
+
+/**
+ * Whether the suites run on WebGPU in Node (Dawn; Mesa's software OpenGL on a machine without a
+ * GPU), decided synchronously at load: the packages resolve and a GPU library is installed, or
+ * `TFJS_LRP_WEBGPU=1`. When it cannot run, the webgpu runs are skipped with a warning, except
+ * under `CI`, where they are included and fail loudly (`TFJS_LRP_WEBGPU=0` excludes them).
+ */
+function webgpuIncluded(): boolean {
+  if (typeof process === 'undefined' || process.versions?.node === undefined) return false;
+  const { available, reason } = webgpuSupport().webgpuAvailability();
+  if (available) return true;
+  if (process.env.TFJS_LRP_WEBGPU === '0') return false;
+  if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') return true;
+  console.warn(`\n*** WebGPU (Node) test runs SKIPPED: ${reason}. Install it to run them; under CI they run and fail. ***\n`);
+  return false;
+}
+
+/** Whether the webgpu runs are part of this test run (see {@link BACKENDS}). */
+export const WEBGPU_IN_NODE = webgpuIncluded();
+
+/** The backends every numeric test runs on in Node: cpu, wasm, and webgpu where it can run (last). */
+export const BACKENDS: readonly string[] = WEBGPU_IN_NODE ? ['cpu', 'wasm', 'webgpu'] : ['cpu', 'wasm'];
+
+/** Backends that read synchronously (dataSync): every backend of {@link BACKENDS} except webgpu. */
+export const SYNC_BACKENDS: readonly string[] = ['cpu', 'wasm'];
+
+let webgpuUsed = false;
+// Dawn keeps the process alive while its device lives: release it after each test file.
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    if (webgpuUsed) webgpuSupport().releaseWebGPUForTests();
+    webgpuUsed = false;
+  });
+}
+
+/**
+ * Switches the global backend (wasm: SIMD, one thread; webgpu: Dawn via useWebGPU(), released
+ * after the test file). Tensors move to the new backend when they are used; leave webgpu for the
+ * last: in Node it cannot read synchronously, so tensors do not move back from it.
+ */
 export async function useBackend(name: string): Promise<void> {
   // Registered only on demand, so that cpu stays the default for models built at load time.
   if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  if (name === 'webgpu' && typeof process !== 'undefined' && process.versions?.node !== undefined) {
+    webgpuUsed = true;
+    await webgpuSupport().useWebGPUForTests();
+  }
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`backend ${name} did not initialise`);
 }
@@ -93,13 +140,28 @@ export async function expectNoLeak(fn: () => unknown): Promise<void> {
   expect(tf.memory().numTensors).toBe(before);
 }
 
-/** Data of a tensor (or the first tensor of a list) as Float32Array; disposes it. */
-export function take(t: tf.Tensor | tf.Tensor[]): Float32Array {
+/** Data of a tensor (or the first tensor of a list) as Float32Array, read asynchronously (every backend); disposes it. */
+export async function take(t: tf.Tensor | tf.Tensor[]): Promise<Float32Array> {
   const list = Array.isArray(t) ? t : [t];
-  const data = list[0].dataSync() as Float32Array;
-  const copy = Float32Array.from(data);
-  tf.dispose(list);
-  return copy;
+  try {
+    return Float32Array.from(await list[0].data());
+  } finally {
+    tf.dispose(list);
+  }
+}
+
+/**
+ * Reads tensors asynchronously so that later synchronous reads of the same tensors (dataSync, as
+ * the float64 reference's refGraphFromModel does with the weights) work on webgpu too: the
+ * backend keeps what it has read on the host. A no-op in effect on cpu and wasm.
+ */
+export async function readToHost(tensors: readonly tf.Tensor[]): Promise<void> {
+  await Promise.all(tensors.map((t) => t.data()));
+}
+
+/** The values of a tensor, read asynchronously (works on every backend, webgpu included). */
+export async function values(t: tf.Tensor): Promise<Float32Array> {
+  return Float32Array.from(await t.data());
 }
 
 /** Asserts `fn` throws `type` with a message matching every pattern, and leaks nothing. */

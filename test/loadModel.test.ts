@@ -1,6 +1,8 @@
 /**
  * loadModel (tfjs-lrp/node): real third-party models from ../shared/zoo, old and new converter
- * formats, shards and quantized weights, and every loader error with its message.
+ * formats, shards and quantized weights, and every loader error with its message. The zoo models
+ * are also explained on webgpu in Node where it can run (last in the file: tensors do not move
+ * back from webgpu, which cannot read synchronously there).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -8,7 +10,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { COMPOSITE_NAMES, createExplainer, LrpLoadError } from '../src';
 import { loadModel } from '../src/node';
-import { randomizeWeights, uniform, useBackend } from './helpers';
+import { expectClose, randomizeWeights, uniform, useBackend, WEBGPU_IN_NODE } from './helpers';
 
 const ZOO = path.join(__dirname, '..', '..', 'shared', 'zoo');
 const ZOO_MODELS = ['tfjs_examples_abalone', 'mnist_cnn_aslamplr', 'ml5_doodlenet', 'tensorspace_lenet', 'ml5_crepe', 'ml5_cvae_quickdraw'];
@@ -245,3 +247,69 @@ describe('loader errors', () => {
     await expect(loadModel(path.join(dir, 'nope'))).rejects.toThrow(/does not exist/);
   });
 });
+
+if (WEBGPU_IN_NODE) {
+  describe('real models from ../shared/zoo on webgpu: every composite agrees with cpu', () => {
+    /** A zoo model and its inputs (made on cpu), with cpu's relevance per composite. */
+    interface Prepared {
+      readonly model: tf.LayersModel;
+      readonly inputs: tf.Tensor[];
+      readonly cpu: Map<string, Float32Array[]>;
+    }
+    const prepared = new Map<string, Prepared>();
+    /**
+     * Composites per model: all of them, except on ml5_crepe (six 1024-sample conv layers of up to
+     * 1024 filters: ~14 s per composite on Mesa's software GPU), where two composites that between
+     * them use every rule family (epsilon, gamma, zBox; flat, alphaBeta) keep the file within its
+     * time budget.
+     */
+    const compositesOf = (name: string): readonly string[] => (name === 'ml5_crepe' ? ['epsilonGammaBox', 'epsilonAlpha2Beta1Flat'] : COMPOSITE_NAMES);
+    const optionsOf = (model: tf.LayersModel, composite: string) => ({ composite: composite as 'epsilonPlus', low: 0, high: 1, output: model.outputs.length - 1 });
+    const inputOf = (xs: tf.Tensor[]): tf.Tensor | tf.Tensor[] => (xs.length === 1 ? xs[0] : xs);
+
+    beforeAll(async () => {
+      await useBackend('cpu'); // every cpu reference first: tensors do not move back from webgpu
+      for (const name of ZOO_MODELS) {
+        const model = await loadModel(path.join(ZOO, name));
+        const inputs = model.inputs.map((t, i) => uniform([2, ...(t.shape.slice(1) as number[])], 100 + i, 0, 1));
+        const cpu = new Map<string, Float32Array[]>();
+        for (const composite of compositesOf(name)) {
+          const explainer = createExplainer(model, optionsOf(model, composite));
+          const r = explainer.explain(inputOf(inputs), 'max');
+          const list = Array.isArray(r) ? r : [r];
+          cpu.set(composite, await Promise.all(list.map(async (t) => Float32Array.from(await t.data()))));
+          tf.dispose(list);
+          explainer.dispose();
+        }
+        prepared.set(name, { model, inputs, cpu });
+      }
+      await useBackend('webgpu');
+    });
+    afterAll(() => {
+      for (const p of prepared.values()) {
+        tf.dispose(p.inputs);
+        p.model.dispose();
+      }
+    });
+
+    test.each(ZOO_MODELS)('%s: |R − R_cpu| ≤ 1e-3 max|R_cpu|, finite, no leak', async (name) => {
+      const { model, inputs, cpu } = prepared.get(name) as Prepared;
+      let before = -1; // counted after the first composite, which creates the first-run constants
+      for (const composite of compositesOf(name)) {
+        const explainer = createExplainer(model, optionsOf(model, composite));
+        const { relevance, conservation } = await explainer.explainWithConservation(inputOf(inputs), 'max');
+        const list = Array.isArray(relevance) ? relevance : [relevance];
+        const expected = cpu.get(composite) as Float32Array[];
+        for (const [i, r] of list.entries()) {
+          expect(r.shape).toEqual(inputs[i].shape);
+          expectClose(await r.data(), expected[i], 1e-3, `${name} / ${composite} / input ${i}`); // also: every value finite
+        }
+        expect(conservation.score.every(Number.isFinite)).toBe(true);
+        tf.dispose(list);
+        explainer.dispose();
+        if (before < 0) before = tf.memory().numTensors;
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+}

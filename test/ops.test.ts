@@ -5,7 +5,8 @@
  * pooling (same padding divides by the in-bounds count).
  */
 import * as tf from '@tensorflow/tfjs';
-import { axisPadding } from '../src/ops/conv';
+import { axisPadding, insertZeros } from '../src/ops/conv';
+import { addMany } from '../src/ops/gpu';
 import { conv2dMap, depthwiseConv2dMap } from '../src/ops/linear';
 import { avgPoolTranspose, maxPoolTranspose } from '../src/ops/pool';
 import { BACKENDS, expectClose, uniform, useBackend } from './helpers';
@@ -17,9 +18,10 @@ const POOL: Array<[number, number, 'same' | 'valid', number]> = [[2, 2, 'valid',
 /** tf.grad on the cpu backend, as the independent reference. */
 async function cpuGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, dy: tf.Tensor): Promise<Float32Array> {
   const backend = tf.getBackend();
+  const [xv, dv] = [await x.data(), await dy.data()]; // read first: webgpu reads asynchronously only
   await useBackend('cpu');
-  const xc = tf.tensor(x.dataSync(), x.shape);
-  const dc = tf.tensor(dy.dataSync(), dy.shape);
+  const xc = tf.tensor(xv, x.shape);
+  const dc = tf.tensor(dv, dy.shape);
   const g = tf.grad(f)(xc, dc);
   const out = Float32Array.from(g.dataSync());
   tf.dispose([xc, dc, g]);
@@ -28,9 +30,9 @@ async function cpuGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, dy: tf.Tens
 }
 
 /** <f(x), dy> = <x, fᵀ(dy)>: the defining property of the transposed map (in float64). */
-function expectAdjoint(x: tf.Tensor, fx: tf.Tensor, dy: tf.Tensor, fTdy: tf.Tensor): void {
-  const dot = (a: tf.Tensor, b: tf.Tensor) => {
-    const [u, v] = [a.dataSync(), b.dataSync()];
+async function expectAdjoint(x: tf.Tensor, fx: tf.Tensor, dy: tf.Tensor, fTdy: tf.Tensor): Promise<void> {
+  const dot = async (a: tf.Tensor, b: tf.Tensor) => {
+    const [u, v] = [await a.data(), await b.data()];
     let sum = 0;
     let scale = 0;
     for (let i = 0; i < u.length; i++) {
@@ -39,8 +41,8 @@ function expectAdjoint(x: tf.Tensor, fx: tf.Tensor, dy: tf.Tensor, fTdy: tf.Tens
     }
     return [sum, scale];
   };
-  const [left, scale] = dot(fx, dy);
-  const [right] = dot(x, fTdy);
+  const [left, scale] = await dot(fx, dy);
+  const [right] = await dot(x, fTdy);
   expect(Math.abs(left - right)).toBeLessThanOrEqual(1e-5 * scale);
 }
 
@@ -58,8 +60,8 @@ for (const backend of BACKENDS) {
       expect(z.shape).toEqual(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d).shape);
       const dy = uniform(z.shape, 3);
       const got = map.transpose(dy, w, x.shape);
-      if (d === 1) expectClose(got.dataSync(), await cpuGrad((v) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'conv2d');
-      else expectAdjoint(x, z, dy, got); // tfjs has no gradient for dilated convolutions
+      if (d === 1) expectClose(await got.data(), await cpuGrad((v) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'conv2d');
+      else await expectAdjoint(x, z, dy, got); // tfjs has no gradient for dilated convolutions
       tf.dispose([x, w, z, dy]);
     });
 
@@ -70,8 +72,8 @@ for (const backend of BACKENDS) {
       const z = map.apply(x, { kernel: w, bias: null });
       const dy = uniform(z.shape, 6);
       const got = map.transpose(dy, w, x.shape);
-      if (d === 1) expectClose(got.dataSync(), await cpuGrad((v) => tf.depthwiseConv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'depthwise');
-      else expectAdjoint(x, z, dy, got);
+      if (d === 1) expectClose(await got.data(), await cpuGrad((v) => tf.depthwiseConv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'depthwise');
+      else await expectAdjoint(x, z, dy, got);
       tf.dispose([x, w, z, dy]);
     });
 
@@ -79,17 +81,17 @@ for (const backend of BACKENDS) {
       const x = uniform([2, size, size, 3], 7) as tf.Tensor4D;
       const pooled = tf.maxPool(x, k, s, padding);
       const dy = uniform(pooled.shape, 8) as tf.Tensor4D;
-      const got = maxPoolTranspose(x, pooled, dy, [k, k], [s, s], padding).dataSync();
+      const got = await maxPoolTranspose(x, pooled, dy, [k, k], [s, s], padding).data();
       expectClose(got, await cpuGrad((v) => tf.maxPool(v as tf.Tensor4D, k, s, padding), x, dy), 1e-6, 'maxPool');
       tf.dispose([x, pooled, dy]);
     });
 
-    test('maxPool ties: the first maximum in row-major window order takes all', () => {
+    test('maxPool ties: the first maximum in row-major window order takes all', async () => {
       // windows of 2x2: [[5,5],[5,1]] → (0,0); [[0,2],[2,2]] → (0,1); [[0,0],[0,0]] → (0,0)
       const x = tf.tensor4d([5, 5, 0, 2, 0, 0, 5, 1, 2, 2, 0, 0], [1, 2, 6, 1]);
       const pooled = tf.maxPool(x, 2, 2, 'valid');
       const dy = tf.tensor4d([1, 2, 3], [1, 1, 3, 1]);
-      const got = Array.from(maxPoolTranspose(x, pooled, dy, [2, 2], [2, 2], 'valid').dataSync());
+      const got = Array.from(await maxPoolTranspose(x, pooled, dy, [2, 2], [2, 2], 'valid').data());
       expect(got).toEqual([1, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0]);
       tf.dispose([x, pooled, dy]);
     });
@@ -98,13 +100,13 @@ for (const backend of BACKENDS) {
       const x = uniform([2, size, size, 2], 9) as tf.Tensor4D;
       const y = tf.avgPool(x, k, s, padding);
       const dy = uniform(y.shape, 10) as tf.Tensor4D;
-      const got = avgPoolTranspose(x, dy, [k, k], [s, s], padding).dataSync();
+      const got = await avgPoolTranspose(x, dy, [k, k], [s, s], padding).data();
       // independent: the transposed map of a linear f satisfies <f(x), dy> = <x, fᵀ(dy)>, and
       // fᵀ(dy) at one position is the sum over its windows of dy / (in-bounds count)
       const [n, h, w, c] = x.shape;
       const [ho, wo] = [y.shape[1], y.shape[2]];
       const [pt, pl] = [axisPadding(h, k, s, 1, padding)[0], axisPadding(w, k, s, 1, padding)[0]];
-      const d = dy.dataSync();
+      const d = await dy.data();
       const ref = new Float64Array(x.size);
       for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
         const cells: number[] = [];
@@ -117,6 +119,47 @@ for (const backend of BACKENDS) {
       }
       expectClose(got, ref, 1e-5, 'avgPool');
       tf.dispose([x, y, dy]);
+    });
+
+    test.each([[2, 2], [3, 2], [1, 3], [2, 1]])('insertZeros strides [%i, %i]: exact, rank ≤ 4 kernels only', async (sh, sw) => {
+      const g = uniform([2, 3, 4, 5], 11) as tf.Tensor4D;
+      const profile = await tf.profile(() => insertZeros(g, [sh, sw]));
+      const got = profile.result as tf.Tensor4D;
+      expect(got.shape).toEqual([2, 3 * sh, 4 * sw, 5]);
+      const [n, h, w, c] = g.shape;
+      const src = await g.data();
+      const ref = new Float32Array(got.size);
+      for (let b = 0; b < n; b++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let ch = 0; ch < c; ch++) {
+        ref[((b * h * sh + i * sh) * w * sw + j * sw) * c + ch] = src[((b * h + i) * w + j) * c + ch];
+      }
+      expect(Array.from(await got.data())).toEqual(Array.from(ref));
+      expect(profile.kernels.filter((k) => k.name !== 'Reshape' && [...k.inputShapes, ...k.outputShapes].some((shape) => (shape ?? []).length > 4))).toEqual([]);
+      tf.dispose([g, got]);
+    });
+
+    test.each([[3, 2, 'valid', 10], [2, 3, 'same', 9]] as const)('conv2d strides [%i, %i] %s size %i (anisotropic)', async (sh, sw, padding, size) => {
+      const x = uniform([2, size, size - 1, 2], 12);
+      const w = uniform([3, 4, 2, 3], 13);
+      const map = conv2dMap({ kernelSize: [3, 4], strides: [sh, sw], dilation: [1, 1], padding });
+      const z = map.apply(x, { kernel: w, bias: null });
+      const dy = uniform(z.shape, 14);
+      const got = map.transpose(dy, w, x.shape);
+      expectClose(await got.data(), await cpuGrad((v) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, [sh, sw], padding), x, dy), 1e-5, 'conv2d anisotropic');
+      tf.dispose([x, w, z, dy, got]);
+    });
+
+    test.each([1, 2, 7, 8, 15, 50])('addMany of %i tensors: the sum, AddN of ≤ 7 inputs, no leak', async (count) => {
+      const parts = Array.from({ length: count }, (_, i) => uniform([3, 2], 20 + i));
+      const before = tf.memory().numTensors;
+      const profile = await tf.profile(() => addMany(parts));
+      const got = profile.result as tf.Tensor;
+      const ref = new Float64Array(6);
+      for (const p of parts) (await p.data()).forEach((v, i) => (ref[i] += v));
+      expectClose(await got.data(), ref, 1e-6, 'addMany');
+      expect(Math.max(0, ...profile.kernels.filter((k) => k.name === 'AddN').map((k) => k.inputShapes.length))).toBeLessThanOrEqual(7);
+      if (count > 1) got.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(parts);
     });
   });
 }

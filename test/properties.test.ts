@@ -1,13 +1,15 @@
 /**
  * Properties that hold whatever the reference says: conservation on bias-free models, LRP-0 =
  * gradient × input on bias-free ReLU networks, BatchNorm merging keeps the logits, cpu = wasm,
- * the model is never changed, and per-layer sums are reported.
+ * the model is never changed, and per-layer sums are reported. Conservation, LRP-0 = gradient ×
+ * input and the canonized forward pass also run on webgpu in Node where it can run (at the end of
+ * the file: tensors do not move back from webgpu, which cannot read synchronously in Node).
  */
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer, describePlan, explain, explainWithConservation, ExplainOptions, formatPlan, makeRule, mapParams, registerLayerRule, templateRule } from '../src';
 import { planModel } from '../src/plan';
 import { runForward } from '../src/forward';
-import { expectClose, expectNoLeak, randomizeWeights, take, uniform, useBackend } from './helpers';
+import { expectClose, expectNoLeak, randomizeWeights, take, uniform, useBackend, WEBGPU_IN_NODE } from './helpers';
 import { CASES } from './models';
 
 const CONSERVING: Array<[string, ExplainOptions]> = [
@@ -51,7 +53,8 @@ const CONSERVATION_MODELS: Array<[string, () => tf.LayersModel, number[]]> = [
   }, [6, 6, 3]],
 ];
 
-describe('conservation on bias-free models: |Σ R_in − logit| ≤ 1e-4 |logit|', () => {
+/** The suites that also run on webgpu (values read asynchronously). */
+const conservationSuite = () => describe('conservation on bias-free models: |Σ R_in − logit| ≤ 1e-4 |logit|', () => {
   for (const [name, build, shape] of CONSERVATION_MODELS) {
     test.each(CONSERVING)(`${name}: %s`, async (_label, options) => {
       const model = build();
@@ -70,24 +73,24 @@ describe('conservation on bias-free models: |Σ R_in − logit| ≤ 1e-4 |logit|
   }
 });
 
-describe('LRP-0 on a bias-free ReLU network equals gradient × input', () => {
+const lrp0Suite = () => describe('LRP-0 on a bias-free ReLU network equals gradient × input', () => {
   test.each([
     ['dense', () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 6, activation: 'relu', useBias: false }), tf.layers.dense({ units: 5, activation: 'relu', useBias: false }), tf.layers.dense({ units: 3, useBias: false })] }), [4, 8]],
     ['conv + maxpool', () => tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', useBias: false }), tf.layers.maxPooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 3, useBias: false })] }), [4, 6, 6, 2]],
-  ] as const)('%s', (_name, build, shape) => {
+  ] as const)('%s', async (_name, build, shape) => {
     const model = build();
     randomizeWeights(model, 5, { biasFree: true });
     const x = uniform([...shape], 9);
-    const lrp0 = take(explain(model, x, 1, { rule: 'zero' }));
-    const gxi = take(tf.tidy(() => tf.mul(x, tf.grad((v: tf.Tensor) => tf.sum(tf.gather(model.predict(v) as tf.Tensor, [1], 1)))(x))));
+    const lrp0 = await take(explain(model, x, 1, { rule: 'zero' }));
+    const gxi = await take(tf.tidy(() => tf.mul(x, tf.grad((v: tf.Tensor) => tf.sum(tf.gather(model.predict(v) as tf.Tensor, [1], 1)))(x))));
     expectClose(lrp0, gxi, 1e-4, 'LRP-0 vs gradient x input');
     x.dispose();
     model.dispose();
   });
 });
 
-describe('canonization keeps the function', () => {
-  test.each(CASES.map((c) => [c.name, c]))('forward pass of the canonized graph = model.predict: %s', (_n, testCase) => {
+const canonizationSuite = () => describe('canonization keeps the function', () => {
+  test.each(CASES.map((c) => [c.name, c]))('forward pass of the canonized graph = model.predict: %s', async (_n, testCase) => {
     const { model, inputs } = testCase.build();
     const plan = planModel(model, {});
     const logits = tf.tidy(() => {
@@ -102,11 +105,15 @@ describe('canonization keeps the function', () => {
     });
     const expected = plan.graph.stripped === null ? predicted : tf.tidy(() => (plan.graph.stripped?.activation === 'sigmoid' ? tf.sigmoid(logits) : tf.softmax(logits)));
     const actual = plan.graph.stripped === null ? logits : (model.predict(inputs.length === 1 ? inputs[0] : inputs) as tf.Tensor);
-    expectClose(actual.dataSync(), expected.dataSync(), 1e-5, testCase.name);
+    expectClose(await actual.data(), await expected.data(), 1e-5, testCase.name);
     tf.dispose([logits, predicted, expected, actual, ...inputs]);
     model.dispose();
   });
 });
+
+conservationSuite();
+lrp0Suite();
+canonizationSuite();
 
 describe('BatchNorm merging', () => {
   test('merged Conv+BN and Dense+BN compute the same logits as the model, and the model is unchanged', () => {
@@ -145,7 +152,7 @@ describe('cpu and wasm agree within 1e-4 max|R|', () => {
       for (const backend of ['cpu', 'wasm']) {
         await useBackend(backend);
         const { model, inputs } = testCase.build();
-        results.push(configs.map((o) => take(explain(model, inputs.length === 1 ? inputs[0] : inputs, testCase.classes, o))));
+        results.push(await Promise.all(configs.map((o) => take(explain(model, inputs.length === 1 ? inputs[0] : inputs, testCase.classes, o)))));
         tf.dispose(inputs);
         model.dispose();
       }
@@ -157,22 +164,22 @@ describe('cpu and wasm agree within 1e-4 max|R|', () => {
 
 describe('API behaviour', () => {
   const testCase = CASES[1];
-  test('classIdx forms: number, per sample, max; a batch equals its samples one by one', () => {
+  test('classIdx forms: number, per sample, max; a batch equals its samples one by one', async () => {
     const { model, inputs } = testCase.build();
     const [x] = inputs;
     const explainer = createExplainer(model, { composite: 'epsilonPlusFlat' });
     const top = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, 1).arraySync() as number[]);
-    const viaMax = take(explainer.explain(x, 'max'));
-    const viaArray = take(explainer.explain(x, top));
+    const viaMax = await take(explainer.explain(x, 'max'));
+    const viaArray = await take(explainer.explain(x, top));
     expect(Array.from(viaMax)).toEqual(Array.from(viaArray));
-    const all2 = take(explainer.explain(x, 2));
-    const per = take(explainer.explain(x, [2, 2, 2]));
+    const all2 = await take(explainer.explain(x, 2));
+    const per = await take(explainer.explain(x, [2, 2, 2]));
     expect(Array.from(all2)).toEqual(Array.from(per));
     const n = x.shape[0];
     const size = x.size / n;
     for (let i = 0; i < n; i++) {
       const xi = tf.slice(x, [i], [1]);
-      const single = take(explainer.explain(xi, [top[i]]));
+      const single = await take(explainer.explain(xi, [top[i]]));
       expectClose(single, viaArray.subarray(i * size, (i + 1) * size), 1e-5, `sample ${i}`);
       xi.dispose();
     }
@@ -182,17 +189,17 @@ describe('API behaviour', () => {
   test("outputRelevance 'one' and a custom tensor", async () => {
     const { model, inputs } = testCase.build();
     const [x] = inputs;
-    const logit = take(explain(model, x, [0, 1, 2]));
+    const logit = await take(explain(model, x, [0, 1, 2]));
     const one = await explainWithConservation(model, x, [0, 1, 2], { outputRelevance: 'one' });
     expect(one.conservation.outputSum).toEqual([1, 1, 1]);
-    const oneData = take(one.relevance);
+    const oneData = await take(one.relevance);
     // the rules are linear in R: logit mode = one mode × score
     const size = x.size / 3;
     one.conservation.score.forEach((s, i) => {
       expectClose(logit.subarray(i * size, (i + 1) * size), oneData.subarray(i * size, (i + 1) * size).map((v) => v * s), 1e-4, `sample ${i}`);
     });
     const custom = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
-    const viaTensor = take(explain(model, x, 0, { outputRelevance: custom }));
+    const viaTensor = await take(explain(model, x, 0, { outputRelevance: custom }));
     expectClose(viaTensor, oneData, 1e-6, 'custom tensor = one-hot');
     tf.dispose([custom, ...inputs]);
   });
@@ -223,7 +230,7 @@ describe('API behaviour', () => {
     tf.dispose(inputs);
   });
 
-  test('multi-output model: explains the chosen output', () => {
+  test('multi-output model: explains the chosen output', async () => {
     const input = tf.input({ shape: [4] });
     const h = tf.layers.dense({ units: 5, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
     const o1 = tf.layers.dense({ units: 3, activation: 'softmax', name: 'o1' }).apply(h) as tf.SymbolicTensor;
@@ -232,8 +239,8 @@ describe('API behaviour', () => {
     randomizeWeights(model, 3);
     const x = uniform([2, 4], 8);
     const single = tf.model({ inputs: input, outputs: o2 });
-    const a = take(explain(model, x, 1, { output: 1 }));
-    const b = take(explain(single, x, 1));
+    const a = await take(explain(model, x, 1, { output: 1 }));
+    const b = await take(explain(single, x, 1));
     expect(Array.from(a)).toEqual(Array.from(b));
     x.dispose();
   });
@@ -250,7 +257,7 @@ describe('API behaviour', () => {
 });
 
 describe('layers beyond the reference', () => {
-  test('PReLU passes relevance unchanged: equals the reference model with LeakyReLU of the same slope', () => {
+  test('PReLU passes relevance unchanged: equals the reference model with LeakyReLU of the same slope', async () => {
     const build = (act: () => tf.layers.Layer) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 6 }), act(), tf.layers.dense({ units: 3 })] });
     const withPrelu = build(() => tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.2 }) }));
     const withLeaky = build(() => tf.layers.leakyReLU({ alpha: 0.2 }));
@@ -260,18 +267,18 @@ describe('layers beyond the reference', () => {
     withPrelu.layers[1].setWeights([tf.fill([6], 0.2)]);
     const x = uniform([3, 5], 2);
     for (const options of [{ rule: 'epsilon' }, { rule: 'gamma' }] as ExplainOptions[]) {
-      const a = take(explain(withPrelu, x, [0, 1, 2], options));
-      const b = take(explain(withLeaky, x, [0, 1, 2], options));
+      const a = await take(explain(withPrelu, x, [0, 1, 2], options));
+      const b = await take(explain(withLeaky, x, [0, 1, 2], options));
       expectClose(a, b, 1e-6, 'PReLU vs LeakyReLU');
     }
     x.dispose();
   });
 
-  test('a softmax inside the network is an error that says how to map it', () => {
+  test('a softmax inside the network is an error that says how to map it', async () => {
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax', name: 'attn' }), tf.layers.dense({ units: 2 })] });
     expect(() => createExplainer(model)).toThrow(/applies softmax inside the network.*layerRules = \{ 'attn': 'pass' \}/s);
     const x = uniform([2, 4], 1);
-    const r = take(explain(model, x, 0, { layerRules: { 'attn:softmax': 'pass' } }));
+    const r = await take(explain(model, x, 0, { layerRules: { 'attn:softmax': 'pass' } }));
     expect(r.every(Number.isFinite)).toBe(true);
     x.dispose();
   });
@@ -309,21 +316,21 @@ describe('layers beyond the reference', () => {
 });
 
 describe('an explainer keeps weight-derived tensors between calls', () => {
-  test('constant count across calls, current weights after setWeights, all released by dispose', () => {
+  test('constant count across calls, current weights after setWeights, all released by dispose', async () => {
     const { model, inputs } = CASES[6].build(); // Conv + merged BatchNorm + depthwise
     const [x] = inputs;
     const before = tf.memory().numTensors;
     const explainer = createExplainer(model, { composite: 'epsilonGammaBox', low: -1, high: 1 });
-    const first = take(explainer.explain(x, [0, 1, 2]));
+    const first = await take(explainer.explain(x, [0, 1, 2]));
     const held = tf.memory().numTensors - before;
     expect(held).toBeGreaterThan(0);
-    const second = take(explainer.explain(x, [0, 1, 2]));
+    const second = await take(explainer.explain(x, [0, 1, 2]));
     expect(tf.memory().numTensors - before).toBe(held);
     expect(Array.from(second)).toEqual(Array.from(first));
     // new weights: the explainer must use them (nothing stale), and hold no more than before
     randomizeWeights(model, 999);
-    const fresh = take(explain(model, x, [0, 1, 2], { composite: 'epsilonGammaBox', low: -1, high: 1 }));
-    const afterChange = take(explainer.explain(x, [0, 1, 2]));
+    const fresh = await take(explain(model, x, [0, 1, 2], { composite: 'epsilonGammaBox', low: -1, high: 1 }));
+    const afterChange = await take(explainer.explain(x, [0, 1, 2]));
     expectClose(afterChange, fresh, 1e-6, 'after setWeights');
     expect(Math.max(...afterChange.map((v, i) => Math.abs(v - first[i])))).toBeGreaterThan(1e-3);
     explainer.dispose();
@@ -365,12 +372,12 @@ describe('review regressions', () => {
     tf.dispose([x, y]);
   });
 
-  test('BatchNormalization with a positive channel axis (Keras TF2 saves [3]) is merged', () => {
+  test('BatchNormalization with a positive channel axis (Keras TF2 saves [3]) is merged', async () => {
     const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, useBias: false }), tf.layers.batchNormalization({ axis: 3 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
     randomizeWeights(model, 5);
     expect(describePlan(planModel(model)).find((r) => r.className === 'BatchNormalization')?.notes.join()).toMatch(/merged into the layer before it/);
     const x = uniform([2, 5, 5, 2], 6);
-    expect(take(explain(model, x, 0)).every(Number.isFinite)).toBe(true);
+    expect((await take(explain(model, x, 0))).every(Number.isFinite)).toBe(true);
     x.dispose();
   });
 
@@ -404,3 +411,15 @@ describe('review regressions', () => {
     expect(() => registerLayerRule('Dense', makeRule('zPlus'))).toThrow(/options.layerRules = \{ Dense: rule \}/);
   });
 });
+
+// Last in the file: tensors do not move back from webgpu (no synchronous read in Node).
+if (WEBGPU_IN_NODE) {
+  describe('webgpu', () => {
+    beforeAll(async () => {
+      await useBackend('webgpu');
+    });
+    conservationSuite();
+    lrp0Suite();
+    canonizationSuite();
+  });
+}

@@ -1,43 +1,19 @@
 /**
  * Every rule and composite against the independent float64 plain-loop reference
- * (test/reference/lrp64.ts), on models of every supported layer type, on cpu and wasm:
- * max|R − R_ref| ≤ 1e-4 · max|R_ref|.
+ * (test/reference/lrp64.ts), on models of every supported layer type, on every backend of
+ * BACKENDS (cpu, wasm, and webgpu in Node where it can run): max|R − R_ref| ≤ 1e-4 · max|R_ref|.
+ * Values are read asynchronously (WebGPU in Node cannot read synchronously).
  */
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, ExplainOptions } from '../src';
-import { BACKENDS, expectClose, useBackend } from './helpers';
+import { createExplainer } from '../src';
+import { BACKENDS, expectClose, readToHost, useBackend } from './helpers';
 import { CASES } from './models';
 import { refGraphFromModel } from './reference/fromModel';
-import { Arr, lrp64, refRules, RefRuleSpec } from './reference/lrp64';
+import { Arr, lrp64, refRules } from './reference/lrp64';
+import { CONFIGS } from './configs';
 
-/** Options for the engine and the same spec for the reference. */
-interface Config {
-  readonly label: string;
-  readonly options: (bounds: [number, number]) => ExplainOptions;
-  readonly spec: (bounds: [number, number]) => RefRuleSpec;
-}
-
-const same = (o: ExplainOptions & RefRuleSpec): Pick<Config, 'options' | 'spec'> => ({ options: () => o as ExplainOptions, spec: () => o as RefRuleSpec });
-
-export const CONFIGS: Config[] = [
-  { label: 'epsilon 1e-6', ...same({ rule: 'epsilon' }) },
-  { label: 'epsilon 0.25', ...same({ rule: 'epsilon', epsilon: 0.25 }) },
-  { label: 'zPlus', ...same({ rule: 'zPlus' }) },
-  { label: 'alphaBeta 2/1', ...same({ rule: 'alphaBeta', alpha: 2, beta: 1 }) },
-  { label: 'alphaBeta 1/0', ...same({ rule: 'alphaBeta', alpha: 1, beta: 0 }) },
-  { label: 'gamma 0.25', ...same({ rule: 'gamma', gamma: 0.25 }) },
-  { label: 'gamma 1 + flat first', ...same({ rule: 'gamma', gamma: 1, firstLayer: 'flat' }) },
-  { label: 'epsilon + wSquare first', ...same({ rule: 'epsilon', firstLayer: 'wSquare' }) },
-  { label: 'zPlus + zBox first', options: ([low, high]) => ({ rule: 'zPlus', firstLayer: 'zBox', low, high }), spec: ([low, high]) => ({ rule: 'zPlus', firstLayer: 'zBox', low, high }) },
-  { label: 'epsilonPlus', ...same({ composite: 'epsilonPlus' }) },
-  { label: 'epsilonPlusFlat', ...same({ composite: 'epsilonPlusFlat' }) },
-  { label: 'epsilonGammaBox', options: ([low, high]) => ({ composite: 'epsilonGammaBox', low, high }), spec: ([low, high]) => ({ composite: 'epsilonGammaBox', low, high }) },
-  { label: 'epsilonAlpha2Beta1', ...same({ composite: 'epsilonAlpha2Beta1' }) },
-  { label: 'epsilonAlpha2Beta1Flat', ...same({ composite: 'epsilonAlpha2Beta1Flat' }) },
-];
-
-function toArr(t: tf.Tensor): Arr {
-  return { shape: t.shape.slice(), data: Float64Array.from(t.dataSync()) };
+async function toArr(t: tf.Tensor): Promise<Arr> {
+  return { shape: t.shape.slice(), data: Float64Array.from(await t.data()) };
 }
 
 for (const backend of BACKENDS) {
@@ -56,19 +32,20 @@ for (const backend of BACKENDS) {
           tf.dispose(inputs);
           model.dispose();
         });
-        test.each(CONFIGS.map((c) => [c.label, c]))('%s', (_label, config) => {
+        test.each(CONFIGS.map((c) => [c.label, c]))('%s', async (_label, config) => {
           const bounds = testCase.bounds ?? [-1, 1];
+          await readToHost(model.getWeights()); // refGraphFromModel reads them synchronously
           const graph = refGraphFromModel(model);
-          const ref = lrp64(graph, inputs.map(toArr), testCase.classes, refRules(graph, config.spec(bounds)));
+          const ref = lrp64(graph, await Promise.all(inputs.map(toArr)), testCase.classes, refRules(graph, config.spec(bounds)));
           const before = tf.memory().numTensors;
           const explainer = createExplainer(model, config.options(bounds));
           const out = explainer.explain(inputs.length === 1 ? inputs[0] : inputs, testCase.classes);
           const list = Array.isArray(out) ? out : [out];
-          list.forEach((r, i) => {
+          for (const [i, r] of list.entries()) {
             expect(r.shape).toEqual(ref.relevance[i].shape);
             expect(r.dtype).toBe('float32');
-            expectClose(r.dataSync(), ref.relevance[i].data, 1e-4, `${testCase.name} / ${config.label} / input ${i}`);
-          });
+            expectClose(await r.data(), ref.relevance[i].data, 1e-4, `${testCase.name} / ${config.label} / input ${i}`);
+          }
           tf.dispose(list);
           explainer.dispose();
           expect(tf.memory().numTensors).toBe(before);

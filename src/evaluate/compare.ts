@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../errors';
 import { explain } from '../explain';
+import { checkedInput } from '../inputCheck';
 import type { ClassIndex, Relevance } from '../explain';
 import type { ExplainOptions } from '../options';
 import { checkOptions, checkTensor, finiteMean, fraction } from './validate';
@@ -222,8 +223,8 @@ function flatPerSample(r: Relevance): tf.Tensor {
  * @param classIdx a class for all samples, one per sample, or `'max'` (each sample's top logit)
  * @param options LRP options, IG's `steps`/`baseline`/`blurSigma`/`maxBatch`, and `topK`
  * @returns the comparison report (LRP as `a`, Integrated Gradients as `b`)
- * @throws LrpArgumentError for a `method` other than `'lrp'`, a bad `topK`, and everything
- *   {@link explain} rejects
+ * @throws LrpArgumentError for a `method` other than `'lrp'`, a bad `topK`, everything
+ *   {@link explain} rejects, and NaN/Infinity in the input (with `checkInput`, the default)
  */
 export async function crossValidate(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: CrossValidateOptions = {}): Promise<ComparisonReport> {
   if (options === null || typeof options !== 'object') throw new LrpArgumentError('options', `expected an options object, got ${String(options)}.`);
@@ -246,6 +247,9 @@ export async function crossValidate(model: tf.LayersModel, input: tf.Tensor | re
     tensors.push(...(Array.isArray(lrp) ? lrp : [lrp]));
     const ig = explain(model, input, classIdx, igOptions as ExplainOptions);
     tensors.push(...(Array.isArray(ig) ? ig : [ig]));
+    // NaN/Infinity in the input (options.checkInput): the typed error about the input, read
+    // asynchronously, rather than compare()'s about NaN in the maps
+    await checkedInput(lrp);
     const a = flatPerSample(lrp);
     tensors.push(a);
     const b = flatPerSample(ig);

@@ -68,9 +68,11 @@ export const upSampling2dAdapter: LayerAdapter = {
     if (c.interpolation !== undefined && c.interpolation !== 'nearest') {
       return vjpByGradient((xs) => applyLayer(layer, xs), inputs, dy);
     }
+    // Σ over each sh × sw block of copies: a strided depthwise convolution with a kernel of ones
+    // (rank 4 for the GPU backends, and native on wasm, unlike a sum over a rank-6 view)
     const [sh, sw] = tupleOf(c.size, 2, 2);
-    const [n, h, w, ch] = inputs[0].shape;
-    return [tf.sum(tf.reshape(dy, [n, h, sh, w, sw, ch]), [2, 4])];
+    const channels = (inputs[0] as tf.Tensor4D).shape[3];
+    return [tf.depthwiseConv2d(dy as tf.Tensor4D, tf.ones([sh, sw, channels, 1]) as tf.Tensor4D, [sh, sw], 'valid')];
   },
   nonNegative: passesSign,
   note: 'relevance of the copies summed',

@@ -9,3 +9,5 @@ export type { ReadImageOptions, WriteImageOptions, PixelScaling } from './image'
 export { saveHeatmap, saveGrid } from './heatmap';
 export type { SaveHeatmapOptions, SaveGridOptions } from './heatmap';
 export * from './batch';
+export { useWebGPU, releaseWebGPU, defaultWebGPUAttempts } from './webgpu';
+export type { UseWebGPUOptions, WebGPUInfo, WebGPUAttempt, WebGPUFeatureLevel } from './webgpu';

@@ -4,6 +4,9 @@
  * The transposed convolution (Conv2DBackpropInput) is missing or slow on some backends (a plain
  * loop on wasm), so it is computed here as a correlation of the zero-inserted, padded upper
  * tensor with the spatially flipped kernel: the same numbers, with the fast conv2d kernel.
+ *
+ * GPU-safe op policy (src/ops/gpu.ts): rank ≤ 4 for every kernel except Reshape, and ≤ 7 tensor
+ * inputs per kernel (Concat and Pack exempt), so that WebGL 2 and WebGPU run every op here.
  */
 import * as tf from '@tensorflow/tfjs';
 import { derived } from './derived';
@@ -42,8 +45,11 @@ export function insertZeros(g: tf.Tensor4D, strides: readonly [number, number]):
   const [sh, sw] = strides;
   if (sh === 1 && sw === 1) return g;
   const [n, h, w, c] = g.shape;
-  const spread = tf.pad(tf.reshape(g, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return tf.reshape(spread, [n, h * sh, w * sw, c]);
+  // Two rank-4 pads (GPU-safe; one pad of a rank-6 view fails on WebGL and WebGPU):
+  // columns [n·h, w, 1, c] → [n·h, w, sw, c], then rows [n, h, 1, w·sw·c] → [n, h, sh, w·sw·c].
+  const cols = sw === 1 ? g : tf.pad(tf.reshape(g, [n * h, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+  const rows = sh === 1 ? cols : tf.pad(tf.reshape(cols, [n, h, 1, w * sw * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+  return tf.reshape(rows, [n, h * sh, w * sw, c]);
 }
 
 /** Geometry of a 2-D convolution on NHWC tensors. */
@@ -112,6 +118,7 @@ export function depthwiseTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tenso
   const perChannel = derived('flippedDepthwise', [kernel], () => tf.reshape(flipSpatial(kernel), [kh, kw, cin * mult, 1])) as tf.Tensor4D;
   const spread = tf.depthwiseConv2d(padded, perChannel, 1, 'valid', 'NHWC', [geo.dilation[0], geo.dilation[1]]);
   if (mult === 1) return spread;
+  // Σ over the multiplier (the innermost axis) on a 2-D view: rank ≤ 4 for the GPU backends
   const [n, h, w] = spread.shape;
-  return tf.sum(tf.reshape(spread, [n, h, w, cin, mult]), 4) as tf.Tensor4D;
+  return tf.reshape(tf.sum(tf.reshape(spread, [n * h * w * cin, mult]), 1), [n, h, w, cin]);
 }

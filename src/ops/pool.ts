@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { axisPadding, convOutputSize, PaddingMode } from './conv';
+import { addMany } from './gpu';
 import { cropSpatial, LOWEST, stridedView } from './select';
 
 interface AxisPlan {
@@ -78,7 +79,8 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
     const pads: Array<[number, number]> = [[0, 0], [top, h.viewSize - top - h.out * sh], [left, w.viewSize - left - w.out * sw], [0, 0]];
     placed.push(pads.every(([a, b]) => a === 0 && b === 0) ? block : tf.pad(block, pads));
   }
-  const total = placed.length === 1 ? placed[0] : (tf.addN(placed) as tf.Tensor4D);
+  // up to ⌈pool/stride⌉² blocks (9 for a 3×3 pool of stride 1): AddN in chunks of ≤ 7 inputs
+  const total = addMany(placed) as tf.Tensor4D;
   // Back to the unpadded input; rows no window covers get zero.
   const extraH = Math.max(h.before + height - h.viewSize, 0);
   const extraW = Math.max(w.before + width - w.viewSize, 0);

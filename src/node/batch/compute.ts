@@ -36,15 +36,24 @@ export interface BatchNumbers {
 /** The options a worker can receive (names and numbers only: no functions, no tensors). */
 export type PortableOptions = Omit<ExplainOptions, 'low' | 'high' | 'outputRelevance' | 'baseline'> & { low?: number; high?: number };
 
-/** The class list for a batch: a single 'max', or one number per item (mixed: 'max' resolved by a forward pass). */
-function resolveClasses(model: tf.LayersModel, x: tf.Tensor, classes: Array<number | 'max'>, output: number): number[] | 'max' {
+/**
+ * The class list for a batch: a single 'max', or one number per item (mixed: 'max' resolved by a
+ * forward pass, read asynchronously — no synchronous device read on any backend).
+ */
+async function resolveClasses(model: tf.LayersModel, x: tf.Tensor, classes: Array<number | 'max'>, output: number): Promise<number[] | 'max'> {
   if (classes.every((c) => c === 'max')) return 'max';
   if (classes.every((c) => c !== 'max')) return classes as number[];
-  const top = tf.tidy(() => {
+  const argMax = tf.tidy(() => {
     const y = model.predict(x);
     const out = Array.isArray(y) ? y[output] : (y as tf.Tensor);
-    return tf.argMax(tf.reshape(out, [x.shape[0], -1]), 1).dataSync();
+    return tf.argMax(tf.reshape(out, [x.shape[0], -1]), 1);
   });
+  let top: ArrayLike<number>;
+  try {
+    top = (await argMax.data()) as Int32Array;
+  } finally {
+    argMax.dispose();
+  }
   return classes.map((c, k) => (c === 'max' ? top[k] : c));
 }
 
@@ -54,7 +63,7 @@ export async function computeBatch(explainer: Explainer, model: tf.LayersModel, 
   const x = tf.tensor(job.data, [n, ...job.shape], 'float32');
   let relevance: tf.Tensor | null = null;
   try {
-    const cls = resolveClasses(model, x, job.classes, output);
+    const cls = await resolveClasses(model, x, job.classes, output);
     const res = await explainer.explainWithConservation(x, cls);
     relevance = res.relevance as tf.Tensor;
     const data = await relevance.data();

@@ -14,7 +14,7 @@ import { loadSharp, readImage, type PixelScaling } from '../image';
 import { loadModel } from '../loadModel';
 import { RelevanceAggregator } from './aggregator';
 import { writeFileAtomicSync } from './atomic';
-import { selectBackend, type BackendChoice } from './backend';
+import { releaseBackend, selectBackend, type BackendChoice } from './backend';
 import type { PortableOptions } from './compute';
 import { explainRefs, type ItemFailure } from './explainDataset';
 import { resolveInputs } from './glob';
@@ -86,8 +86,9 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
   if (files.length === 0) throw new LrpArgumentError('--input', `every input file lies inside the output folder ${o.out}; choose an --out outside the inputs.`);
   if (!fs.existsSync(o.model)) throw new LrpArgumentError('--model', `'${o.model}' does not exist; pass the model's folder (with model.json) or its model.json.`);
   const backend = await selectBackend(o.backend);
-  const model = await loadModel(o.model);
+  let model: tf.LayersModel | null = null;
   try {
+    model = await loadModel(o.model);
     // validate the options and learn the shapes (plan only: cheap)
     const probe = createExplainer(model, o.explain);
     const inputs = probe.plan.graph.inputs;
@@ -188,8 +189,10 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
     const drawsPerItem = isExplain && (o.heatmaps || o.overlays) && isImageShape(itemShape);
     const workerThreads = !backend.multiThreaded && drawsPerItem;
     const cores = os.cpus().length;
-    const workers = o.workers ?? (backend.multiThreaded ? 1 : drawsPerItem ? Math.max(1, cores - 1) : cores);
-    o.log(`backend: ${backend.name}${backend.multiThreaded ? '' : ' (single-threaded)'}, ${workers} worker${workers === 1 ? '' : 's'}${backend.skipped.length > 0 ? ` [skipped ${backend.skipped.map((s) => s.split(':')[0]).join(', ')}]` : ''}`);
+    // one WebGPU device serves every batch (and each thread would need its own): one worker
+    if (backend.name === 'webgpu' && (o.workers ?? 1) > 1) o.log(`note: --workers ${o.workers} ignored: webgpu runs in one thread (the GPU is parallel by itself)`);
+    const workers = backend.name === 'webgpu' ? 1 : o.workers ?? (backend.multiThreaded ? 1 : drawsPerItem ? Math.max(1, cores - 1) : cores);
+    o.log(`backend: ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}${backend.multiThreaded ? '' : ' (single-threaded)'}, ${workers} worker${workers === 1 ? '' : 's'}${backend.skipped.length > 0 ? ` [skipped ${backend.skipped.map((s) => s.split(':')[0]).join(', ')}]` : ''}`);
     if (resumed) o.log(`resuming: ${doneItems} of ${shardTotal} items already done in ${o.out}`);
     if (!isImageShape(itemShape) && (o.heatmaps || o.overlays)) o.log(`note: the model input [${itemShape.join(', ')}] is not an image; no heatmap pictures are drawn`);
 
@@ -241,6 +244,7 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
     );
     return { exitCode: errors.length > 0 ? 1 : 0, explained: rows.length, failed: errors.length, explainedNow, resumed, backend: backend.name, workers, seconds };
   } finally {
-    model.dispose();
+    model?.dispose();
+    releaseBackend(backend.name); // webgpu: Node does not exit while the device lives
   }
 }

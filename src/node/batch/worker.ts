@@ -5,7 +5,7 @@
 import { isMainThread, parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer, type Explainer } from '../../explain';
-import { selectBackend, type BackendChoice } from './backend';
+import { BACKEND_CHOICES, releaseBackend, selectBackend, type BackendChoice } from './backend';
 import { computeBatch, type BatchJob, type PortableOptions } from './compute';
 
 /** The first message a worker receives. */
@@ -42,7 +42,7 @@ if (!isMainThread && parentPort !== null) {
       if (msg.type === 'init') {
         try {
           const choice = msg.backend;
-          await selectBackend((['auto', 'tensorflow', 'wasm', 'cpu'].includes(choice) ? choice : 'auto') as BackendChoice);
+          await selectBackend(((BACKEND_CHOICES as readonly string[]).includes(choice) ? choice : 'auto') as BackendChoice);
           model = await tf.loadLayersModel(tf.io.fromMemory(msg.artifacts));
           explainer = createExplainer(model, msg.options);
           output = msg.options.output ?? 0;
@@ -67,6 +67,7 @@ if (!isMainThread && parentPort !== null) {
       } else if (msg.type === 'close') {
         explainer?.dispose();
         model?.dispose();
+        releaseBackend(tf.getBackend()); // a WebGPU device would keep the thread alive
         port.close();
       }
     });
