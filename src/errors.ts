@@ -91,9 +91,11 @@ export class LrpBackendError extends LrpError {
    * @param backend the tf backend name
    * @param gpuMessage the backend's own message
    * @param advice what to do next (a sentence)
+   * @param summary what happened, before the backend's message (default: the backend reported an
+   *   error, so values computed on it may be wrong)
    */
-  constructor(backend: string, gpuMessage: string, advice: string) {
-    super(`The '${backend}' backend reported an error, so values computed on it may be wrong: ${gpuMessage.trim()}\n${advice}`);
+  constructor(backend: string, gpuMessage: string, advice: string, summary = `The '${backend}' backend reported an error, so values computed on it may be wrong`) {
+    super(`${summary}: ${gpuMessage.trim()}\n${advice}`);
     this.name = 'LrpBackendError';
     this.backend = backend;
     this.gpuMessage = gpuMessage;

@@ -309,7 +309,7 @@ suite('backend conformance in Chromium (WebGL 2, WebGPU on SwiftShader) vs float
       if (cmp.misses.length > 0) throw new Error(`${backend}: ${cmp.misses.length} comparisons over ${TOL.reference} · max|R_ref|:\n${cmp.report()}`);
     });
 
-    test(`conservation numbers (explainWithConservation, per layer) equal Node cpu within ${TOL.conservation} · max|score|`, () => {
+    test(`conservation numbers (explainWithConservation, per layer) equal Node cpu within ${TOL.conservation} (of max|score|, Σ|R| for sums)`, () => {
       const cmp = new Comparison(TOL.conservation);
       let compared = 0;
       for (const section of SECTIONS) {

@@ -4,9 +4,23 @@ import { drawContour, gridLayout, heatmap, heatmapGrid, LrpArgumentError, maskOu
 import { glyph, glyphCharacters, GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../src/heatmap/font';
 import { BACKENDS, expectError, expectNoLeak, maxAbsDiff, uniform, useBackend } from './helpers';
 
-/** Pixels [y0, y0+h) × [x0, x0+w) of an [H,W,3] image as a flat array (does not dispose). */
-function region(img: tf.Tensor3D, y0: number, x0: number, h: number, w: number): Float32Array {
-  return tf.tidy(() => tf.slice(img, [y0, x0, 0], [h, w, 3]).dataSync() as Float32Array).slice();
+/** Pixels [y0, y0+h) × [x0, x0+w) of an [H,W,3] image as a flat array, read asynchronously (does not dispose img). */
+async function region(img: tf.Tensor3D, y0: number, x0: number, h: number, w: number): Promise<Float32Array> {
+  return sampleOf(tf.slice(img, [y0, x0, 0], [h, w, 3]));
+}
+
+/** Sample i of a batch [N,…] as a flat array, read asynchronously (does not dispose batch). */
+async function sample(batch: tf.Tensor, i: number): Promise<Float32Array> {
+  return sampleOf(tf.slice(batch, [i, 0, 0, 0], [1, -1, -1, -1]));
+}
+
+/** The values of t as a fresh Float32Array (every backend: an asynchronous read); disposes t. */
+async function sampleOf(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return Float32Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
 }
 
 function pixel(data: Float32Array, width: number, y: number, x: number): number[] {
@@ -61,26 +75,26 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     await useBackend(backend);
   });
 
-  test('upscale: each pixel an exact factor×factor block, any dtype', () => {
+  test('upscale: each pixel an exact factor×factor block, any dtype', async () => {
     const x = tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 2, 3, 1], 'int32');
     const u = upscale(x, 2);
     expect(u.shape).toEqual([1, 4, 6, 1]);
     expect(u.dtype).toBe('int32');
-    expect(Array.from(u.dataSync())).toEqual([1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6]);
+    expect(Array.from(await u.data())).toEqual([1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6]);
     const rgb = uniform([2, 3, 2, 3], 5, 0, 1) as tf.Tensor4D;
     const big = upscale(rgb, 3);
     const ref = tf.image.resizeNearestNeighbor(rgb, [9, 6]);
-    expect(maxAbsDiff(big.dataSync(), ref.dataSync())).toBe(0);
+    expect(maxAbsDiff(await big.data(), await ref.data())).toBe(0);
     tf.dispose([x, u, rgb, big, ref]);
   });
 
-  test('maskOutline: the inner boundary of a square; image borders are not outlined', () => {
+  test('maskOutline: the inner boundary of a square; image borders are not outlined', async () => {
     const m = tf.buffer([1, 6, 6, 1]);
     for (let y = 1; y <= 4; y++) for (let x = 1; x <= 4; x++) m.set(1, 0, y, x, 0);
     for (let y = 0; y < 6; y++) m.set(1, 0, y, 5, 0); // a column touching the right border
     const mask = m.toTensor() as tf.Tensor4D;
     const o = maskOutline(mask);
-    const got = Array.from(o.dataSync());
+    const got = Array.from(await o.data());
     // the square's inside (2..3 × 2..3) is not outline; its border is; the right column is only outlined where it touches 0s
     const at = (y: number, x: number): number => got[y * 6 + x];
     expect([at(2, 2), at(2, 3), at(3, 2), at(3, 3)]).toEqual([0, 0, 0, 0]);
@@ -91,16 +105,16 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     expect([at(2, 4), at(3, 4)]).toEqual([0, 0]);
     expect(got.reduce((a, b) => a + b, 0)).toBe(10 + 4);
     const thick = maskOutline(mask, 2);
-    expect(thick.dataSync()[2 * 6 + 2]).toBe(1);
+    expect((await thick.data())[2 * 6 + 2]).toBe(1);
     tf.dispose([mask, o, thick]);
   });
 
-  test('drawContour: the outline of the top-k mask, upscaled, in the chosen colour', () => {
+  test('drawContour: the outline of the top-k mask, upscaled, in the chosen colour', async () => {
     const rel = tf.tensor4d([0, 0, 0, 0, 0, 9, 8, 0, 0, 7, 6, 0, 0, 0, 0, 0], [1, 4, 4, 1]);
     const img = tf.fill([1, 8, 8, 3], 0.5);
     const out = drawContour(img, rel, { fraction: 4 / 16, color: [0, 1, 0] });
     expect(out.shape).toEqual([1, 8, 8, 3]);
-    const d = out.dataSync() as Float32Array;
+    const d = (await out.data()) as Float32Array;
     const px = (y: number, x: number): number[] => Array.from(d.slice((y * 8 + x) * 3, (y * 8 + x) * 3 + 3));
     // the mask is the 2×2 centre → 4×4 block at 2..5; its border is green, its inside and outside grey
     expect(px(2, 2)).toEqual([0, 1, 0]);
@@ -113,7 +127,7 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     tf.dispose([rel, img, out]);
   });
 
-  test('grid: shape from gridLayout; panels are exactly input | heatmap | overlay, upscaled', () => {
+  test('grid: shape from gridLayout; panels are exactly input | heatmap | overlay, upscaled', async () => {
     const rel = uniform([2, 5, 4, 1], 11);
     const images = uniform([2, 5, 4, 1], 12, 0, 1);
     const scale = 3;
@@ -132,18 +146,18 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     ];
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < 3; j++) {
-        const got = region(grid, L.cells[i].panelY, L.cells[i].panelX[j], 15, 12);
-        const want = tf.tidy(() => tf.slice(expected[j], [i, 0, 0, 0], [1, -1, -1, -1]).dataSync() as Float32Array).slice();
+        const got = await region(grid, L.cells[i].panelY, L.cells[i].panelX[j], 15, 12);
+        const want = await sample(expected[j], i);
         expect(maxAbsDiff(got, want)).toBeLessThan(1e-6);
       }
     }
     // separators are the background (white)
-    const gap = region(grid, 0, 0, L.height, 1);
+    const gap = await region(grid, 0, 0, L.height, 1);
     expect(Math.min(...gap)).toBe(1);
     tf.dispose([rel, images, grid, heat, ...expected]);
   });
 
-  test('grid labels: the font\'s pixels at the layout\'s text position, ink and background colours', () => {
+  test('grid labels: the font\'s pixels at the layout\'s text position, ink and background colours', async () => {
     const rel = uniform([2, 28, 28, 1], 3);
     const labels = ['7 (0.98)', 'true 1 / pred 1'];
     const grid = heatmapGrid({ relevance: rel, labels, scale: 2, textColor: [1, 0, 0], background: [0, 0, 1] });
@@ -153,7 +167,7 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     expect(grid.shape).toEqual([L.height, L.width, 3]);
     for (let i = 0; i < 2; i++) {
       const text = renderText(labels[i], L.fontScale, L.cellWidth - 2 * (L.cells[i].textX - L.cells[i].x));
-      const strip = region(grid, L.cells[i].labelY, 0, L.labelHeight, L.width);
+      const strip = await region(grid, L.cells[i].labelY, 0, L.labelHeight, L.width);
       let ink = 0;
       for (let y = 0; y < L.labelHeight; y++) {
         for (let x = 0; x < L.width; x++) {
@@ -168,34 +182,34 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
       expect(ink).toBeGreaterThan(40);
     }
     // '7' row 0 is ##### at the text origin of row 0
-    const first = region(grid, L.cells[0].textY, L.cells[0].textX, 1, 6);
+    const first = await region(grid, L.cells[0].textY, L.cells[0].textX, 1, 6);
     expect([0, 1, 2, 3, 4, 5].map((x) => pixel(first, 6, 0, x)[0])).toEqual([1, 1, 1, 1, 1, 0]);
     // fontScale 2 for panels ≥ 64 px, and the labels are larger
     expect(gridLayout(1, 28, 28, { scale: 4, labels: true }).labelHeight).toBe(2 * GLYPH_HEIGHT + 8);
     tf.dispose([rel, grid]);
   });
 
-  test('grid options: columns subset, default scale, N = 1 image for a batch, contour on the overlay', () => {
+  test('grid options: columns subset, default scale, N = 1 image for a batch, contour on the overlay', async () => {
     const rel = uniform([3, 8, 8, 1], 21);
     const img = uniform([1, 8, 8, 3], 22, 0, 1);
     const g = heatmapGrid({ relevance: rel, images: img, columns: ['overlay', 'input'], contour: { fraction: 0.1, color: [0, 1, 0] } });
     const L = gridLayout(3, 8, 8, { columns: 2 });
     expect(L.scale).toBe(12); // ceil(96 / 8)
     expect(g.shape).toEqual([L.height, L.width, 3]);
-    const green = (y0: number, x0: number): number => {
-      const r = region(g, y0, x0, 96, 96);
+    const green = async (y0: number, x0: number): Promise<number> => {
+      const r = await region(g, y0, x0, 96, 96);
       let k = 0;
       for (let p = 0; p < r.length; p += 3) if (r[p] === 0 && r[p + 1] === 1 && r[p + 2] === 0) k++;
       return k;
     };
-    expect(green(L.cells[0].panelY, L.cells[0].panelX[0])).toBeGreaterThan(20); // the overlay has the contour
-    expect(green(L.cells[0].panelY, L.cells[0].panelX[1])).toBe(0); // the input has none
+    expect(await green(L.cells[0].panelY, L.cells[0].panelX[0])).toBeGreaterThan(20); // the overlay has the contour
+    expect(await green(L.cells[0].panelY, L.cells[0].panelX[1])).toBe(0); // the input has none
     const only = heatmapGrid({ relevance: rel });
     expect(only.shape).toEqual([2 + 3 * 98, 2 + 98, 3]);
     tf.dispose([rel, img, g, only]);
   });
 
-  test('samplesPerRow: blocks side by side, 4 separators apart, blank cells filled with the background', () => {
+  test('samplesPerRow: blocks side by side, 4 separators apart, blank cells filled with the background', async () => {
     const rel = uniform([5, 3, 4, 1], 51);
     const images = uniform([5, 3, 4, 3], 52, 0, 1);
     const labels = ['a', 'b', 'c', 'd', 'e'];
@@ -211,20 +225,20 @@ describe.each(BACKENDS)('grid, upscale, contour (%s)', (backend) => {
     const heat = heatmap(rel);
     const up = upscale(heat, 2);
     for (let i = 0; i < 5; i++) {
-      const got = region(grid, L.cells[i].panelY, L.cells[i].panelX[1], 6, 8);
-      const want = tf.tidy(() => tf.slice(up, [i, 0, 0, 0], [1, -1, -1, -1]).dataSync() as Float32Array).slice();
+      const got = await region(grid, L.cells[i].panelY, L.cells[i].panelX[1], 6, 8);
+      const want = await sample(up, i);
       expect(maxAbsDiff(got, want)).toBeLessThan(1e-6);
       // the label's glyph at the cell's text position: ink (0.1 grey) where the font has a pixel, background elsewhere
       const text = renderText(labels[i], L.fontScale);
-      const at = region(grid, L.cells[i].textY, L.cells[i].textX, text.height, text.width);
+      const at = await region(grid, L.cells[i].textY, L.cells[i].textX, text.height, text.width);
       for (let k = 0; k < text.data.length; k++) {
         expect(at[3 * k + 1]).toBeCloseTo(text.data[k] === 1 ? 0.1 : 1, 6);
       }
     }
     // the sixth cell (blank) and the gaps are background
-    const blank = region(grid, L.cells[4].labelY, L.cells[4].x + L.cellWidth + L.cellGap, 18, 26);
+    const blank = await region(grid, L.cells[4].labelY, L.cells[4].x + L.cellWidth + L.cellGap, 18, 26);
     for (let p = 0; p < blank.length; p += 3) expect([blank[p], blank[p + 1], blank[p + 2]]).toEqual([0, 1, 0]);
-    const gap = region(grid, 0, L.cells[0].x + L.cellWidth, L.height, L.cellGap);
+    const gap = await region(grid, 0, L.cells[0].x + L.cellWidth, L.height, L.cellGap);
     for (let p = 0; p < gap.length; p += 3) expect(gap[p + 1]).toBe(1);
     tf.dispose([rel, images, grid, heat, up]);
   });

@@ -2,20 +2,34 @@
 import * as tf from '@tensorflow/tfjs';
 import { COLORMAPS, featureBarChartSvg, formatFeatureRanking, heatmap, LrpArgumentError, rankFeatures, textHtml } from '../src';
 import type { ColormapName, HeatmapOptions } from '../src';
-import { BACKENDS, expectError, expectNoLeak, uniform, useBackend } from './helpers';
+import { BACKENDS, expectError, expectNoLeak, SYNC_BACKENDS, uniform, useBackend } from './helpers';
 
 const NAMES = ['age', 'income', 'debt_to_income', 'tenure', 'zero'];
 const REL = [0.1, 0.3, -0.412, -0.05, 0];
 
-/** heatmap() int32 colours of a vector (one sample [1,1,T]) as [r,g,b] rows. */
-function heatColors(values: number[], options: HeatmapOptions = {}): number[][] {
+/** heatmap() int32 colours of a vector (one sample [1,1,T]) as [r,g,b] rows, read asynchronously (every backend). */
+async function heatColors(values: number[], options: HeatmapOptions = {}): Promise<number[][]> {
   const rel = tf.tensor3d([[values]]);
   const out = heatmap(rel, { ...options, output: 'int32' });
-  const data = Array.from(out.dataSync());
-  tf.dispose([rel, out]);
+  let data: number[];
+  try {
+    data = Array.from(await out.data());
+  } finally {
+    tf.dispose([rel, out]);
+  }
   const rows: number[][] = [];
   for (let i = 0; i < data.length; i += 3) rows.push(data.slice(i, i + 3));
   return rows;
+}
+
+/** 64 values in [-3, 3) with an outlier (for clipping) and a zero, read asynchronously. */
+async function colourTestValues(): Promise<number[]> {
+  const t = uniform([64], 17, -3, 3);
+  const values = Array.from(await t.data());
+  t.dispose();
+  values[5] = 40;
+  values[6] = 0;
+  return values;
 }
 
 /** The background colours of textHtml's tokens, in order. */
@@ -85,13 +99,13 @@ describe('formatFeatureRanking', () => {
 });
 
 describe('featureBarChartSvg', () => {
-  test('one bar per feature, red for positive, blue for negative (heatmap ends), lengths ∝ |R|', () => {
+  test('one bar per feature, red for positive, blue for negative (heatmap ends), lengths ∝ |R|', async () => {
     const svg = featureBarChartSvg(REL, NAMES, { title: 'Credit <decision>' });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
     const bars = [...svg.matchAll(/<rect class="bar (\w+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="[\d.]+" fill="(#[0-9a-f]{6})"/g)];
     expect(bars.length).toBe(5);
-    const [blue, , , red] = [heatColors([-1])[0], 0, 0, heatColors([1])[0]];
+    const [blue, red] = [(await heatColors([-1]))[0], (await heatColors([1]))[0]];
     const hex = (c: number[]): string => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
     expect(bars.map((b) => b[1])).toEqual(['against', 'for', 'for', 'against', 'neutral']);
     expect(bars[0][4]).toBe(hex(blue));
@@ -143,7 +157,8 @@ describe('featureBarChartSvg', () => {
   });
 });
 
-describe.each(BACKENDS)('textHtml (%s)', (backend) => {
+// textHtml reads a tf.Tensor1D synchronously by design: the backends that can (webgpu: below)
+describe.each(SYNC_BACKENDS)('textHtml (%s)', (backend) => {
   beforeAll(async () => {
     await useBackend(backend);
   });
@@ -159,26 +174,24 @@ describe.each(BACKENDS)('textHtml (%s)', (backend) => {
     expect(html).toContain('class="lrp-legend-bar"');
   });
 
-  test('colours of 0, +max, −max are heatmap()\'s midpoint, red and blue ends; values in titles', () => {
+  test('colours of 0, +max, −max are heatmap()\'s midpoint, red and blue ends; values in titles', async () => {
     const html = textHtml(['neutral', 'good', 'bad'], [0, 2, -2]);
     const c = tokenColors(html);
-    expect(c).toEqual(heatColors([0, 2, -2]));
+    expect(c).toEqual(await heatColors([0, 2, -2]));
     expect(c).toEqual([[255, 255, 255], [255, 0, 0], [0, 0, 255]]);
     expect([...html.matchAll(/title="([^"]*)"/g)].map((m) => m[1])).toEqual(['0.000', '2.000', '-2.000']);
     expect(html.match(/<span class="lrp-token"/g)?.length).toBe(3);
     expect(html).toMatch(/^<span class="lrp-text">.*<\/span>$/s);
   });
 
-  test('every colour map, normalisation and clipping: colours equal heatmap()\'s exactly', () => {
-    const values = Array.from(uniform([64], 17, -3, 3).dataSync());
-    values[5] = 40; // an outlier for clipping
-    values[6] = 0;
+  test('every colour map, normalisation and clipping: colours equal heatmap()\'s exactly', async () => {
+    const values = await colourTestValues();
     const tokens = values.map((_, i) => `t${i}`);
     for (const colormap of COLORMAPS) {
       for (const normalize of ['symmetric', 'absolute', 'positive'] as const) {
         for (const clipPercentile of [undefined, 90]) {
           const html = textHtml(tokens, Float32Array.from(values), { colormap, normalize, clipPercentile });
-          expect(tokenColors(html)).toEqual(heatColors(values, { colormap, normalize, clipPercentile }));
+          expect(tokenColors(html)).toEqual(await heatColors(values, { colormap, normalize, clipPercentile }));
         }
       }
     }
@@ -201,5 +214,38 @@ describe.each(BACKENDS)('textHtml (%s)', (backend) => {
     await expectError(() => textHtml(['a'], [1], { normalize: 'max' as never }), LrpArgumentError, /normalize/);
     await expectError(() => textHtml(['a'], [1], { colormap: 'jet' as ColormapName }), LrpArgumentError, /colormap/);
     await expectError(() => textHtml('abc' as unknown as string[], [1]), LrpArgumentError, /tokens/);
+  });
+});
+
+// webgpu (in Node) reads asynchronously only: a tensor computed there cannot be passed to the
+// synchronous textHtml, its values can. Last in the file: tensors do not move back from webgpu.
+(BACKENDS.includes('webgpu') ? describe : describe.skip)('textHtml (webgpu): asynchronous reads only', () => {
+  test('a tensor on the GPU: a clear LrpArgumentError; await tensor.data(): the same HTML as cpu, heatmap()\'s colours', async () => {
+    const values = await colourTestValues();
+    const tokens = values.map((_, i) => `t${i}`);
+    const options = { colormap: 'coldnhot', normalize: 'symmetric', clipPercentile: 90 } as const;
+    await useBackend('cpu');
+    const onCpu = tf.tensor1d(values);
+    const cpuHtml = textHtml(tokens, onCpu, options);
+    const cpuRanking = rankFeatures(onCpu, tokens);
+    onCpu.dispose();
+
+    await useBackend('webgpu');
+    // computed on the GPU (×1, exact; tiled to 2048 values, over webgpu's hand-off-to-cpu size), so it lives there only
+    const onGpu = tf.tidy(() => tf.mul(tf.tile(tf.tensor1d(values), [32]), 1).slice([0], [values.length]) as tf.Tensor1D);
+    expect(() => onGpu.dataSync()).toThrow(/OffscreenCanvas/); // the premise: no synchronous read
+    const err = await expectError(() => textHtml(tokens, onGpu, options), LrpArgumentError, /relevance/, /synchronously/, /await relevance\.data\(\)/, /webgpu/);
+    expect(err.message).not.toMatch(/may be wrong/);
+    await expectError(() => rankFeatures(onGpu, tokens), LrpArgumentError, /await relevance\.data\(\)/);
+    expect(onGpu.isDisposed).toBe(false);
+
+    const read = await onGpu.data();
+    expect(read).toBeInstanceOf(Float32Array);
+    const html = textHtml(tokens, read as Float32Array, options);
+    expect(html).toBe(cpuHtml);
+    expect(rankFeatures(read as Float32Array, tokens)).toEqual(cpuRanking);
+    // and the colours equal those of heatmap() computed on webgpu, exactly
+    expect(tokenColors(html)).toEqual(await heatColors(values, options));
+    onGpu.dispose();
   });
 });

@@ -52,7 +52,7 @@ describe.each(BACKENDS)('writing (%s)', (backend) => {
       const expected = heatmap(rel, { colormap, clipPercentile: 95, output: 'int32' });
       const got = await rawPixels(file);
       expect([got.height, got.width, got.channels]).toEqual([6, 7, 3]);
-      expect(got.data).toEqual(Array.from(expected.dataSync()));
+      expect(got.data).toEqual(Array.from(await expected.data()));
       expected.dispose();
     }
     rel.dispose();
@@ -68,7 +68,7 @@ describe.each(BACKENDS)('writing (%s)', (backend) => {
       const { overlay } = require('../src') as typeof import('../src');
       return tf.cast(tf.round(tf.mul(overlay(img, heatmap(rel), { alpha: 0.3, mode: 'screen' }), 255)), 'int32');
     });
-    const ref = ov.arraySync() as number[][][][];
+    const ref = (await ov.array()) as number[][][][];
     for (let i = 0; i < 3; i++) {
       const got = await rawPixels(files[i]);
       expect([got.height, got.width]).toEqual([12, 15]);
@@ -92,7 +92,7 @@ describe.each(BACKENDS)('writing (%s)', (backend) => {
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 32, 32]);
     const got = await rawPixels(file);
     const expected = heatmap(rel, { output: 'int32' });
-    const ref = expected.dataSync();
+    const ref = await expected.data();
     let worst = 0;
     for (const [by, bx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
       for (let y = by * 16 + 3; y < by * 16 + 13; y++) {
@@ -131,7 +131,7 @@ describe.each(BACKENDS)('writing (%s)', (backend) => {
     expect(info).toEqual({ path: file, width: L.width, height: L.height });
     const grid = heatmapGrid({ images: img, relevance: rel, labels: ['3 (0.91)', 'x'], scale: 2 });
     const ref = tf.tidy(() => tf.cast(tf.round(tf.mul(grid, 255)), 'int32'));
-    expect((await rawPixels(file)).data).toEqual(Array.from(ref.dataSync()));
+    expect((await rawPixels(file)).data).toEqual(Array.from(await ref.data()));
     tf.dispose([rel, img, grid, ref]);
   });
 
@@ -189,17 +189,17 @@ describe.each(BACKENDS)('reading (%s)', (backend) => {
     const file = await pngFile(`g-${backend}.png`, 3, 2, 1, [0, 51, 102, 153, 204, 255]);
     const a = await readImage(file, { channels: 1 });
     expect(a.shape).toEqual([1, 2, 3, 1]);
-    expect(Array.from(a.dataSync())).toEqual([0, 51, 102, 153, 204, 255].map((v) => Math.fround(v / 255)));
+    expect(Array.from(await a.data())).toEqual([0, 51, 102, 153, 204, 255].map((v) => Math.fround(v / 255)));
     const b = await readImage(file, { channels: 1, scale: '0..255' });
-    expect(Array.from(b.dataSync())).toEqual([0, 51, 102, 153, 204, 255]);
+    expect(Array.from(await b.data())).toEqual([0, 51, 102, 153, 204, 255]);
     const c = await readImage(file, { channels: 1, scale: '-1..1' });
-    const cd = Array.from(c.dataSync());
+    const cd = Array.from(await c.data());
     expect(cd[0]).toBe(-1);
     expect(cd[5]).toBe(1);
     expect(cd[3]).toBeCloseTo(153 / 127.5 - 1, 6);
     const d = await readImage(file, { scale: { mean: [0.5, 0.2, 0], std: [0.25, 1, 2] } });
     expect(d.shape).toEqual([1, 2, 3, 3]);
-    const dd = Array.from(d.dataSync());
+    const dd = Array.from(await d.data());
     expect(dd.slice(9, 12).map((v) => Number(v.toFixed(5)))).toEqual([(0.6 - 0.5) / 0.25, 0.6 - 0.2, 0.6 / 2].map((v) => Number(v.toFixed(5))));
     tf.dispose([a, b, c, d]);
   });
@@ -209,14 +209,14 @@ describe.each(BACKENDS)('reading (%s)', (backend) => {
     const x = await readImages(file, { height: 2, width: 4, kernel: 'nearest' });
     expect(x.shape).toEqual([1, 2, 4, 3]);
     // left half red, right half transparent → white
-    expect(Array.from(x.dataSync())).toEqual([1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(await x.data())).toEqual([1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1]);
     const black = await readImages(file, { background: '#000000' });
-    expect(Array.from(black.dataSync())).toEqual([1, 0, 0, 0, 0, 0]);
+    expect(Array.from(await black.data())).toEqual([1, 0, 0, 0, 0, 0]);
     const model = { inputs: [{ shape: [null, 4, 4, 1] }] };
     const gray = await pngFile(`g4-${backend}.png`, 2, 2, 1, [0, 255, 255, 0]);
     const m = await readImages([gray, gray, file], { model, kernel: 'nearest' });
     expect(m.shape).toEqual([3, 4, 4, 1]);
-    expect(Array.from(m.dataSync().slice(0, 4))).toEqual([0, 0, 1, 1]);
+    expect(Array.from((await m.data()).slice(0, 4))).toEqual([0, 0, 1, 1]);
     const lenet = await readImages(gray, { model: { inputs: [{ shape: [null, 28, 28] }] } });
     expect(lenet.shape).toEqual([1, 28, 28, 1]);
     tf.dispose([x, black, m, lenet]);

@@ -1,8 +1,9 @@
 /**
  * The engine's own transposed maps against tfjs's gradients on the cpu backend, for many
- * geometries, on cpu and wasm: convolutions (strides, padding, dilation), depthwise, max pooling
- * (including ties: the first maximum in row-major window order gets everything) and average
- * pooling (same padding divides by the in-bounds count).
+ * geometries, on every backend of BACKENDS (webgpu included, so every read is asynchronous):
+ * convolutions (strides, padding, dilation), depthwise, max pooling (including ties: the first
+ * maximum in row-major window order gets everything) and average pooling (same padding divides
+ * by the in-bounds count).
  */
 import * as tf from '@tensorflow/tfjs';
 import { axisPadding, insertZeros } from '../src/ops/conv';
@@ -15,18 +16,27 @@ type Geo = [kernel: number, stride: number, padding: 'same' | 'valid', size: num
 const CONV: Geo[] = [[3, 1, 'same', 7, 1], [3, 2, 'same', 7, 1], [3, 2, 'valid', 8, 1], [2, 2, 'same', 7, 1], [4, 3, 'valid', 10, 1], [3, 1, 'same', 9, 2], [1, 1, 'valid', 5, 1], [5, 2, 'same', 6, 1]];
 const POOL: Array<[number, number, 'same' | 'valid', number]> = [[2, 2, 'valid', 8], [2, 2, 'valid', 7], [3, 1, 'same', 7], [3, 2, 'same', 7], [3, 2, 'valid', 7], [2, 3, 'valid', 8], [3, 3, 'same', 8], [2, 1, 'same', 5]];
 
-/** tf.grad on the cpu backend, as the independent reference. */
-async function cpuGrad(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, dy: tf.Tensor): Promise<Float32Array> {
+/**
+ * tf.grad on the cpu backend, as the independent reference. Every tensor `f` uses besides x (a
+ * kernel) is passed in `consts`: read asynchronously and copied to cpu, since a tensor of the
+ * webgpu backend cannot move to cpu (that is a synchronous read). The backend is restored even
+ * when the reference fails, so later tests still run on the backend of their describe block.
+ */
+async function cpuGrad(f: (x: tf.Tensor, ...consts: tf.Tensor[]) => tf.Tensor, x: tf.Tensor, dy: tf.Tensor, consts: readonly tf.Tensor[] = []): Promise<Float32Array> {
   const backend = tf.getBackend();
-  const [xv, dv] = [await x.data(), await dy.data()]; // read first: webgpu reads asynchronously only
+  const [xv, dv, ...cv] = await Promise.all([x, dy, ...consts].map((t) => t.data())); // webgpu reads asynchronously only
   await useBackend('cpu');
-  const xc = tf.tensor(xv, x.shape);
-  const dc = tf.tensor(dv, dy.shape);
-  const g = tf.grad(f)(xc, dc);
-  const out = Float32Array.from(g.dataSync());
-  tf.dispose([xc, dc, g]);
-  await useBackend(backend);
-  return out;
+  try {
+    const xc = tf.tensor(xv, x.shape);
+    const dc = tf.tensor(dv, dy.shape);
+    const cc = consts.map((t, i) => tf.tensor(cv[i], t.shape, t.dtype));
+    const g = tf.grad((v: tf.Tensor) => f(v, ...cc))(xc, dc);
+    const out = Float32Array.from(await g.data());
+    tf.dispose([xc, dc, ...cc, g]);
+    return out;
+  } finally {
+    await useBackend(backend);
+  }
 }
 
 /** <f(x), dy> = <x, fᵀ(dy)>: the defining property of the transposed map (in float64). */
@@ -51,6 +61,10 @@ for (const backend of BACKENDS) {
     beforeAll(async () => {
       await useBackend(backend);
     });
+    beforeEach(() => {
+      // a reference that failed half-way must not leave the following tests on another backend
+      expect(tf.getBackend()).toBe(backend);
+    });
 
     test.each(CONV)('conv2d k=%i s=%i %s size %i dilation %i', async (k, s, padding, size, d) => {
       const x = uniform([2, size, size, 3], 1);
@@ -60,7 +74,7 @@ for (const backend of BACKENDS) {
       expect(z.shape).toEqual(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d).shape);
       const dy = uniform(z.shape, 3);
       const got = map.transpose(dy, w, x.shape);
-      if (d === 1) expectClose(await got.data(), await cpuGrad((v) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'conv2d');
+      if (d === 1) expectClose(await got.data(), await cpuGrad((v, wc) => tf.conv2d(v as tf.Tensor4D, wc as tf.Tensor4D, s, padding, 'NHWC', d), x, dy, [w]), 1e-5, 'conv2d');
       else await expectAdjoint(x, z, dy, got); // tfjs has no gradient for dilated convolutions
       tf.dispose([x, w, z, dy]);
     });
@@ -72,7 +86,7 @@ for (const backend of BACKENDS) {
       const z = map.apply(x, { kernel: w, bias: null });
       const dy = uniform(z.shape, 6);
       const got = map.transpose(dy, w, x.shape);
-      if (d === 1) expectClose(await got.data(), await cpuGrad((v) => tf.depthwiseConv2d(v as tf.Tensor4D, w as tf.Tensor4D, s, padding, 'NHWC', d), x, dy), 1e-5, 'depthwise');
+      if (d === 1) expectClose(await got.data(), await cpuGrad((v, wc) => tf.depthwiseConv2d(v as tf.Tensor4D, wc as tf.Tensor4D, s, padding, 'NHWC', d), x, dy, [w]), 1e-5, 'depthwise');
       else await expectAdjoint(x, z, dy, got);
       tf.dispose([x, w, z, dy]);
     });
@@ -144,7 +158,7 @@ for (const backend of BACKENDS) {
       const z = map.apply(x, { kernel: w, bias: null });
       const dy = uniform(z.shape, 14);
       const got = map.transpose(dy, w, x.shape);
-      expectClose(await got.data(), await cpuGrad((v) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, [sh, sw], padding), x, dy), 1e-5, 'conv2d anisotropic');
+      expectClose(await got.data(), await cpuGrad((v, wc) => tf.conv2d(v as tf.Tensor4D, wc as tf.Tensor4D, [sh, sw], padding), x, dy, [w]), 1e-5, 'conv2d anisotropic');
       tf.dispose([x, w, z, dy, got]);
     });
 

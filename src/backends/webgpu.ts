@@ -192,7 +192,7 @@ export function guardWebGPUErrors(): WebGPUErrorGuard {
       values = ownReadSync.call(this, dataId);
     } catch (e) {
       check();
-      if (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message)) throw new LrpBackendError(name, e.message, ADVICE_SYNC);
+      if (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message)) throw new LrpBackendError(name, e.message, ADVICE_SYNC, `The '${name}' backend cannot read a tensor synchronously here (nothing was computed wrong)`);
       throw e;
     }
     check();

@@ -4,7 +4,7 @@
  * No tensor is created here; a tf.Tensor argument is only read.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
+import { LrpArgumentError, LrpBackendError } from '../errors';
 import { checkColormap, colormapTable, isDiverging, MIDPOINT_INDEX, type ColormapName } from './colormaps';
 import type { Normalization } from './heatmap';
 
@@ -12,9 +12,13 @@ import type { Normalization } from './heatmap';
 export type RelevanceVector = readonly number[] | Float32Array | Float64Array | tf.Tensor1D;
 
 /**
- * Reads a relevance vector into a fresh Float64Array; every value must be a finite number.
+ * Reads a relevance vector into a fresh Float64Array; every value must be a finite number. A
+ * tf.Tensor1D is read synchronously (dataSync): on a backend that reads asynchronously only
+ * (webgpu in Node), pass `await relevance.data()` instead of the tensor.
  * @param relevance the values
  * @param argument the argument name used in errors
+ * @throws {LrpArgumentError} for a wrong type, rank or value, and for a tensor whose backend
+ *   cannot read synchronously (the message says to pass `await relevance.data()`)
  */
 export function readVector(relevance: unknown, argument = 'relevance'): Float64Array {
   let values: ArrayLike<unknown>;
@@ -26,7 +30,7 @@ export function readVector(relevance: unknown, argument = 'relevance'): Float64A
       );
     }
     if (relevance.isDisposed) throw new LrpArgumentError(argument, 'the tensor is disposed; pass it before disposing it.');
-    values = relevance.dataSync() as ArrayLike<number>;
+    values = readTensorSync(relevance, argument);
   } else if (Array.isArray(relevance) || relevance instanceof Float32Array || relevance instanceof Float64Array) {
     values = relevance as ArrayLike<unknown>;
   } else {
@@ -41,6 +45,27 @@ export function readVector(relevance: unknown, argument = 'relevance'): Float64A
     out[i] = v;
   }
   return out;
+}
+
+/**
+ * `tensor.dataSync()`; where the tensor's backend cannot read synchronously (webgpu in Node has
+ * no OffscreenCanvas), an LrpArgumentError that names the asynchronous remedy. Other errors (a
+ * GPU error the backend reported) pass unchanged.
+ */
+function readTensorSync(tensor: tf.Tensor, argument: string): ArrayLike<number> {
+  try {
+    return tensor.dataSync() as ArrayLike<number>;
+  } catch (e) {
+    const syncUnsupported =
+      (e instanceof LrpBackendError && /OffscreenCanvas/.test(e.gpuMessage)) || (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message));
+    if (!syncUnsupported) throw e;
+    const backend = e instanceof LrpBackendError ? e.backend : 'webgpu';
+    throw new LrpArgumentError(
+      argument,
+      `this function reads a tf.Tensor1D synchronously, which the '${backend}' backend cannot do here (no OffscreenCanvas in Node). ` +
+        `On an asynchronous backend (webgpu) pass \`await ${argument}.data()\` (a Float32Array) instead of the tensor.`,
+    );
+  }
 }
 
 /** A short description of a value for error messages. */

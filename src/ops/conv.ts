@@ -82,6 +82,15 @@ export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: C
   return cropSpatial(padded, Math.max(-pads[0][0], 0), Math.max(-pads[0][1], 0), Math.max(-pads[1][0], 0), Math.max(-pads[1][1], 0));
 }
 
+/**
+ * Backends whose Conv2DBackpropInput kernel computes the transposed convolution directly (a shader
+ * or TensorFlow's op): there it is used as it is. The correlation with the zero-inserted upper
+ * tensor is for cpu and wasm (wasm's kernel is a slow loop); on a GPU it costs an im2col matrix
+ * of the zero-inserted size (ml5's CREPE, kernel 512 with stride 4: 537 MB at batch 2 on WebGL).
+ * Dilated convolutions (which tf.conv2dTranspose does not take) always use the correlation.
+ */
+const NATIVE_TRANSPOSE: ReadonlySet<string> = new Set(['webgl', 'webgpu', 'tensorflow']);
+
 /** Flips a kernel [kh, kw, ...] along its two spatial axes (one axis of a 2-D view: faster). */
 export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw] = kernel.shape;
@@ -90,9 +99,16 @@ export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * The transposed 2-D convolution (vector-Jacobian product of conv2d with respect to its input):
- * `g` [N, Ho, Wo, Cout], `kernel` [kh, kw, Cin, Cout], result [N, inH, inW, Cin].
+ * `g` [N, Ho, Wo, Cout], `kernel` [kh, kw, Cin, Cout], result [N, inH, inW, Cin]. A correlation
+ * with the flipped kernel on cpu and wasm, tf.conv2dTranspose where the backend computes it
+ * directly (see NATIVE_TRANSPOSE).
  */
 export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
+  if (NATIVE_TRANSPOSE.has(tf.getBackend()) && geo.dilation[0] === 1 && geo.dilation[1] === 1 && geo.pads.every(([a, b]) => a >= 0 && b >= 0)) {
+    const [n] = g.shape;
+    const pads: Parameters<typeof tf.conv2dTranspose>[4] = [[0, 0], [geo.pads[0][0], geo.pads[0][1]], [geo.pads[1][0], geo.pads[1][1]], [0, 0]];
+    return tf.conv2dTranspose(g, kernel, [n, inH, inW, kernel.shape[2]], [geo.strides[0], geo.strides[1]], pads);
+  }
   const flipped = derived('flipped', [kernel], () => tf.transpose(flipSpatial(kernel), [0, 1, 3, 2])) as tf.Tensor4D;
   const dilations: [number, number] = [geo.dilation[0], geo.dilation[1]];
   // Stride 1 with TensorFlow's 'same' padding of an odd kernel is its own transpose geometry.
