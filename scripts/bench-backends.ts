@@ -19,6 +19,7 @@
  *   --batch N               default 32
  *   --memory-batch N        default 64 (0: no memory measurement)
  *   --memory-backends LIST  default webgl
+ *   --mobilenet-batch N     batch of the MobileNet-v2-sized model (default: --batch)
  *   --budget-ms N           time budget of the timed rounds per case (default 20000; at least 3 rounds)
  *   --out PATH              JSON (default out/bench/backends.json); a Markdown table goes beside it
  *
@@ -48,6 +49,8 @@ interface Args {
   memoryBatch: number;
   memoryBackends: string[];
   budgetMs: number;
+  /** Batch of the MobileNet-v2-sized model (0: --batch). */
+  mobilenetBatch: number;
   out: string;
   child?: string;
   childOut?: string;
@@ -61,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     memoryBatch: 64,
     memoryBackends: ['webgl'],
     budgetMs: 20000,
+    mobilenetBatch: 0,
     out: path.join(ROOT, 'out', 'bench', 'backends.json'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -90,6 +94,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--budget-ms':
         args.budgetMs = Number(take());
+        break;
+      case '--mobilenet-batch':
+        args.mobilenetBatch = Number(take());
         break;
       case '--out':
         args.out = path.resolve(take());
@@ -122,8 +129,14 @@ interface BackendResult {
   device: string;
   speed: SpeedReport[];
   memory: MemoryReport[];
+  /** Cases that failed (model and batch, the error's first line); the others still ran. */
+  failures: Array<{ model: string; batch: number; error: string }>;
   error?: string;
 }
+
+/** The batch of a model's speed case: `--batch`, or `--mobilenet-batch` for the MobileNet-v2-sized model. */
+const batchOf = (model: BenchModelName, args: Args): number => (model === 'mobilenet-v2' && args.mobilenetBatch > 0 ? args.mobilenetBatch : args.batch);
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 const ROUNDS = { minRounds: 3, maxRounds: 15 };
 
@@ -147,14 +160,23 @@ async function runChild(backend: string, args: Args): Promise<BackendResult> {
     device = 'JavaScript';
   }
   tf.enableProdMode();
-  const result: BackendResult = { backend, device, speed: [], memory: [] };
+  const result: BackendResult = { backend, device, speed: [], memory: [], failures: [] };
   for (const model of args.models) {
-    console.error(`  ${backend}: ${model} batch ${args.batch} ...`);
-    result.speed.push(await measureSpeed(tf, lrp, model, args.batch, { ...ROUNDS, budgetMs: args.budgetMs, now: () => performance.now() }));
+    const batch = batchOf(model, args);
+    console.error(`  ${backend}: ${model} batch ${batch} ...`);
+    try {
+      result.speed.push(await measureSpeed(tf, lrp, model, batch, { ...ROUNDS, budgetMs: args.budgetMs, now: () => performance.now() }));
+    } catch (e) {
+      result.failures.push({ model, batch, error: firstLine(e) });
+    }
   }
   if (args.memoryBatch > 0 && args.memoryBackends.includes(backend)) {
     console.error(`  ${backend}: memory, mobilenet-v2 batch ${args.memoryBatch} ...`);
-    result.memory.push(await measureMemory(tf, lrp, 'mobilenet-v2', args.memoryBatch, 'epsilon'));
+    try {
+      result.memory.push(await measureMemory(tf, lrp, 'mobilenet-v2', args.memoryBatch, 'epsilon'));
+    } catch (e) {
+      result.failures.push({ model: 'mobilenet-v2 (memory)', batch: args.memoryBatch, error: firstLine(e) });
+    }
   }
   // Dawn keeps the process alive while its device exists
   if (backend === 'webgpu-node') (await import('../src/node')).releaseWebGPU();
@@ -164,10 +186,10 @@ async function runChild(backend: string, args: Args): Promise<BackendResult> {
 function spawnNode(backend: string, args: Args, tmp: string): BackendResult {
   const out = path.join(tmp, `${backend}.json`);
   const childArgs = ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'scripts', 'bench-backends.ts'), '--child', backend, '--child-out', out];
-  childArgs.push('--models', args.models.join(','), '--batch', String(args.batch), '--memory-batch', String(args.memoryBatch), '--memory-backends', args.memoryBackends.join(','), '--budget-ms', String(args.budgetMs));
+  childArgs.push('--models', args.models.join(','), '--batch', String(args.batch), '--mobilenet-batch', String(args.mobilenetBatch), '--memory-batch', String(args.memoryBatch), '--memory-backends', args.memoryBackends.join(','), '--budget-ms', String(args.budgetMs));
   const env = { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' };
   const r = spawnSync(process.execPath, childArgs, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env });
-  if (r.status !== 0 || !fs.existsSync(out)) return { backend, device: '?', speed: [], memory: [], error: `child exited with ${r.status ?? r.signal}` };
+  if (r.status !== 0 || !fs.existsSync(out)) return { backend, device: '?', speed: [], memory: [], failures: [], error: `child exited with ${r.status ?? r.signal}` };
   return JSON.parse(fs.readFileSync(out, 'utf8')) as BackendResult;
 }
 
@@ -194,24 +216,33 @@ async function runBrowser(backend: string, args: Args, dir: string): Promise<Bac
     await page.goto(server.url);
     await page.waitForFunction(() => (window as unknown as { __benchBackends?: unknown }).__benchBackends !== undefined);
     const info = await page.evaluate((b) => (window as unknown as { __benchBackends: PageApi }).__benchBackends.init(b), backend);
-    const result: BackendResult = { backend, device: `${info.device} (Chromium ${browser.version()})`, speed: [], memory: [] };
+    const result: BackendResult = { backend, device: `${info.device} (Chromium ${browser.version()})`, speed: [], memory: [], failures: [] };
     for (const model of args.models) {
-      console.error(`  ${backend}: ${model} batch ${args.batch} ...`);
-      result.speed.push(
-        await page.evaluate(
-          ([m, b, lo, hi, ms]) => (window as unknown as { __benchBackends: PageApi }).__benchBackends.speed(m as BenchModelName, b as number, lo as number, hi as number, ms as number),
-          [model, args.batch, ROUNDS.minRounds, ROUNDS.maxRounds, args.budgetMs] as const,
-        ),
-      );
+      const batch = batchOf(model, args);
+      console.error(`  ${backend}: ${model} batch ${batch} ...`);
+      try {
+        result.speed.push(
+          await page.evaluate(
+            ([m, b, lo, hi, ms]) => (window as unknown as { __benchBackends: PageApi }).__benchBackends.speed(m as BenchModelName, b as number, lo as number, hi as number, ms as number),
+            [model, batch, ROUNDS.minRounds, ROUNDS.maxRounds, args.budgetMs] as const,
+          ),
+        );
+      } catch (e) {
+        result.failures.push({ model, batch, error: firstLine(e) });
+      }
     }
     if (args.memoryBatch > 0 && args.memoryBackends.includes(backend)) {
       console.error(`  ${backend}: memory, mobilenet-v2 batch ${args.memoryBatch} ...`);
-      result.memory.push(await page.evaluate((b) => (window as unknown as { __benchBackends: PageApi }).__benchBackends.memory('mobilenet-v2', b, 'epsilon'), args.memoryBatch));
+      try {
+        result.memory.push(await page.evaluate((b) => (window as unknown as { __benchBackends: PageApi }).__benchBackends.memory('mobilenet-v2', b, 'epsilon'), args.memoryBatch));
+      } catch (e) {
+        result.failures.push({ model: 'mobilenet-v2 (memory)', batch: args.memoryBatch, error: firstLine(e) });
+      }
     }
     if (errors.length > 0) result.error = `page errors: ${errors.slice(0, 5).join(' | ')}`;
     return result;
   } catch (e) {
-    return { backend, device: '?', speed: [], memory: [], error: `${(e as Error).message.split('\n')[0]}${errors.length > 0 ? `; page errors: ${errors.slice(0, 3).join(' | ')}` : ''}` };
+    return { backend, device: '?', speed: [], memory: [], failures: [], error: `${(e as Error).message.split('\n')[0]}${errors.length > 0 ? `; page errors: ${errors.slice(0, 3).join(' | ')}` : ''}` };
   } finally {
     await browser.close();
     await server.close();
@@ -253,6 +284,7 @@ function markdown(results: BackendResult[], args: Args): string {
       const ratio = (x: { pairedRatio: number } | undefined) => (x === undefined ? '—' : `**${x.pairedRatio.toFixed(2)}×**`);
       lines.push(`| ${r.backend} | ${s.model} | ${s.batch} | ${ms(p)} | ${ms(e)} | ${ratio(e)} | ${ms(g)} | ${ratio(g)} | ${s.rounds === 0 ? 'first calls' : s.rounds} |`);
     }
+    for (const f of r.failures ?? []) lines.push(`| ${r.backend} | ${f.model} | ${f.batch} | failed: ${f.error.replace(/\|/g, '/')} | | | | | |`);
   }
   const memory = results.flatMap((r) => r.memory);
   if (memory.length > 0) {
@@ -288,6 +320,7 @@ async function main(): Promise<void> {
       console.log(`- ${backend}`);
       const r = (NODE_BACKENDS as readonly string[]).includes(backend) ? spawnNode(backend, args, tmp) : await runBrowser(backend, args, path.join(tmp, 'page'));
       if (r.error !== undefined) console.warn(`  ${backend}: ${r.error}`);
+      for (const f of r.failures) console.warn(`  ${backend}: ${f.model} batch ${f.batch} failed: ${f.error}`);
       results.push(r);
     }
   } finally {
@@ -300,7 +333,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: load }, args, results }, null, 2) + '\n');
   fs.writeFileSync(args.out.replace(/\.json$/, '.md'), table);
   console.log(`wrote ${path.relative(ROOT, args.out)} and ${path.relative(ROOT, args.out.replace(/\.json$/, '.md'))}`);
-  if (results.some((r) => r.error !== undefined)) process.exitCode = 1;
+  if (results.some((r) => r.error !== undefined || r.failures.length > 0)) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
