@@ -85,11 +85,13 @@ export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: C
 /**
  * Backends whose Conv2DBackpropInput kernel computes the transposed convolution directly (a shader
  * or TensorFlow's op): there it is used as it is. The correlation with the zero-inserted upper
- * tensor is for cpu and wasm (wasm's kernel is a slow loop); on a GPU it costs an im2col matrix
- * of the zero-inserted size (ml5's CREPE, kernel 512 with stride 4: 537 MB at batch 2 on WebGL).
- * Dilated convolutions (which tf.conv2dTranspose does not take) always use the correlation.
+ * tensor is for the others: wasm's kernel is a slow loop; and on WebGPU (tfjs 4.22, Dawn on
+ * Mesa) the kernel gave a 5% error on ml5 CREPE's first layer (kernel 512×1, stride 4), which the
+ * correlation does not. On WebGL the correlation costs an im2col matrix of the zero-inserted size
+ * (CREPE: 537 MB at batch 2), the kernel none. Dilated convolutions (which tf.conv2dTranspose does
+ * not take) always use the correlation.
  */
-const NATIVE_TRANSPOSE: ReadonlySet<string> = new Set(['webgl', 'webgpu', 'tensorflow']);
+const NATIVE_TRANSPOSE: ReadonlySet<string> = new Set(['webgl', 'tensorflow']);
 
 /** Flips a kernel [kh, kw, ...] along its two spatial axes (one axis of a 2-D view: faster). */
 export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
