@@ -11,13 +11,13 @@
  * For each: model.predict, explain epsilon and explain epsilonGammaBox (reused explainers), batch
  * 32, interleaved rounds, ratios paired per round (scripts/bench-backends-core.ts). Memory: the
  * peak tf.memory() bytes of one predict and one explain on the MobileNet-v2-sized model at batch
- * 64 (default on webgl; `--memory-backends` to choose).
+ * 32 (default on webgl; `--memory-backends` to choose).
  *
  * Flags:
  *   --backends LIST         default cpu,wasm,webgpu-node,webgl,webgpu
  *   --models LIST           default bench-cnn,mobilenet-v2
  *   --batch N               default 32
- *   --memory-batch N        default 64 (0: no memory measurement)
+ *   --memory-batch N        default 32 (0: no memory measurement; 64 loses SwiftShader's WebGL context)
  *   --memory-backends LIST  default webgl
  *   --mobilenet-batch N     batch of the MobileNet-v2-sized model (default: --batch)
  *   --budget-ms N           time budget of the timed rounds per case (default 20000; at least 3 rounds)
@@ -61,7 +61,7 @@ function parseArgs(argv: string[]): Args {
     backends: [...ALL],
     models: ['bench-cnn', 'mobilenet-v2'],
     batch: 32,
-    memoryBatch: 64,
+    memoryBatch: 32,
     memoryBackends: ['webgl'],
     budgetMs: 20000,
     mobilenetBatch: 0,
@@ -109,7 +109,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--help':
       case '-h':
-        console.log('usage: npm run bench:backends -- [--backends cpu,wasm,webgpu-node,webgl,webgpu] [--models bench-cnn,mobilenet-v2] [--batch 32] [--memory-batch 64] [--memory-backends webgl] [--budget-ms 20000] [--out out/bench/backends.json]');
+        console.log('usage: npm run bench:backends -- [--backends cpu,wasm,webgpu-node,webgl,webgpu] [--models bench-cnn,mobilenet-v2] [--batch 32] [--memory-batch 32] [--memory-backends webgl] [--budget-ms 20000] [--out out/bench/backends.json]');
         process.exit(0);
         break;
       default:
