@@ -13,20 +13,24 @@ import { loadModel } from '../src/node';
 import { expectClose, randomizeWeights, uniform, useBackend, WEBGPU_IN_NODE } from './helpers';
 
 const ZOO = path.join(__dirname, '..', '..', 'shared', 'zoo');
+/** The zoo lies beside the checkout in CI; a user's clone has none: skip loudly there, fail under CI. */
+const HAS_ZOO = fs.existsSync(ZOO);
+if (!HAS_ZOO && !process.env.CI) console.warn(`\n!! ZOO TESTS SKIPPED: ../shared/zoo is missing (${ZOO}); CI lays it beside the checkout (under CI they fail instead).\n`);
+const zooSuite = HAS_ZOO || process.env.CI ? describe : describe.skip;
 const ZOO_MODELS = ['tfjs_examples_abalone', 'mnist_cnn_aslamplr', 'ml5_doodlenet', 'tensorspace_lenet', 'ml5_crepe', 'ml5_cvae_quickdraw'];
 
 beforeAll(async () => {
   await useBackend('cpu');
 });
 
-describe('real models from ../shared/zoo load and explain with every composite (wasm)', () => {
+zooSuite('real models from ../shared/zoo load and explain with every composite (wasm)', () => {
   beforeAll(async () => {
     await useBackend('wasm');
   });
   afterAll(async () => {
     await useBackend('cpu');
   });
-  if (!fs.existsSync(ZOO)) throw new Error(`../shared/zoo is missing (${ZOO}); CI lays it beside the checkout`);
+  if (!HAS_ZOO && process.env.CI) throw new Error(`../shared/zoo is missing (${ZOO}); CI lays it beside the checkout`);
   for (const name of ZOO_MODELS) {
     test(name, async () => {
       const model = await loadModel(path.join(ZOO, name));
@@ -249,7 +253,7 @@ describe('loader errors', () => {
 });
 
 if (WEBGPU_IN_NODE) {
-  describe('real models from ../shared/zoo on webgpu: every composite agrees with cpu', () => {
+  zooSuite('real models from ../shared/zoo on webgpu: every composite agrees with cpu', () => {
     /** A zoo model and its inputs (made on cpu), with cpu's relevance per composite. */
     interface Prepared {
       readonly model: tf.LayersModel;
