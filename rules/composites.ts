@@ -2,18 +2,18 @@
  * Composites: ordered (layer match → rule) lists; the first match wins (zennit composites.py).
  * Every composite implicitly ends with the shared base map of {@link baseEntries}.
  */
-import type { LayerGroup } from '../src/layers/group';
-import { LrpRuleError } from '../src/errors';
-import { alphaBetaRule } from './alphaBeta';
-import { epsilonRule } from './epsilon';
-import { flatRule } from './flat';
-import { gammaRule } from './gamma';
-import { normRule } from './norm';
-import { passRule } from './pass';
-import type { RuleParameters } from './registry';
-import type { Rule } from './types';
-import { zBoxRule } from './zBox';
-import { zPlusRule } from './zPlus';
+import type { LayerGroup } from '../src/layers/group.js';
+import { LrpRuleError } from '../src/errors.js';
+import { alphaBetaRule } from './alphaBeta.js';
+import { epsilonRule } from './epsilon.js';
+import { flatRule } from './flat.js';
+import { gammaRule } from './gamma.js';
+import { normRule } from './norm.js';
+import { passRule } from './pass.js';
+import type { RuleParameters } from './registry.js';
+import type { Rule } from './types.js';
+import { zBoxRule } from './zBox.js';
+import { zPlusRule } from './zPlus.js';
 
 /** Which layers an entry applies to. Every given field must match. */
 export interface LayerMatch {

@@ -1,7 +1,7 @@
-import { divideStabilized } from './stabilize';
-import { keepParams, templateRule } from './template';
-import type { LinearRule } from './types';
-import { requireNonNegative } from './validate';
+import { divideStabilized } from './stabilize.js';
+import { keepParams, templateRule } from './template.js';
+import type { LinearRule } from './types.js';
+import { requireNonNegative } from './validate.js';
 
 /** Options of {@link epsilonRule}. */
 export interface EpsilonOptions {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize';
-import { mapParams, templateRule } from './template';
-import type { LinearRule } from './types';
-import type { StabilizerOptions } from './zPlus';
-import { requireNonNegative } from './validate';
+import { divideStabilized } from './stabilize.js';
+import { mapParams, templateRule } from './template.js';
+import type { LinearRule } from './types.js';
+import type { StabilizerOptions } from './zPlus.js';
+import { requireNonNegative } from './validate.js';
 
 /**
  * Flat (zennit `Flat`): input and weights replaced by ones, bias zero; relevance is spread

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize';
-import { plusBias, splitForPositiveInput } from './positiveInput';
-import { mapParams, sumDefined, templateRule } from './template';
-import type { LinearRule } from './types';
-import { requireNonNegative } from './validate';
+import { divideStabilized } from './stabilize.js';
+import { plusBias, splitForPositiveInput } from './positiveInput.js';
+import { mapParams, sumDefined, templateRule } from './template.js';
+import type { LinearRule } from './types.js';
+import { requireNonNegative } from './validate.js';
 
 /** Options of {@link gammaRule}. */
 export interface GammaOptions {

@@ -1,4 +1,4 @@
-import type { LayerRule } from './types';
+import type { LayerRule } from './types.js';
 
 /**
  * Gradient: `R_in = Jᵀ R`, relevance moves with the values (max pooling: to the window

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize';
-import type { LayerRule } from './types';
-import { requireNonNegative } from './validate';
+import { divideStabilized } from './stabilize.js';
+import type { LayerRule } from './types.js';
+import { requireNonNegative } from './validate.js';
 
 /**
  * Norm (zennit `Norm`): the epsilon rule without parameters, `R_k = x_k ⊙ Jᵀ(R / stab(f(x)))`,

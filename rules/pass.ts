@@ -1,5 +1,5 @@
-import { LrpLayerError } from '../src/errors';
-import type { LayerRule } from './types';
+import { LrpLayerError } from '../src/errors.js';
+import type { LayerRule } from './types.js';
 
 /** Pass: relevance goes through unchanged (activations, merged BatchNorm, dropout). */
 export function passRule(): LayerRule {

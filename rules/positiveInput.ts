@@ -8,8 +8,8 @@
  * modified weight: the same numbers as the template with one convolution fewer.
  */
 import * as tf from '@tensorflow/tfjs';
-import { derived } from '../src/ops/derived';
-import type { LinearRuleContext } from './types';
+import { derived } from '../src/ops/derived.js';
+import type { LinearRuleContext } from './types.js';
 
 /** The pieces of a sign-split layer with non-negative input. */
 export interface PositiveInputSplit {

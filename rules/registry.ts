@@ -3,18 +3,18 @@
  * (as tfjs does with kernels). Registering a name again replaces it with a warning.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { LrpRuleError } from '../src/errors';
-import { alphaBetaRule } from './alphaBeta';
-import { epsilonRule, zeroRule } from './epsilon';
-import { flatRule } from './flat';
-import { gammaRule } from './gamma';
-import { gradientRule } from './gradient';
-import { normRule } from './norm';
-import { passRule } from './pass';
-import type { Rule } from './types';
-import { wSquareRule } from './wSquare';
-import { zBoxRule } from './zBox';
-import { zPlusRule } from './zPlus';
+import { LrpRuleError } from '../src/errors.js';
+import { alphaBetaRule } from './alphaBeta.js';
+import { epsilonRule, zeroRule } from './epsilon.js';
+import { flatRule } from './flat.js';
+import { gammaRule } from './gamma.js';
+import { gradientRule } from './gradient.js';
+import { normRule } from './norm.js';
+import { passRule } from './pass.js';
+import type { Rule } from './types.js';
+import { wSquareRule } from './wSquare.js';
+import { zBoxRule } from './zBox.js';
+import { zPlusRule } from './zPlus.js';
 
 /** Parameters a rule factory may read (each rule documents its defaults). */
 export interface RuleParameters {

@@ -7,10 +7,10 @@
  * input once.
  */
 import * as tf from '@tensorflow/tfjs';
-import { derived } from '../src/ops/derived';
-import { addMany } from '../src/ops/gpu';
-import type { LinearParams } from '../src/ops/linear';
-import type { LinearRule, LinearRuleContext, RuleParam } from './types';
+import { derived } from '../src/ops/derived.js';
+import { addMany } from '../src/ops/gpu.js';
+import type { LinearParams } from '../src/ops/linear.js';
+import type { LinearRule, LinearRuleContext, RuleParam } from './types.js';
 
 /** A rule-defined input, e.g. the z-box bounds broadcast to the input. */
 export interface CustomInput {

@@ -4,7 +4,7 @@
  * the engine hands them the tensors of one layer.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { LinearMap, LinearParams } from '../src/ops/linear';
+import type { LinearMap, LinearParams } from '../src/ops/linear.js';
 
 /** A rule parameter as shown in descriptions. */
 export type RuleParam = number | string | boolean | tf.Tensor;

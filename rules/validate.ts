@@ -1,4 +1,4 @@
-import { LrpRuleError } from '../src/errors';
+import { LrpRuleError } from '../src/errors.js';
 
 /** Checks that a rule parameter is a finite number ≥ 0 (or > 0). */
 export function requireNonNegative(rule: string, param: string, value: number, strict = false): number {

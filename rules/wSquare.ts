@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize';
-import { mapParams, templateRule } from './template';
-import type { LinearRule } from './types';
-import type { StabilizerOptions } from './zPlus';
-import { requireNonNegative } from './validate';
+import { divideStabilized } from './stabilize.js';
+import { mapParams, templateRule } from './template.js';
+import type { LinearRule } from './types.js';
+import type { StabilizerOptions } from './zPlus.js';
+import { requireNonNegative } from './validate.js';
 
 /**
  * w² (zennit `WSquare`): input replaced by ones, every parameter squared — the squared bias is

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { LrpRuleError } from '../src/errors';
-import { divideStabilized } from './stabilize';
-import { CustomInput, keepParams, mapParams, negativePart, positivePart, templateRule } from './template';
-import type { LinearRule } from './types';
-import { requireNonNegative } from './validate';
+import { LrpRuleError } from '../src/errors.js';
+import { divideStabilized } from './stabilize.js';
+import { CustomInput, keepParams, mapParams, negativePart, positivePart, templateRule } from './template.js';
+import type { LinearRule } from './types.js';
+import { requireNonNegative } from './validate.js';
 
 /** Options of {@link zBoxRule}. */
 export interface ZBoxOptions {

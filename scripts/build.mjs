@@ -10,8 +10,8 @@
 //   node scripts/build.mjs --browser                  dist/browser only (fast; what the demo page needs)
 //   node scripts/build.mjs --browser --out-dir DIR    the browser files into DIR instead (the browser tests)
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync, mkdirSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
-import { join, dirname, resolve } from 'node:path';
+import { rmSync, writeFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const browserOnly = process.argv.includes('--browser');
@@ -23,23 +23,6 @@ if (browserDir === undefined || browserDir.startsWith('--')) throw new Error('--
 
 const tsc = (args) => execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', ...args], { stdio: 'inherit' });
 
-// Node's ES module loader needs explicit file extensions on relative imports.
-function fixEsm(dir) {
-  for (const entry of readdirSync(dir)) {
-    const p = join(dir, entry);
-    if (statSync(p).isDirectory()) { fixEsm(p); continue; }
-    if (!p.endsWith('.js')) continue;
-    const src = readFileSync(p, 'utf8');
-    const out = src.replace(/(from\s+|import\s*\(\s*)(['"])(\.{1,2}\/[^'"]*)\2/g, (m, pre, q, spec) => {
-      if (spec.endsWith('.js')) return m;
-      const target = resolve(dirname(p), spec);
-      const withExt = existsSync(target + '.js') ? spec + '.js' : spec + '/index.js';
-      return `${pre}${q}${withExt}${q}`;
-    });
-    if (out !== src) writeFileSync(p, out);
-  }
-}
-
 if (!browserOnly) {
   rmSync('dist', { recursive: true, force: true });
   tsc(['--outDir', 'dist/cjs', '--module', 'commonjs', '--declaration', 'false']);
@@ -48,7 +31,6 @@ if (!browserOnly) {
   mkdirSync('dist/cjs', { recursive: true });
   writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
   writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
-  fixEsm('dist/esm');
   // What a bundler (Vite, webpack) does with the ES modules: it must not meet a Node-only module.
   await build({ entryPoints: ['dist/esm/src/index.js'], bundle: true, platform: 'browser', format: 'esm', external: ['@tensorflow/tfjs'], write: false, logLevel: 'error' });
   console.log('built dist/cjs, dist/esm (bundles for the browser), dist/types');

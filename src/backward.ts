@@ -5,11 +5,11 @@
  * Call inside `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PlannedNode } from './plan';
-import type { ForwardRecord } from './forward';
-import type { ModelPlan } from './plan';
-import { applyLayer, vjpByGradient } from './layers/adapter';
-import { addMany } from './ops/gpu';
+import type { PlannedNode } from './plan.js';
+import type { ForwardRecord } from './forward.js';
+import type { ModelPlan } from './plan.js';
+import { applyLayer, vjpByGradient } from './layers/adapter.js';
+import { addMany } from './ops/gpu.js';
 
 /** Relevance sums of one node, per sample. */
 export interface NodeRelevanceSums {

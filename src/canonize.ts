@@ -6,8 +6,8 @@
  * 3. strip a final softmax/sigmoid from the explained output (explain the logits);
  * 4. keep only what the explained output depends on.
  */
-import type { GraphNode, ModelGraph } from './graph';
-import { isNonNegativeActivation } from './layers/activations';
+import type { GraphNode, ModelGraph } from './graph.js';
+import { isNonNegativeActivation } from './layers/activations.js';
 
 /** The canonized graph plus what is explained. */
 export interface CanonicalGraph extends ModelGraph {

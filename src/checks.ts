@@ -1,5 +1,5 @@
 /** Argument checks shared by the public calls (no tensors made). */
-import { LrpArgumentError } from './errors';
+import { LrpArgumentError } from './errors.js';
 
 /** Checks a class index argument against `classes` scores per sample and `batch` samples. */
 export function checkClassIdx(classIdx: unknown, classes: number, batch: number): void {

@@ -4,17 +4,17 @@
  *     const relevance = explain(model, x, 'max', { composite: 'epsilonPlusFlat' });
  */
 import * as tf from '@tensorflow/tfjs';
-import { ruleLabel } from '../rules/types';
-import { perSampleSum, runBackward } from './backward';
-import { checkClassIdx } from './checks';
-import { LrpArgumentError, LrpError } from './errors';
-import { runForward } from './forward';
-import { attachInputCheck, finiteFlags, InputFlags, maskNonFinite, readInputCheck } from './inputCheck';
-import { attributeWithGradients, checkMethodOptions } from './methods';
-import { DerivedTensors, withDerivedTensors } from './ops/derived';
-import { addMany } from './ops/gpu';
-import type { ExplainOptions } from './options';
-import { groupOf, ModelPlan, planModel } from './plan';
+import { ruleLabel } from '../rules/types.js';
+import { perSampleSum, runBackward } from './backward.js';
+import { checkClassIdx } from './checks.js';
+import { LrpArgumentError, LrpError } from './errors.js';
+import { runForward } from './forward.js';
+import { attachInputCheck, finiteFlags, InputFlags, maskNonFinite, readInputCheck } from './inputCheck.js';
+import { attributeWithGradients, checkMethodOptions } from './methods.js';
+import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
+import { addMany } from './ops/gpu.js';
+import type { ExplainOptions } from './options.js';
+import { groupOf, ModelPlan, planModel } from './plan.js';
 
 /** Which class to explain: one for all samples, one per sample, or each sample's top score. */
 export type ClassIndex = number | readonly number[] | 'max';

@@ -4,12 +4,12 @@
  * the parameters with BatchNorm merged). Call inside `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GraphNode } from './graph';
-import { applyLayer } from './layers/adapter';
-import { batchNormAffine } from './layers/normalization';
-import { derived } from './ops/derived';
-import type { LinearParams } from './ops/linear';
-import type { ModelPlan } from './plan';
+import type { GraphNode } from './graph.js';
+import { applyLayer } from './layers/adapter.js';
+import { batchNormAffine } from './layers/normalization.js';
+import { derived } from './ops/derived.js';
+import type { LinearParams } from './ops/linear.js';
+import type { ModelPlan } from './plan.js';
 
 /** What the forward pass recorded. */
 export interface ForwardRecord {

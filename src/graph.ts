@@ -4,7 +4,7 @@
  * layers only to read their configuration and weights; nothing here mutates them.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { ActivationFn, Layer, LayerAdapter, LinearPart } from './layers/adapter';
+import type { ActivationFn, Layer, LayerAdapter, LinearPart } from './layers/adapter.js';
 
 /** What a node computes. */
 export type NodeOp =

@@ -26,7 +26,7 @@
  * flags with {@link checkedInput} / {@link readInputCheck} and throw before returning.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from './errors';
+import { LrpArgumentError } from './errors.js';
 
 /** Per sample, whether each float32 input is finite (on the device). */
 export interface InputFlags {

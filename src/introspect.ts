@@ -4,10 +4,10 @@
  * a Sequential inside a Model becomes its layers. It never changes the model.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { LrpLayerError, LrpModelError } from './errors';
-import type { GraphInput, GraphNode, ModelGraph } from './graph';
-import type { Layer, LayerAdapter } from './layers/adapter';
-import { adapterFor } from './layers/registry';
+import { LrpLayerError, LrpModelError } from './errors.js';
+import type { GraphInput, GraphNode, ModelGraph } from './graph.js';
+import type { Layer, LayerAdapter } from './layers/adapter.js';
+import { adapterFor } from './layers/registry.js';
 
 interface SymbolicTensorLike {
   readonly id: number;

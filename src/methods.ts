@@ -6,10 +6,10 @@
  * `maxBatch` inputs, never one forward per step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { composite, Composite } from '../rules/composites';
-import { gradientRule } from '../rules/gradient';
-import { LrpArgumentError } from './errors';
-import type { LayerGroup } from './layers/group';
+import { composite, Composite } from '../rules/composites.js';
+import { gradientRule } from '../rules/gradient.js';
+import { LrpArgumentError } from './errors.js';
+import type { LayerGroup } from './layers/group.js';
 
 /** Attribution methods. */
 export type AttributionMethod = 'lrp' | 'gradient' | 'gradientXInput' | 'integratedGradients' | 'smoothGrad';

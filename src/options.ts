@@ -1,8 +1,8 @@
 /** The one options interface of tfjs-lrp, with every default documented. */
 import type * as tf from '@tensorflow/tfjs';
-import type { Composite } from '../rules/composites';
-import type { AttributionMethod, GradientMethodOptions } from './methods';
-import type { Rule } from '../rules/types';
+import type { Composite } from '../rules/composites.js';
+import type { AttributionMethod, GradientMethodOptions } from './methods.js';
+import type { Rule } from '../rules/types.js';
 
 /** Names of the built-in rules (any registered name is accepted too). */
 export type RuleName = 'epsilon' | 'zero' | 'zPlus' | 'alphaBeta' | 'gamma' | 'flat' | 'wSquare' | 'zBox' | 'pass' | 'norm' | 'gradient';

@@ -2,17 +2,17 @@
  * Plan: which rule for which node. Order of precedence (first match wins): `layerRules`,
  * `firstLayer`, the composite's entries, the shared base map, the layer adapter's default.
  */
-import { baseEntries, BUILTIN_COMPOSITES, COMPOSITE_NAMES, Composite, CompositeEntry, LayerMatch, singleRuleComposite } from '../rules/composites';
-import { gradientRule } from '../rules/gradient';
-import { makeRule, RuleParameters, ruleNames } from '../rules/registry';
-import type { Rule } from '../rules/types';
-import { canonize, CanonicalGraph } from './canonize';
-import { LrpArgumentError, LrpLayerError, LrpRuleError } from './errors';
-import type { GraphNode } from './graph';
-import type { LayerGroup } from './layers/group';
-import { introspect } from './introspect';
-import { gradientComposite, METHODS } from './methods';
-import type { ExplainOptions } from './options';
+import { baseEntries, BUILTIN_COMPOSITES, COMPOSITE_NAMES, Composite, CompositeEntry, LayerMatch, singleRuleComposite } from '../rules/composites.js';
+import { gradientRule } from '../rules/gradient.js';
+import { makeRule, RuleParameters, ruleNames } from '../rules/registry.js';
+import type { Rule } from '../rules/types.js';
+import { canonize, CanonicalGraph } from './canonize.js';
+import { LrpArgumentError, LrpLayerError, LrpRuleError } from './errors.js';
+import type { GraphNode } from './graph.js';
+import type { LayerGroup } from './layers/group.js';
+import { introspect } from './introspect.js';
+import { gradientComposite, METHODS } from './methods.js';
+import type { ExplainOptions } from './options.js';
 
 /** One node with its rule. */
 export interface PlannedNode {

@@ -12,7 +12,7 @@
  * optional dependency and is never imported here, so a bundle of tfjs-lrp does not pull it in.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpBackendError, LrpEnvironmentError } from '../errors';
+import { LrpBackendError, LrpEnvironmentError } from '../errors.js';
 
 /** The WebGPU device limits that decide whether tfjs' kernels fit (see {@link webgpuLimits}). */
 export interface WebGPULimits {

@@ -5,9 +5,9 @@
  * is missing throws an {@link LrpEnvironmentError} that says what to use instead.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError, LrpEnvironmentError } from '../errors';
-import { heatmapRgba } from './pixels';
-import type { BrowserHeatmapOptions } from './pixels';
+import { LrpArgumentError, LrpEnvironmentError } from '../errors.js';
+import { heatmapRgba } from './pixels.js';
+import type { BrowserHeatmapOptions } from './pixels.js';
 
 
 /** A canvas to draw on: an `HTMLCanvasElement` or an `OffscreenCanvas` (workers). */

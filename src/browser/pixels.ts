@@ -4,9 +4,9 @@
  * No browser API is used here, so this part also runs in Node.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { heatmap, overlay } from '../heatmap';
-import type { HeatmapOptions, OverlayOptions } from '../heatmap';
+import { LrpArgumentError } from '../errors.js';
+import { heatmap, overlay } from '../heatmap/index.js';
+import type { HeatmapOptions, OverlayOptions } from '../heatmap/index.js';
 
 /** Options of {@link heatmapRgba}, {@link toImageData}, {@link toImageBitmap} and {@link drawHeatmap}. */
 export interface BrowserHeatmapOptions extends Omit<HeatmapOptions, 'output' | 'alpha'> {

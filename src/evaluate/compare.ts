@@ -4,12 +4,12 @@
  * compares LRP with Integrated Gradients on the same batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { explain } from '../explain';
-import { checkedInput } from '../inputCheck';
-import type { ClassIndex, Relevance } from '../explain';
-import type { ExplainOptions } from '../options';
-import { checkOptions, checkTensor, finiteMean, fraction } from './validate';
+import { LrpArgumentError } from '../errors.js';
+import { explain } from '../explain.js';
+import { checkedInput } from '../inputCheck.js';
+import type { ClassIndex, Relevance } from '../explain.js';
+import type { ExplainOptions } from '../options.js';
+import { checkOptions, checkTensor, finiteMean, fraction } from './validate.js';
 
 /** Options of {@link compare}. */
 export interface CompareOptions {

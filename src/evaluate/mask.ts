@@ -4,8 +4,8 @@
  * mask's share of the area (what a map spread uniformly would score).
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { checkTensor, finiteMean } from './validate';
+import { LrpArgumentError } from '../errors.js';
+import { checkTensor, finiteMean } from './validate.js';
 
 /** Relevance mass inside a mask, per sample (first axis) as plain numbers, and the means. */
 export interface MaskReport {

@@ -6,11 +6,11 @@
  * AOPC); a random ordering is the reference it has to beat.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import type { ClassIndex } from '../explain';
-import { runForward } from '../forward';
-import { ModelPlan, planModel } from '../plan';
-import { checkClassIdx, checkOptions, checkTensor, finiteNumber, positiveInteger, seedOption } from './validate';
+import { LrpArgumentError } from '../errors.js';
+import type { ClassIndex } from '../explain.js';
+import { runForward } from '../forward.js';
+import { ModelPlan, planModel } from '../plan.js';
+import { checkClassIdx, checkOptions, checkTensor, finiteNumber, positiveInteger, seedOption } from './validate.js';
 
 /** How perturbed patches are replaced. */
 export type Perturbation = 'baseline' | 'mean' | 'uniform';

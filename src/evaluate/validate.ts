@@ -3,7 +3,7 @@
  * tensor is made and throws {@link LrpArgumentError} naming the argument and the fix.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
+import { LrpArgumentError } from '../errors.js';
 
 /** Whether `value` is a live tf.Tensor (also one made by another copy of tfjs). */
 function isTensor(value: unknown): value is tf.Tensor {
@@ -63,7 +63,7 @@ export function fraction(argument: string, value: unknown, fallback: number): nu
   return v;
 }
 
-export { checkClassIdx } from '../checks';
+export { checkClassIdx } from '../checks.js';
 
 /** Mean of the finite entries (NaN when there are none). */
 export function finiteMean(values: readonly number[]): number {

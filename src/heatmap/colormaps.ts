@@ -5,7 +5,7 @@
  * index 0 is −max (the blue end, relevance against), index 255 is +max (the red end, for).
  * Pure JavaScript: no tensors, no Node or browser APIs.
  */
-import { LrpArgumentError } from '../errors';
+import { LrpArgumentError } from '../errors.js';
 
 /** Names of the built-in colour maps. */
 export const COLORMAPS = ['bwr', 'seismic', 'coldnhot', 'coolwarm', 'gray', 'hot'] as const;

@@ -4,10 +4,10 @@
  * built-in bitmap font. Pure tf ops (plus the font's pixels): works in Node and in the browser.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { GLYPH_HEIGHT, renderText } from './font';
-import { checkRelevance, heatmap, heatmapOptionsOf, type HeatmapOptions } from './heatmap';
-import { checkContour, checkFactor, drawContour, overlay, upscale, type ContourOptions, type OverlayOptions } from './overlay';
+import { LrpArgumentError } from '../errors.js';
+import { GLYPH_HEIGHT, renderText } from './font.js';
+import { checkRelevance, heatmap, heatmapOptionsOf, type HeatmapOptions } from './heatmap.js';
+import { checkContour, checkFactor, drawContour, overlay, upscale, type ContourOptions, type OverlayOptions } from './overlay.js';
 
 /** A panel of a grid row. */
 export type GridColumn = 'input' | 'heatmap' | 'overlay';

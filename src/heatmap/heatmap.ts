@@ -4,8 +4,8 @@
  * lookup (tf.gather) on the device. Works on every backend; no Node or browser APIs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { checkColormap, colormapTable, isDiverging, MIDPOINT_INDEX, type ColormapName } from './colormaps';
+import { LrpArgumentError } from '../errors.js';
+import { checkColormap, colormapTable, isDiverging, MIDPOINT_INDEX, type ColormapName } from './colormaps.js';
 
 /** How the channels of an [N,H,W,C] relevance are reduced to one map per sample. */
 export type ChannelReduction = 'sum' | 'mean' | 'maxAbs' | number;

@@ -1,7 +1,7 @@
 /** Blending a heatmap onto its input image, and top-k relevance masks, as pure tf ops. */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { checkRelevance, reduceChannels } from './heatmap';
+import { LrpArgumentError } from '../errors.js';
+import { checkRelevance, reduceChannels } from './heatmap.js';
 
 /** Options of {@link overlay}. */
 export interface OverlayOptions {

@@ -2,9 +2,9 @@
  * Tabular relevance as a ranked feature list, a plain-text table and a standalone SVG bar chart.
  * Pure JavaScript (a tf.Tensor1D argument is only read); usable in Node and in the browser.
  */
-import { LrpArgumentError } from '../errors';
-import { checkColormap, type ColormapName } from './colormaps';
-import { checkCount, colormapBytes, describeValue, escapeXml, formatNumber, hexColor, readVector, type RelevanceVector } from './values';
+import { LrpArgumentError } from '../errors.js';
+import { checkColormap, type ColormapName } from './colormaps.js';
+import { checkCount, colormapBytes, describeValue, escapeXml, formatNumber, hexColor, readVector, type RelevanceVector } from './values.js';
 
 /** Whether a feature speaks for the explained class (positive relevance), against it, or neither (0). */
 export type Direction = 'for' | 'against' | 'neutral';

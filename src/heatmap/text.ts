@@ -3,9 +3,9 @@
  * the same colour map, normalisation and percentile clipping as heatmap(). Tokens are untrusted
  * text and always escaped. Pure JavaScript (a tf.Tensor1D argument is only read).
  */
-import { LrpArgumentError } from '../errors';
-import { checkColormap, type ColormapName } from './colormaps';
-import type { Normalization } from './heatmap';
+import { LrpArgumentError } from '../errors.js';
+import { checkColormap, type ColormapName } from './colormaps.js';
+import type { Normalization } from './heatmap.js';
 import {
   checkCount,
   colorIndices,
@@ -16,7 +16,7 @@ import {
   hexColor,
   readVector,
   type RelevanceVector,
-} from './values';
+} from './values.js';
 
 /** Options of {@link textHtml}. */
 export interface TextHtmlOptions {

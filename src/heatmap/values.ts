@@ -4,9 +4,9 @@
  * No tensor is created here; a tf.Tensor argument is only read.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError, LrpBackendError } from '../errors';
-import { checkColormap, colormapTable, isDiverging, MIDPOINT_INDEX, type ColormapName } from './colormaps';
-import type { Normalization } from './heatmap';
+import { LrpArgumentError, LrpBackendError } from '../errors.js';
+import { checkColormap, colormapTable, isDiverging, MIDPOINT_INDEX, type ColormapName } from './colormaps.js';
+import type { Normalization } from './heatmap.js';
 
 /** A relevance vector: a plain array, a typed array, or a tf.Tensor1D (read, never disposed). */
 export type RelevanceVector = readonly number[] | Float32Array | Float64Array | tf.Tensor1D;

@@ -1,5 +1,5 @@
 /** Activation layers: relevance passes through them unchanged (rule `pass`). */
-import { configOf, Layer, LayerAdapter } from './adapter';
+import { configOf, Layer, LayerAdapter } from './adapter.js';
 
 const NON_NEGATIVE = new Set(['relu', 'relu6', 'sigmoid', 'softmax', 'softplus', 'hardSigmoid', 'hard_sigmoid', 'exponential']);
 

@@ -4,10 +4,10 @@
  * adapter plus one line in `registry.ts` (or `registerLayer` from user code).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rule } from '../../rules/types';
-import { LrpLayerError } from '../errors';
-import type { LinearMap, LinearParams } from '../ops/linear';
-import type { LayerGroup } from './group';
+import type { Rule } from '../../rules/types.js';
+import { LrpLayerError } from '../errors.js';
+import type { LinearMap, LinearParams } from '../ops/linear.js';
+import type { LayerGroup } from './group.js';
 
 /** A Keras layer as tfjs-layers builds it. */
 export type Layer = tf.layers.Layer;

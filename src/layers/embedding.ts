@@ -1,6 +1,6 @@
 /** Embedding: a token's relevance is the sum over its embedding vector; result shape [N, T]. */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerAdapter } from './adapter';
+import type { LayerAdapter } from './adapter.js';
 
 export const embeddingAdapter: LayerAdapter = {
   group: 'embedding',

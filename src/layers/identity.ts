@@ -1,5 +1,5 @@
 /** Layers that are the identity at inference (Dropout and friends). */
-import type { LayerAdapter } from './adapter';
+import type { LayerAdapter } from './adapter.js';
 
 export const identityAdapter: LayerAdapter = {
   group: 'identity',

@@ -1,9 +1,9 @@
 /** Dense and convolution layers: the layers LRP rules apply to. */
 import * as tf from '@tensorflow/tfjs';
-import { LrpLayerError } from '../errors';
-import type { PaddingMode } from '../ops/conv';
-import { conv1dMap, conv2dMap, conv2dTransposeMap, ConvConfig, denseMap, depthwiseConv2dMap, LinearMap } from '../ops/linear';
-import { ActivationFn, configOf, Layer, LayerAdapter, LinearLayerSpec, LinearPart, requireChannelsLast, requiredWeight, tupleOf, weightOf } from './adapter';
+import { LrpLayerError } from '../errors.js';
+import type { PaddingMode } from '../ops/conv.js';
+import { conv1dMap, conv2dMap, conv2dTransposeMap, ConvConfig, denseMap, depthwiseConv2dMap, LinearMap } from '../ops/linear.js';
+import { ActivationFn, configOf, Layer, LayerAdapter, LinearLayerSpec, LinearPart, requireChannelsLast, requiredWeight, tupleOf, weightOf } from './adapter.js';
 
 /** The fused activation of a Dense/Conv layer, or null for `linear`. */
 export function fusedActivation(layer: Layer): ActivationFn | null {

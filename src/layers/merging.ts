@@ -1,6 +1,6 @@
 /** Layers that join branches: Add (proportional split, `norm`) and Concatenate (split back). */
 import * as tf from '@tensorflow/tfjs';
-import { configOf, LayerAdapter } from './adapter';
+import { configOf, LayerAdapter } from './adapter.js';
 
 export const addAdapter: LayerAdapter = {
   group: 'add',

@@ -1,7 +1,7 @@
 /** BatchNormalization: merged into the Dense/Conv before it when possible, else `pass`. */
 import * as tf from '@tensorflow/tfjs';
-import { LrpLayerError } from '../errors';
-import { configOf, Layer, LayerAdapter, requiredWeight, weightOf } from './adapter';
+import { LrpLayerError } from '../errors.js';
+import { configOf, Layer, LayerAdapter, requiredWeight, weightOf } from './adapter.js';
 
 /** Per-channel `scale` and `shift` of an inference-mode BatchNormalization: y = x·scale + shift. */
 export function batchNormAffine(layer: Layer): { scale: tf.Tensor1D; shift: tf.Tensor1D } {

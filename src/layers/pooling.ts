@@ -1,8 +1,8 @@
 /** Pooling layers: max pooling moves relevance to the maximum, average pooling is `norm`. */
 import * as tf from '@tensorflow/tfjs';
-import type { PaddingMode } from '../ops/conv';
-import { avgPoolTranspose, maxPoolTranspose } from '../ops/pool';
-import { configOf, Layer, LayerAdapter, requireChannelsLast, tupleOf } from './adapter';
+import type { PaddingMode } from '../ops/conv.js';
+import { avgPoolTranspose, maxPoolTranspose } from '../ops/pool.js';
+import { configOf, Layer, LayerAdapter, requireChannelsLast, tupleOf } from './adapter.js';
 
 const passesSign = (_: Layer, nonNeg: readonly boolean[]): boolean => nonNeg[0];
 

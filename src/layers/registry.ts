@@ -2,18 +2,18 @@
  * Layer adapters by Keras class name (`getClassName()`, robust against minification and two
  * copies of tfjs). Lives on a global, like the rule registry.
  */
-import type { Rule } from '../../rules/types';
-import { LrpLayerError } from '../errors';
-import * as activations from './activations';
-import type { LayerAdapter } from './adapter';
-import { embeddingAdapter } from './embedding';
-import type { LayerGroup } from './group';
-import { identityAdapter } from './identity';
-import * as linear from './linear';
-import { addAdapter, concatenateAdapter } from './merging';
-import { batchNormAdapter } from './normalization';
-import * as pooling from './pooling';
-import * as reshaping from './reshaping';
+import type { Rule } from '../../rules/types.js';
+import { LrpLayerError } from '../errors.js';
+import * as activations from './activations.js';
+import type { LayerAdapter } from './adapter.js';
+import { embeddingAdapter } from './embedding.js';
+import type { LayerGroup } from './group.js';
+import { identityAdapter } from './identity.js';
+import * as linear from './linear.js';
+import { addAdapter, concatenateAdapter } from './merging.js';
+import { batchNormAdapter } from './normalization.js';
+import * as pooling from './pooling.js';
+import * as reshaping from './reshaping.js';
 
 const KEY = Symbol.for('tfjs-lrp.layers');
 type Holder = { [KEY]?: Map<string, LayerAdapter> };

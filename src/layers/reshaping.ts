@@ -1,7 +1,7 @@
 /** Layers that move values around: relevance moves with them (the gradient). */
 import * as tf from '@tensorflow/tfjs';
-import { cropSpatial } from '../ops/select';
-import { applyLayer, configOf, LayerAdapter, requireChannelsLast, tupleOf, vjpByGradient } from './adapter';
+import { cropSpatial } from '../ops/select.js';
+import { applyLayer, configOf, LayerAdapter, requireChannelsLast, tupleOf, vjpByGradient } from './adapter.js';
 
 const passesSign = (_: unknown, nonNeg: readonly boolean[]): boolean => nonNeg.every(Boolean);
 const note = 'relevance moves with the values';

@@ -4,11 +4,11 @@
  * with sharp (see ./image).
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../errors';
-import { heatmap, checkRelevance, heatmapOptionsOf, type HeatmapOptions } from '../heatmap/heatmap';
-import { checkContour, checkFactor, drawContour, overlay, upscale, type ContourOptions, type OverlayOptions } from '../heatmap/overlay';
-import { heatmapGrid, type GridOptions } from '../heatmap/grid';
-import { imageFormat, writeImage, type WriteImageOptions } from './image';
+import { LrpArgumentError } from '../errors.js';
+import { heatmap, checkRelevance, heatmapOptionsOf, type HeatmapOptions } from '../heatmap/heatmap.js';
+import { checkContour, checkFactor, drawContour, overlay, upscale, type ContourOptions, type OverlayOptions } from '../heatmap/overlay.js';
+import { heatmapGrid, type GridOptions } from '../heatmap/grid.js';
+import { imageFormat, writeImage, type WriteImageOptions } from './image.js';
 
 /** Options of {@link saveHeatmap}: heatmap() options, overlay options (with `image`), upscaling, contour, file format. */
 export interface SaveHeatmapOptions extends Omit<HeatmapOptions, 'alpha' | 'output'>, OverlayOptions, WriteImageOptions {

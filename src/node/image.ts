@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError, LrpError, LrpLoadError } from '../errors';
-import { encodePng } from './png';
+import { LrpArgumentError, LrpError, LrpLoadError } from '../errors.js';
+import { encodePng } from './png.js';
 
 /** An image file could not be read, decoded or written. `file` names it. */
 export class LrpImageError extends LrpLoadError {

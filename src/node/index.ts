@@ -2,12 +2,12 @@
  * `tfjs-lrp/node`: everything of `tfjs-lrp`, plus what only works in Node (reading models from
  * disk). Browser bundles import `tfjs-lrp`, which never reaches this file.
  */
-export * from '../index';
-export { loadModel } from './loadModel';
-export { readImages, readImage, writeImage, LrpImageError } from './image';
-export type { ReadImageOptions, WriteImageOptions, PixelScaling } from './image';
-export { saveHeatmap, saveGrid } from './heatmap';
-export type { SaveHeatmapOptions, SaveGridOptions } from './heatmap';
-export * from './batch';
-export { useWebGPU, releaseWebGPU, defaultWebGPUAttempts } from './webgpu';
-export type { UseWebGPUOptions, WebGPUInfo, WebGPUAttempt, WebGPUFeatureLevel } from './webgpu';
+export * from '../index.js';
+export { loadModel } from './loadModel.js';
+export { readImages, readImage, writeImage, LrpImageError } from './image.js';
+export type { ReadImageOptions, WriteImageOptions, PixelScaling } from './image.js';
+export { saveHeatmap, saveGrid } from './heatmap.js';
+export type { SaveHeatmapOptions, SaveGridOptions } from './heatmap.js';
+export * from './batch/index.js';
+export { useWebGPU, releaseWebGPU, defaultWebGPUAttempts } from './webgpu.js';
+export type { UseWebGPUOptions, WebGPUInfo, WebGPUAttempt, WebGPUFeatureLevel } from './webgpu.js';

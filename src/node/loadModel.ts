@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { LrpLoadError } from '../errors';
+import { LrpLoadError } from '../errors.js';
 
 interface WeightGroup {
   readonly paths: string[];

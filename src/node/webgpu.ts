@@ -31,9 +31,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { LrpEnvironmentError } from '../errors';
-import { guardWebGPUErrors, WEBGPU_LIMIT_NAMES, webgpuLimits } from '../backends/webgpu';
-import type { WebGPULimits } from '../backends/webgpu';
+import { LrpEnvironmentError } from '../errors.js';
+import { guardWebGPUErrors, WEBGPU_LIMIT_NAMES, webgpuLimits } from '../backends/webgpu.js';
+import type { WebGPULimits } from '../backends/webgpu.js';
 
 /** WebGPU's feature levels: 'core' (full WebGPU) or 'compatibility' (runs on OpenGL ES / GL). */
 export type WebGPUFeatureLevel = 'core' | 'compatibility';

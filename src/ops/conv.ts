@@ -9,8 +9,8 @@
  * inputs per kernel (Concat and Pack exempt), so that WebGL 2 and WebGPU run every op here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { derived } from './derived';
-import { cropSpatial } from './select';
+import { derived } from './derived.js';
+import { cropSpatial } from './select.js';
 
 /** Padding of a spatial axis: zeros before and after. */
 export type AxisPad = readonly [number, number];

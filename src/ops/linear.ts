@@ -4,8 +4,8 @@
  * written against this interface only, so one rule works for every linear layer type.
  */
 import * as tf from '@tensorflow/tfjs';
-import { derived } from './derived';
-import { axisPadding, conv2dTransposeByCorrelation, Conv2DGeometry, depthwiseTransposeByCorrelation, PaddingMode } from './conv';
+import { derived } from './derived.js';
+import { axisPadding, conv2dTransposeByCorrelation, Conv2DGeometry, depthwiseTransposeByCorrelation, PaddingMode } from './conv.js';
 
 /** Kernel and bias of a linear layer (bias `null` when the layer has none). */
 export interface LinearParams {

@@ -8,9 +8,9 @@
  * and scattered back by interleaving them with concat.
  */
 import * as tf from '@tensorflow/tfjs';
-import { axisPadding, convOutputSize, PaddingMode } from './conv';
-import { addMany } from './gpu';
-import { cropSpatial, LOWEST, stridedView } from './select';
+import { axisPadding, convOutputSize, PaddingMode } from './conv.js';
+import { addMany } from './gpu.js';
+import { cropSpatial, LOWEST, stridedView } from './select.js';
 
 interface AxisPlan {
   readonly before: number;

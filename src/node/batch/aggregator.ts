@@ -5,9 +5,9 @@
  * partial aggregates from batches, workers, shards or resumed runs merge to bit-for-bit the same
  * result as one pass, in any order. Means are rounded to float64 once, when read.
  */
-import { LrpArgumentError } from '../../errors';
-import { ExactSums, type ExactSumsJSON } from './exact';
-import { isFloat32Array } from './typed';
+import { LrpArgumentError } from '../../errors.js';
+import { ExactSums, type ExactSumsJSON } from './exact.js';
+import { isFloat32Array } from './typed.js';
 
 /** The aggregated maps of one class, as float64 arrays (length = product of the item shape). */
 export interface ClassAggregate {

@@ -6,8 +6,8 @@
  * required.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../../errors';
-import { releaseWebGPU, useWebGPU } from '../webgpu';
+import { LrpArgumentError } from '../../errors.js';
+import { releaseWebGPU, useWebGPU } from '../webgpu.js';
 
 /** What `--backend` accepts. */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';

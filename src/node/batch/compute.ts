@@ -3,9 +3,9 @@
  * Inputs and results are plain typed arrays, so they cross thread boundaries cheaply.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Explainer } from '../../explain';
-import type { ExplainOptions } from '../../options';
-import { isFloat32Array } from './typed';
+import type { Explainer } from '../../explain.js';
+import type { ExplainOptions } from '../../options.js';
+import { isFloat32Array } from './typed.js';
 
 /** A batch ready to explain: the valid items of one index block. */
 export interface BatchJob {

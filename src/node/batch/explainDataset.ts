@@ -8,14 +8,14 @@
  * item is always explained in the same company and results are reproducible bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, type Explainer } from '../../explain';
-import { LrpArgumentError } from '../../errors';
-import type { ExplainOptions } from '../../options';
-import type { BackendChoice } from './backend';
-import { computeBatch, type BatchJob, type BatchNumbers, type PortableOptions } from './compute';
-import { checkItem, ItemError, refsFromSource, type DatasetSource, type ItemKind, type ItemRef } from './items';
-import { parseShard, type Shard } from './shard';
-import { modelArtifacts, WorkerPool } from './workers';
+import { createExplainer, type Explainer } from '../../explain.js';
+import { LrpArgumentError } from '../../errors.js';
+import type { ExplainOptions } from '../../options.js';
+import type { BackendChoice } from './backend.js';
+import { computeBatch, type BatchJob, type BatchNumbers, type PortableOptions } from './compute.js';
+import { checkItem, ItemError, refsFromSource, type DatasetSource, type ItemKind, type ItemRef } from './items.js';
+import { parseShard, type Shard } from './shard.js';
+import { modelArtifacts, WorkerPool } from './workers.js';
 
 /** Options of {@link explainDataset}: the explain options plus how to run. */
 export interface ExplainDatasetOptions extends ExplainOptions {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { LrpArgumentError } from '../../errors';
+import { LrpArgumentError } from '../../errors.js';
 
 /** Whether a path argument contains glob characters. */
 export function isGlob(p: string): boolean {

@@ -7,10 +7,10 @@
 import * as fs from 'fs';
 import * as readline from 'readline';
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from '../../errors';
-import type { InputFile } from './glob';
-import { NpyFile, parseNpyHeader } from './npy';
-import { isFloat32Array } from './typed';
+import { LrpArgumentError } from '../../errors.js';
+import type { InputFile } from './glob.js';
+import { NpyFile, parseNpyHeader } from './npy.js';
+import { isFloat32Array } from './typed.js';
 
 /** Nested arrays of numbers (one JSON-lines item, or a plain-array source item). */
 export type NestedNumbers = number | readonly NestedNumbers[];

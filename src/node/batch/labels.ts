@@ -6,8 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { LrpArgumentError } from '../../errors';
-import { ItemError } from './items';
+import { LrpArgumentError } from '../../errors.js';
+import { ItemError } from './items.js';
 
 /** Which class to explain. */
 export type ClassSpec = { readonly kind: 'max' } | { readonly kind: 'index'; readonly value: number } | { readonly kind: 'labels'; readonly file: string };

@@ -14,12 +14,12 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { LrpArgumentError } from '../../errors';
-import type { AggregatorJSON } from './aggregator';
-import { appendLineSync, readLog, removeStaleTemps, writeFileAtomicSync } from './atomic';
-import type { ItemFailure } from './explainDataset';
-import type { DrawOptions, SummaryRow } from './outputs';
-import type { Shard } from './shard';
+import { LrpArgumentError } from '../../errors.js';
+import type { AggregatorJSON } from './aggregator.js';
+import { appendLineSync, readLog, removeStaleTemps, writeFileAtomicSync } from './atomic.js';
+import type { ItemFailure } from './explainDataset.js';
+import type { DrawOptions, SummaryRow } from './outputs.js';
+import type { Shard } from './shard.js';
 
 /** The state folder inside an output folder. */
 export const STATE_DIR = '.tfjs-lrp';

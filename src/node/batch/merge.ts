@@ -5,13 +5,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { LrpArgumentError } from '../../errors';
-import { RelevanceAggregator, type AggregatorJSON } from './aggregator';
-import { selectBackend, type BackendChoice } from './backend';
-import type { ItemFailure } from './explainDataset';
-import { RunState, type RunManifest } from './manifest';
-import { writeFinalOutputs, type SummaryRow } from './outputs';
-import { writeFileAtomicSync } from './atomic';
+import { LrpArgumentError } from '../../errors.js';
+import { RelevanceAggregator, type AggregatorJSON } from './aggregator.js';
+import { selectBackend, type BackendChoice } from './backend.js';
+import type { ItemFailure } from './explainDataset.js';
+import { RunState, type RunManifest } from './manifest.js';
+import { writeFinalOutputs, type SummaryRow } from './outputs.js';
+import { writeFileAtomicSync } from './atomic.js';
 
 /** What a merge did. */
 export interface MergeResult {

@@ -5,8 +5,8 @@
  * without loading the whole file ({@link NpyFile}).
  */
 import * as fs from 'fs';
-import { LrpArgumentError } from '../../errors';
-import { isFloat32Array, isFloat64Array } from './typed';
+import { LrpArgumentError } from '../../errors.js';
+import { isFloat32Array, isFloat64Array } from './typed.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 

@@ -16,17 +16,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { heatmap } from '../../heatmap/heatmap';
-import { overlay, upscale } from '../../heatmap/overlay';
-import type { ColormapName } from '../../heatmap/colormaps';
-import { writeImage, type PixelScaling } from '../image';
-import { encodePng } from '../png';
-import { RelevanceAggregator } from './aggregator';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic';
-import type { ExplainedBatch, ItemFailure } from './explainDataset';
-import { fileKind } from './items';
-import type { InputFile } from './glob';
-import { encodeNpy } from './npy';
+import { heatmap } from '../../heatmap/heatmap.js';
+import { overlay, upscale } from '../../heatmap/overlay.js';
+import type { ColormapName } from '../../heatmap/colormaps.js';
+import { writeImage, type PixelScaling } from '../image.js';
+import { encodePng } from '../png.js';
+import { RelevanceAggregator } from './aggregator.js';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import type { ExplainedBatch, ItemFailure } from './explainDataset.js';
+import { fileKind } from './items.js';
+import type { InputFile } from './glob.js';
+import { encodeNpy } from './npy.js';
 
 /** One row of summary.json / summary.csv. */
 export interface SummaryRow {

@@ -8,22 +8,22 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer } from '../../explain';
-import { LrpArgumentError } from '../../errors';
-import { loadSharp, readImage, type PixelScaling } from '../image';
-import { loadModel } from '../loadModel';
-import { RelevanceAggregator } from './aggregator';
-import { writeFileAtomicSync } from './atomic';
-import { releaseBackend, selectBackend, type BackendChoice } from './backend';
-import type { PortableOptions } from './compute';
-import { explainRefs, type ItemFailure } from './explainDataset';
-import { resolveInputs } from './glob';
-import { countItems, fileKind, refsFromFiles } from './items';
-import { classLookup, type ClassSpec } from './labels';
-import { hashJson, hashModelFiles, RunState, type DoneRecord, type RunManifest } from './manifest';
-import { isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs';
-import { Progress, type ProgressMode, type ProgressSink } from './progress';
-import { shardItemCount, type Shard } from './shard';
+import { createExplainer } from '../../explain.js';
+import { LrpArgumentError } from '../../errors.js';
+import { loadSharp, readImage, type PixelScaling } from '../image.js';
+import { loadModel } from '../loadModel.js';
+import { RelevanceAggregator } from './aggregator.js';
+import { writeFileAtomicSync } from './atomic.js';
+import { releaseBackend, selectBackend, type BackendChoice } from './backend.js';
+import type { PortableOptions } from './compute.js';
+import { explainRefs, type ItemFailure } from './explainDataset.js';
+import { resolveInputs } from './glob.js';
+import { countItems, fileKind, refsFromFiles } from './items.js';
+import { classLookup, type ClassSpec } from './labels.js';
+import { hashJson, hashModelFiles, RunState, type DoneRecord, type RunManifest } from './manifest.js';
+import { isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
+import { Progress, type ProgressMode, type ProgressSink } from './progress.js';
+import { shardItemCount, type Shard } from './shard.js';
 
 /** Everything a batch run needs (the CLI's flags, resolved). */
 export interface RunOptions {

@@ -3,7 +3,7 @@
  * sorted input). The partition is deterministic, needs no item count up front (streams work), and
  * every item lands in the same batch as in a single run, so merged shards equal a single run.
  */
-import { LrpArgumentError } from '../../errors';
+import { LrpArgumentError } from '../../errors.js';
 
 /** Shard `index` of `count` (0 ≤ index < count). */
 export interface Shard {

@@ -4,9 +4,9 @@
  */
 import { isMainThread, parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, type Explainer } from '../../explain';
-import { BACKEND_CHOICES, releaseBackend, selectBackend, type BackendChoice } from './backend';
-import { computeBatch, type BatchJob, type PortableOptions } from './compute';
+import { createExplainer, type Explainer } from '../../explain.js';
+import { BACKEND_CHOICES, releaseBackend, selectBackend, type BackendChoice } from './backend.js';
+import { computeBatch, type BatchJob, type PortableOptions } from './compute.js';
 
 /** The first message a worker receives. */
 export interface WorkerInit {
@@ -21,7 +21,7 @@ export interface WorkerInit {
 /** Messages a worker sends. */
 export type WorkerReply =
   | { readonly type: 'ready'; readonly backend: string }
-  | { readonly type: 'result'; readonly seq: number; readonly result: import('./compute').BatchNumbers }
+  | { readonly type: 'result'; readonly seq: number; readonly result: import('./compute.js').BatchNumbers }
   | { readonly type: 'error'; readonly seq: number; readonly name: string; readonly message: string };
 
 if (!isMainThread && parentPort !== null) {

@@ -7,9 +7,9 @@ import * as path from 'path';
 import { createRequire } from 'module';
 import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { LrpError } from '../../errors';
-import type { BatchJob, BatchNumbers, PortableOptions } from './compute';
-import type { WorkerInit, WorkerReply } from './worker';
+import { LrpError } from '../../errors.js';
+import type { BatchJob, BatchNumbers, PortableOptions } from './compute.js';
+import type { WorkerInit, WorkerReply } from './worker.js';
 
 /** Where the worker script is, and how to start it (TypeScript sources need ts-node). */
 export function workerScript(): { file: string; execArgv: string[] } {

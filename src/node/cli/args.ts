@@ -3,7 +3,7 @@
  * booleans, repeatable flags, positional arguments, `--` to end flags, `-h`/`--help`. Errors are
  * {@link LrpUsageError}s naming the flag and the fix (exit status 2).
  */
-import { LrpArgumentError } from '../../errors';
+import { LrpArgumentError } from '../../errors.js';
 
 /** A command-line usage error: unknown flag, missing or bad value, bad path. Exit status 2. */
 export class LrpUsageError extends LrpArgumentError {

@@ -4,20 +4,20 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { createExplainer, formatPlan } from '../../explain';
-import { COMPOSITE_NAMES } from '../../../rules/composites';
-import { ruleNames } from '../../../rules/registry';
-import { COLORMAPS, type ColormapName } from '../../heatmap/colormaps';
-import type { PixelScaling } from '../image';
-import { loadModel } from '../loadModel';
-import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../batch/backend';
-import type { PortableOptions } from '../batch/compute';
-import { parseClassSpec } from '../batch/labels';
-import { mergeRuns } from '../batch/merge';
-import type { ProgressMode, ProgressSink } from '../batch/progress';
-import { runBatch } from '../batch/run';
-import { parseShard } from '../batch/shard';
-import { LrpUsageError, type CommandSpec, type FlagSpec, type ParsedArgs } from './args';
+import { createExplainer, formatPlan } from '../../explain.js';
+import { COMPOSITE_NAMES } from '../../../rules/composites.js';
+import { ruleNames } from '../../../rules/registry.js';
+import { COLORMAPS, type ColormapName } from '../../heatmap/colormaps.js';
+import type { PixelScaling } from '../image.js';
+import { loadModel } from '../loadModel.js';
+import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../batch/backend.js';
+import type { PortableOptions } from '../batch/compute.js';
+import { parseClassSpec } from '../batch/labels.js';
+import { mergeRuns } from '../batch/merge.js';
+import type { ProgressMode, ProgressSink } from '../batch/progress.js';
+import { runBatch } from '../batch/run.js';
+import { parseShard } from '../batch/shard.js';
+import { LrpUsageError, type CommandSpec, type FlagSpec, type ParsedArgs } from './args.js';
 
 /** Where a command writes. */
 export interface CommandIO {

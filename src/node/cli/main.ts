@@ -8,9 +8,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { LrpArgumentError, LrpLayerError, LrpModelError, LrpRuleError } from '../../errors';
-import { formatHelp, LrpUsageError, parseArgs, suggest } from './args';
-import { COMMANDS, describeCommand, mergeCommand, runCommand, type CommandIO } from './commands';
+import { LrpArgumentError, LrpLayerError, LrpModelError, LrpRuleError } from '../../errors.js';
+import { formatHelp, LrpUsageError, parseArgs, suggest } from './args.js';
+import { COMMANDS, describeCommand, mergeCommand, runCommand, type CommandIO } from './commands.js';
 
 /** Exit statuses of `tfjs-lrp`. */
 export const EXIT = { ok: 0, itemsFailed: 1, usage: 2, fatal: 3 } as const;
