@@ -56,7 +56,7 @@ const tfGlobal = {
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const banner = `/*! tfjs-lrp ${pkg.version} | ${pkg.license} | needs @tensorflow/tfjs ${pkg.peerDependencies['@tensorflow/tfjs']} */`;
 const common = {
-  entryPoints: ['src/index.ts'],
+  entryPoints: ['src/bundle.ts'],
   bundle: true,
   platform: 'browser',
   target: 'es2019',

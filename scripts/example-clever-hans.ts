@@ -15,7 +15,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, heatmapGrid, relevanceInMask, type ExplainOptions } from '../src';
+import { createExplainer, type ExplainOptions } from '../src';
+import { heatmapGrid } from '../src/heatmap';
+import { relevanceInMask } from '../src/evaluate';
 import { loadModel, writeImage } from '../src/node';
 import { useBackend } from './backend';
 import { digitSet, type DigitSet } from './digits-data';

@@ -14,7 +14,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, featureBarChartSvg, formatFeatureRanking, rankFeatures } from '../src';
+import { createExplainer } from '../src';
+import { featureBarChartSvg, formatFeatureRanking, rankFeatures } from '../src/heatmap';
 import { loadModel } from '../src/node';
 import { useBackend } from './backend';
 import { CREDIT_FEATURES, CREDIT_RULE, creditSet, describeApplicant, formatFeatureValue, standardize, type Applicant, type CreditFeature } from './credit-data';

@@ -14,7 +14,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, relevanceInMask, textHtml, renderText, measureText } from '../src';
+import { createExplainer } from '../src';
+import { textHtml, renderText, measureText } from '../src/heatmap';
+import { relevanceInMask } from '../src/evaluate';
 import { colorIndices, colormapBytes, escapeXml } from '../src/heatmap/values';
 import { loadModel } from '../src/node';
 import { useBackend } from './backend';

@@ -17,8 +17,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { COLORMAPS, createExplainer, featureBarChartSvg, heatmap, renderText } from '../src';
-import type { ColormapName, ExplainOptions } from '../src';
+import { createExplainer } from '../src';
+import { COLORMAPS, featureBarChartSvg, heatmap, renderText } from '../src/heatmap';
+import type { ExplainOptions } from '../src';
+import type { ColormapName } from '../src/heatmap';
 import { loadModel, saveGrid, writeImage } from '../src/node';
 import { digitSet } from './digits-data';
 

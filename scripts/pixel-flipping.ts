@@ -23,8 +23,10 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from './backend';
-import { explain, pixelFlipping } from '../src';
-import type { ExplainOptions, PixelFlippingOptions, PixelFlippingReport } from '../src';
+import { explain } from '../src';
+import { pixelFlipping } from '../src/evaluate';
+import type { ExplainOptions } from '../src';
+import type { PixelFlippingOptions, PixelFlippingReport } from '../src/evaluate';
 import { digitSet } from './digits-data';
 import { loadModelFromDir } from './load-model';
 

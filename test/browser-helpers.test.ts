@@ -5,7 +5,8 @@
  * ImageData. The real-browser checks are in browser.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { drawHeatmap, heatmap, heatmapRgba, LrpArgumentError, LrpEnvironmentError, LrpError, overlay, toImageBitmap, toImageData } from '../src';
+import { LrpArgumentError, LrpEnvironmentError, LrpError } from '../src';
+import { drawHeatmap, heatmap, heatmapRgba, overlay, toImageBitmap, toImageData } from '../src/heatmap';
 import { expectError, expectNoLeak, useBackend } from './helpers';
 
 beforeAll(async () => {

@@ -7,7 +7,8 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { compare, crossValidate, explain, LrpArgumentError, pixelFlipping, relevanceInMask } from '../src';
+import { explain, LrpArgumentError } from '../src';
+import { compare, crossValidate, pixelFlipping, relevanceInMask } from '../src/evaluate';
 import * as forward from '../src/forward';
 import { loadModel } from '../src/node';
 import { digit, heldOutIndex } from '../scripts/digits-data';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { gridLayout } from '../src';
+import { gridLayout } from '../src/heatmap';
 import { buildColormapSwatch, buildZooGrid, GALLERY_DIGITS, ZOO_MODEL_DIR } from '../scripts/heatmap-gallery';
 import { useBackend } from './helpers';
 

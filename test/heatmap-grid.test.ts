@@ -1,6 +1,7 @@
 /** Grid images, the bitmap font, upscaling and contours: exact pixels, layout, errors, no leaks (pure tf ops). */
 import * as tf from '@tensorflow/tfjs';
-import { drawContour, gridLayout, heatmap, heatmapGrid, LrpArgumentError, maskOutline, measureText, overlay, renderText, topKMask, upscale } from '../src';
+import { LrpArgumentError } from '../src';
+import { drawContour, gridLayout, heatmap, heatmapGrid, maskOutline, measureText, overlay, renderText, topKMask, upscale } from '../src/heatmap';
 import { glyph, glyphCharacters, GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, hasGlyph } from '../src/heatmap/font';
 import { BACKENDS, expectError, expectNoLeak, maxAbsDiff, uniform, useBackend } from './helpers';
 

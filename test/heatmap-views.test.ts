@@ -1,7 +1,8 @@
 /** Non-image views: ranked features, text table, SVG bar chart, token HTML; colours equal heatmap()'s, escaping, errors. */
 import * as tf from '@tensorflow/tfjs';
-import { COLORMAPS, featureBarChartSvg, formatFeatureRanking, heatmap, LrpArgumentError, rankFeatures, textHtml } from '../src';
-import type { ColormapName, HeatmapOptions } from '../src';
+import { LrpArgumentError } from '../src';
+import { COLORMAPS, featureBarChartSvg, formatFeatureRanking, heatmap, rankFeatures, textHtml } from '../src/heatmap';
+import type { ColormapName, HeatmapOptions } from '../src/heatmap';
 import { BACKENDS, expectError, expectNoLeak, SYNC_BACKENDS, uniform, useBackend } from './helpers';
 
 const NAMES = ['age', 'income', 'debt_to_income', 'tenure', 'zero'];

@@ -1,7 +1,8 @@
 /** Heatmaps: colour maps, normalisation, percentile clipping, overlays, top-k masks; exact values, errors, no leaks. */
 import * as tf from '@tensorflow/tfjs';
-import { COLORMAPS, colormapTable, heatmap, LrpArgumentError, overlay, topKMask } from '../src';
-import type { ColormapName, HeatmapOptions } from '../src';
+import { LrpArgumentError } from '../src';
+import { COLORMAPS, colormapTable, heatmap, overlay, topKMask } from '../src/heatmap';
+import type { ColormapName, HeatmapOptions } from '../src/heatmap';
 import { reduceChannels } from '../src/heatmap/heatmap';
 import { expectError, expectNoLeak, maxAbsDiff, useBackend } from './helpers';
 

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { heatmap, heatmapGrid, LrpArgumentError, LrpError, LrpLoadError } from '../src';
+import { LrpArgumentError, LrpError, LrpLoadError } from '../src';
+import { heatmap, heatmapGrid } from '../src/heatmap';
 import { LrpImageError, readImage, readImages, saveGrid, saveHeatmap, writeImage } from '../src/node';
 import { gridLayout } from '../src/heatmap/grid';
 import { BACKENDS, expectError, expectNoLeak, uniform, useBackend } from './helpers';
@@ -65,7 +66,7 @@ describe.each(BACKENDS)('writing (%s)', (backend) => {
     const files = await saveHeatmap(path.join(dir, `ov-${backend}-{i}.png`), rel, { image: img, alpha: 0.3, mode: 'screen', scale: 3 });
     expect(files.map((f) => path.basename(f))).toEqual([0, 1, 2].map((i) => `ov-${backend}-${i}.png`));
     const ov = tf.tidy(() => {
-      const { overlay } = require('../src') as typeof import('../src');
+      const { overlay } = require('../src/heatmap') as typeof import('../src/heatmap');
       return tf.cast(tf.round(tf.mul(overlay(img, heatmap(rel), { alpha: 0.3, mode: 'screen' }), 255)), 'int32');
     });
     const ref = (await ov.array()) as number[][][][];

@@ -14,7 +14,8 @@
  * counted.
  */
 import * as tf from '@tensorflow/tfjs';
-import { COMPOSITE_NAMES, createExplainer, crossValidate, explain, explainWithConservation, LrpArgumentError } from '../src';
+import { COMPOSITE_NAMES, createExplainer, explain, explainWithConservation, LrpArgumentError } from '../src';
+import { crossValidate } from '../src/evaluate';
 import type { ExplainOptions } from '../src';
 import { computeBatch } from '../src/node/batch/compute';
 import { BACKENDS, expectError, SYNC_BACKENDS, useBackend } from './helpers';

@@ -130,7 +130,13 @@ export default defineConfig({
   root: here,
   base: './',
   publicDir: false,
-  resolve: { alias: { 'tfjs-lrp': join(root, 'src', 'index.ts') } },
+  resolve: {
+    alias: [
+      { find: /^tfjs-lrp\/heatmap$/, replacement: join(root, 'src', 'heatmap', 'index.ts') },
+      { find: /^tfjs-lrp\/evaluate$/, replacement: join(root, 'src', 'evaluate', 'index.ts') },
+      { find: /^tfjs-lrp$/, replacement: join(root, 'src', 'index.ts') },
+    ],
+  },
   plugins: [demoAssetsPlugin()],
   logLevel: 'warn',
   build: {

@@ -5,8 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../errors.js';
-import { heatmap, overlay } from '../heatmap/index.js';
-import type { HeatmapOptions, OverlayOptions } from '../heatmap/index.js';
+import { heatmap } from '../heatmap/heatmap.js';
+import { overlay } from '../heatmap/overlay.js';
+import type { HeatmapOptions } from '../heatmap/heatmap.js';
+import type { OverlayOptions } from '../heatmap/overlay.js';
 
 /** Options of {@link heatmapRgba}, {@link toImageData}, {@link toImageBitmap} and {@link drawHeatmap}. */
 export interface BrowserHeatmapOptions extends Omit<HeatmapOptions, 'output' | 'alpha'> {

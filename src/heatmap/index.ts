@@ -1,4 +1,7 @@
-/** Heatmaps of relevance: colour maps, normalisation, overlays and top-k masks (pure tf ops). */
+/**
+ * `tfjs-lrp/heatmap`: pictures of relevance. Colour maps, normalisation, overlays and top-k masks
+ * (pure tf ops), grids, tabular and text views, and the browser canvas helpers.
+ */
 export { heatmap } from './heatmap.js';
 export type { HeatmapOptions, ChannelReduction, Normalization } from './heatmap.js';
 export { overlay, topKMask } from './overlay.js';
@@ -16,3 +19,5 @@ export { heatmapGrid, gridLayout } from './grid.js';
 export type { GridOptions, GridLayout, GridColumn, Rgb } from './grid.js';
 export { renderText, measureText, glyph, hasGlyph, glyphCharacters, GLYPH_WIDTH, GLYPH_HEIGHT, GLYPH_ADVANCE } from './font.js';
 export type { TextBitmap } from './font.js';
+export { drawHeatmap, toImageData, toImageBitmap, heatmapRgba } from '../browser/index.js';
+export type { BrowserHeatmapOptions, RgbaPixels, HeatmapCanvas } from '../browser/index.js';

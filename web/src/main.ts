@@ -5,8 +5,10 @@
  * browser has it). `window.__lrpDemo` exposes the state to the browser tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { COLORMAPS, colormapTable, createExplainer, drawHeatmap, explain, heatmap } from 'tfjs-lrp';
-import type { ColormapName, ConservationReport, ExplainOptions, Explainer } from 'tfjs-lrp';
+import { createExplainer, explain } from 'tfjs-lrp';
+import { COLORMAPS, colormapTable, drawHeatmap, heatmap } from 'tfjs-lrp/heatmap';
+import type { ConservationReport, ExplainOptions, Explainer } from 'tfjs-lrp';
+import type { ColormapName } from 'tfjs-lrp/heatmap';
 import { chooseBackend } from './backend';
 import type { BackendInfo } from './backend';
 import { DrawPad, loadImageFile, mnistInput, paintInput, resizedInput } from './input';
