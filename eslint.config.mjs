@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'out/**', 'coverage/**', 'fixtures/**'] },
+  { ignores: ['dist/**', '.dist-*/**', 'docs/api/**', 'node_modules/**', 'out/**', 'coverage/**', 'fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpRuleError } from '../src/errors.js';
-import { divideStabilized } from './stabilize.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /** Options of {@link alphaBetaRule}. */
@@ -40,3 +40,18 @@ export function alphaBetaRule(options: AlphaBetaOptions = {}): LinearRule {
     reducer: 'inputTimesGradient',
   });
 }
+
+/** The αβ rule, described (see {@link RuleDefinition}). */
+export const alphaBetaDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'alphaBeta',
+  summary: 'αβ: positive contributions weighted α, negative ones β (α − β = 1)',
+  appliesTo: 'linear',
+  params: [
+    { name: 'alpha', description: 'α of the alphaBeta rule', default: 2, min: 0 },
+    { name: 'beta', description: 'β of the alphaBeta rule (α − β = 1)', default: 1, min: 0 },
+    STABILIZER_PARAM,
+  ],
+  firstLayer: false,
+  references: { zennit: 'AlphaBeta', paper: 'Bach et al. 2015, PLOS ONE' },
+  make: (p) => alphaBetaRule({ alpha: p.alpha, beta: p.beta, stabilizer: p.stabilizer }),
+});

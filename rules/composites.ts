@@ -1,19 +1,15 @@
 /**
  * Composites: ordered (layer match → rule) lists; the first match wins (zennit composites.py).
- * Every composite implicitly ends with the shared base map of {@link baseEntries}.
+ * Every composite implicitly ends with the shared base map of {@link baseEntries}. The built-in
+ * composites are described as data ({@link CompositeDefinition}): their entries name rules of the
+ * registry's built-in definitions.
  */
-import type { LayerGroup } from '../src/layers/group.js';
 import { LrpRuleError } from '../src/errors.js';
-import { alphaBetaRule } from './alphaBeta.js';
-import { epsilonRule } from './epsilon.js';
-import { flatRule } from './flat.js';
-import { gammaRule } from './gamma.js';
-import { normRule } from './norm.js';
-import { passRule } from './pass.js';
-import type { RuleParameters } from './registry.js';
-import type { Rule } from './types.js';
-import { zBoxRule } from './zBox.js';
-import { zPlusRule } from './zPlus.js';
+import { GROUP_DEFAULTS, LAYER_GROUPS, type LayerGroup } from './groups.js';
+import { normDefinition } from './norm.js';
+import { passDefinition } from './pass.js';
+import { BUILTIN_RULE_DEFINITIONS, missingRequired } from './registry.js';
+import type { Rule, RuleDefinition, RuleParameterName, RuleParameters, RuleReferences } from './types.js';
 
 /** Which layers an entry applies to. Every given field must match. */
 export interface LayerMatch {
@@ -45,17 +41,15 @@ export function composite(name: string, entries: readonly CompositeEntry[]): Com
   return Object.freeze({ kind: 'composite' as const, name, entries: Object.freeze([...entries]) });
 }
 
-/** The base map every composite shares (after its own entries). */
+/** The base map every composite shares (after its own entries): the `'pass'`/`'norm'` rows of {@link GROUP_DEFAULTS}. */
 export function baseEntries(params: RuleParameters): CompositeEntry[] {
-  const norm = normRule({ stabilizer: params.stabilizer });
-  const pass = passRule();
-  return [
-    { match: { group: 'activation' }, rule: pass },
-    { match: { group: 'add' }, rule: norm },
-    { match: { group: 'avgPool' }, rule: norm },
-    { match: { group: 'batchNorm' }, rule: pass },
-    { match: { group: 'identity' }, rule: pass },
-  ];
+  const rules = { pass: passDefinition.make(params), norm: normDefinition.make(params) };
+  const entries: CompositeEntry[] = [];
+  for (const group of LAYER_GROUPS) {
+    const rule = GROUP_DEFAULTS[group].rule;
+    if (rule === 'pass' || rule === 'norm') entries.push({ match: { group }, rule: rules[rule] });
+  }
+  return entries;
 }
 
 /** A composite that gives every Dense and Conv layer the same rule. */
@@ -66,43 +60,156 @@ export function singleRuleComposite(rule: Rule): Composite {
   ]);
 }
 
-function denseEpsilon(p: RuleParameters): Rule {
-  return epsilonRule({ epsilon: p.epsilon ?? 1e-6 });
+/** One entry of a {@link CompositeDefinition}, as plain data. */
+export interface CompositeEntrySpec {
+  readonly match: LayerMatch;
+  /** The name of a built-in rule, e.g. `'zPlus'`. */
+  readonly rule: string;
+  /** Parameters the composite fixes (options do not change them), e.g. `{ alpha: 2, beta: 1 }`. */
+  readonly fixed?: Readonly<Partial<Record<RuleParameterName, number>>>;
 }
 
-function zBoxFor(name: string, p: RuleParameters): Rule {
-  if (p.low === undefined || p.high === undefined) {
-    throw new LrpRuleError(name, `Composite '${name}' uses the z-box rule on the first Conv layer and needs its input bounds: pass options { low, high }, e.g. { low: 0, high: 1 } for images in [0, 1] or the normalised range of your preprocessing.`);
+/** A built-in composite described as data, with its factory (for docs, checks and CLI flags). */
+export interface CompositeDefinition {
+  /** The name, e.g. `'epsilonGammaBox'`. */
+  readonly name: string;
+  /** One line for tables and help. */
+  readonly summary: string;
+  /** Its own entries, in order (the base map of {@link GROUP_DEFAULTS} follows them). */
+  readonly entries: readonly CompositeEntrySpec[];
+  /** The options it reads: the parameters of its rules, less the fixed ones. */
+  readonly params: readonly RuleParameterName[];
+  /** The options it cannot do without (its rules' required parameters), e.g. `['low', 'high']`. */
+  readonly requires: readonly RuleParameterName[];
+  readonly references: RuleReferences;
+  /** Builds the composite; a rule with required parameters is made (and checked) only when a layer matches. */
+  make(params: RuleParameters): Composite;
+}
+
+function builtinRule(name: string): RuleDefinition {
+  const d = BUILTIN_RULE_DEFINITIONS.find((r) => r.name === name);
+  if (d === undefined) throw new LrpRuleError(name, `A composite names rule '${name}', which is not a built-in rule.`);
+  return d;
+}
+
+/** A match in words, e.g. `the first Conv layer`, `conv layers`. */
+export function matchInWords(m: LayerMatch): string {
+  if (m.position === 'firstConv') return 'the first Conv layer';
+  if (m.position === 'firstLinear') return 'the first Dense/Conv layer';
+  if (m.layerName !== undefined) return `layer '${m.layerName}'`;
+  if (m.className !== undefined) return `${m.className} layers`;
+  return m.group !== undefined ? `the ${m.group} layers` : 'no layer';
+}
+
+/** The explain options a rule's missing required parameters ask for, e.g. `{ low, high }, e.g. { low: 0, high: 1 } for images…`. */
+function optionsHint(d: RuleDefinition, missing: readonly RuleParameterName[]): string {
+  const specs = d.params.filter((p) => missing.includes(p.name));
+  const example = specs.every((p) => p.example !== undefined) ? `, e.g. { ${specs.map((p) => `${p.name}: ${String(p.example)}`).join(', ')} }${d.requirement !== undefined ? ` for ${d.requirement.exampleFor}` : ''}` : '';
+  return `pass options { ${missing.join(', ')} }${example}`;
+}
+
+/**
+ * Defines a composite from plain entries (built-in rule names). Its `params` and `requires` are
+ * derived from the rules' definitions.
+ */
+export function defineComposite(name: string, summary: string, entries: readonly CompositeEntrySpec[], references: RuleReferences = {}): CompositeDefinition {
+  const rules = entries.map((e) => builtinRule(e.rule));
+  const params = new Set<RuleParameterName>();
+  const requires = new Set<RuleParameterName>();
+  rules.forEach((d, i) => {
+    for (const p of d.params) {
+      if (entries[i].fixed?.[p.name] !== undefined) continue;
+      params.add(p.name);
+      if (p.required === true) requires.add(p.name);
+    }
+  });
+  const frozen = Object.freeze(entries.map((e) => Object.freeze({ ...e, match: Object.freeze({ ...e.match }) })));
+  return Object.freeze({
+    name,
+    summary,
+    entries: frozen,
+    params: Object.freeze([...params]),
+    requires: Object.freeze([...requires]),
+    references,
+    make(p: RuleParameters): Composite {
+      return composite(name, frozen.map((e, i): CompositeEntry => {
+        const d = rules[i];
+        const q: RuleParameters = { ...p, ...e.fixed };
+        if (!d.params.some((s) => s.required === true)) return { match: e.match, rule: d.make(q) };
+        return {
+          match: e.match,
+          rule: () => {
+            const missing = missingRequired(d, q);
+            if (missing.length > 0) {
+              const what = d.requirement?.what ?? missing.map((m) => `'${m}'`).join(' and ');
+              throw new LrpRuleError(name, `Composite '${name}' uses the ${d.name} rule on ${matchInWords(e.match)} and needs ${what}: ${optionsHint(d, missing)}.`);
+            }
+            return d.make(q);
+          },
+        };
+      }));
+    },
+  });
+}
+
+/** The built-in composites of LRP_RULES.md §3, in the order they are listed. */
+export const BUILTIN_COMPOSITE_DEFINITIONS: readonly CompositeDefinition[] = Object.freeze([
+  defineComposite('epsilonPlus', 'z⁺ for Conv layers, ε for Dense layers', [
+    { match: { group: 'conv' }, rule: 'zPlus' },
+    { match: { group: 'dense' }, rule: 'epsilon' },
+  ], { zennit: 'EpsilonPlus' }),
+  defineComposite('epsilonPlusFlat', 'epsilonPlus with the flat rule on the first Dense/Conv layer', [
+    { match: { position: 'firstLinear' }, rule: 'flat' },
+    { match: { group: 'conv' }, rule: 'zPlus' },
+    { match: { group: 'dense' }, rule: 'epsilon' },
+  ], { zennit: 'EpsilonPlusFlat' }),
+  defineComposite('epsilonGammaBox', 'z-box on the first Conv layer, γ for the other Conv layers, ε for Dense layers', [
+    { match: { position: 'firstConv' }, rule: 'zBox' },
+    { match: { group: 'conv' }, rule: 'gamma' },
+    { match: { group: 'dense' }, rule: 'epsilon' },
+  ], { zennit: 'EpsilonGammaBox' }),
+  defineComposite('epsilonAlpha2Beta1', 'αβ with α = 2, β = 1 for Conv layers, ε for Dense layers', [
+    { match: { group: 'conv' }, rule: 'alphaBeta', fixed: { alpha: 2, beta: 1 } },
+    { match: { group: 'dense' }, rule: 'epsilon' },
+  ], { zennit: 'EpsilonAlpha2Beta1' }),
+  defineComposite('epsilonAlpha2Beta1Flat', 'epsilonAlpha2Beta1 with the flat rule on the first Dense/Conv layer', [
+    { match: { position: 'firstLinear' }, rule: 'flat' },
+    { match: { group: 'conv' }, rule: 'alphaBeta', fixed: { alpha: 2, beta: 1 } },
+    { match: { group: 'dense' }, rule: 'epsilon' },
+  ], { zennit: 'EpsilonAlpha2Beta1Flat' }),
+]);
+
+/** One entry of a composite whose rule lacks required parameters, with what is missing. */
+export interface MissingRequirement {
+  readonly entry: CompositeEntrySpec;
+  readonly rule: RuleDefinition;
+  readonly missing: readonly RuleParameterName[];
+}
+
+/**
+ * The entries of `definition` whose rule needs parameters that `params` lacks (before any model is
+ * seen). `skipPositions`: leave out the position entries (`firstLayer` replaces them).
+ */
+export function missingRequirements(definition: CompositeDefinition, params: RuleParameters, skipPositions = false): MissingRequirement[] {
+  const found: MissingRequirement[] = [];
+  for (const entry of definition.entries) {
+    if (skipPositions && entry.match.position !== undefined) continue;
+    const rule = builtinRule(entry.rule);
+    const missing = missingRequired(rule, { ...params, ...entry.fixed });
+    if (missing.length > 0) found.push({ entry, rule, missing });
   }
-  return zBoxRule({ low: p.low, high: p.high, stabilizer: p.stabilizer });
+  return found;
+}
+
+/** The built-in composites' definitions (for docs tables, checks and CLI flags). */
+export function compositeDefinitions(): readonly CompositeDefinition[] {
+  return BUILTIN_COMPOSITE_DEFINITIONS;
 }
 
 /** The built-in composites of LRP_RULES.md §3, by name. */
-export const BUILTIN_COMPOSITES: Readonly<Record<string, (p: RuleParameters) => Composite>> = {
-  epsilonPlus: (p) => composite('epsilonPlus', [
-    { match: { group: 'conv' }, rule: zPlusRule({ stabilizer: p.stabilizer }) },
-    { match: { group: 'dense' }, rule: denseEpsilon(p) },
-  ]),
-  epsilonPlusFlat: (p) => composite('epsilonPlusFlat', [
-    { match: { position: 'firstLinear' }, rule: flatRule({ stabilizer: p.stabilizer }) },
-    { match: { group: 'conv' }, rule: zPlusRule({ stabilizer: p.stabilizer }) },
-    { match: { group: 'dense' }, rule: denseEpsilon(p) },
-  ]),
-  epsilonGammaBox: (p) => composite('epsilonGammaBox', [
-    { match: { position: 'firstConv' }, rule: () => zBoxFor('epsilonGammaBox', p) },
-    { match: { group: 'conv' }, rule: gammaRule({ gamma: p.gamma ?? 0.25, stabilizer: p.stabilizer }) },
-    { match: { group: 'dense' }, rule: denseEpsilon(p) },
-  ]),
-  epsilonAlpha2Beta1: (p) => composite('epsilonAlpha2Beta1', [
-    { match: { group: 'conv' }, rule: alphaBetaRule({ alpha: 2, beta: 1, stabilizer: p.stabilizer }) },
-    { match: { group: 'dense' }, rule: denseEpsilon(p) },
-  ]),
-  epsilonAlpha2Beta1Flat: (p) => composite('epsilonAlpha2Beta1Flat', [
-    { match: { position: 'firstLinear' }, rule: flatRule({ stabilizer: p.stabilizer }) },
-    { match: { group: 'conv' }, rule: alphaBetaRule({ alpha: 2, beta: 1, stabilizer: p.stabilizer }) },
-    { match: { group: 'dense' }, rule: denseEpsilon(p) },
-  ]),
-};
+export const BUILTIN_COMPOSITES: Readonly<Record<string, (p: RuleParameters) => Composite>> = Object.freeze(
+  Object.fromEntries(BUILTIN_COMPOSITE_DEFINITIONS.map((d) => [d.name, (p: RuleParameters) => d.make(p)])),
+);
 
 /** Names of the built-in composites. */
-export const COMPOSITE_NAMES = Object.keys(BUILTIN_COMPOSITES);
+export const COMPOSITE_NAMES: string[] = BUILTIN_COMPOSITE_DEFINITIONS.map((d) => d.name);

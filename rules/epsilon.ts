@@ -1,6 +1,6 @@
 import { divideStabilized } from './stabilize.js';
 import { keepParams, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /** Options of {@link epsilonRule}. */
@@ -26,3 +26,25 @@ export function epsilonRule(options: EpsilonOptions = {}, name = 'epsilon'): Lin
 export function zeroRule(): LinearRule {
   return epsilonRule({ epsilon: 0 }, 'zero');
 }
+
+/** The epsilon rule, described (see {@link RuleDefinition}). */
+export const epsilonDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'epsilon',
+  summary: 'LRP-ε: relevance in proportion to the contributions x·W, ε stabilizes z',
+  appliesTo: 'linear',
+  params: [{ name: 'epsilon', description: 'ε of the epsilon rule', default: 1e-6, min: 0 }],
+  firstLayer: false,
+  references: { zennit: 'Epsilon', paper: 'Bach et al. 2015, PLOS ONE' },
+  make: (p) => epsilonRule({ epsilon: p.epsilon }),
+});
+
+/** LRP-0, described (see {@link RuleDefinition}). */
+export const zeroDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'zero',
+  summary: 'LRP-0: the epsilon rule with ε = 0 (a zero pre-activation divides by zero)',
+  appliesTo: 'linear',
+  params: [],
+  firstLayer: false,
+  references: { zennit: 'Epsilon(epsilon=0)', paper: 'Bach et al. 2015, PLOS ONE' },
+  make: () => zeroRule(),
+});

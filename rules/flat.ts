@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { mapParams, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import type { StabilizerOptions } from './zPlus.js';
 import { requireNonNegative } from './validate.js';
 
@@ -17,3 +17,14 @@ export function flatRule(options: StabilizerOptions = {}): LinearRule {
     reducer: 'gradient',
   });
 }
+
+/** The flat rule, described (see {@link RuleDefinition}). */
+export const flatDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'flat',
+  summary: 'flat: relevance spread evenly over each receptive field (input and weights as ones)',
+  appliesTo: 'linear',
+  params: [STABILIZER_PARAM],
+  firstLayer: true,
+  references: { zennit: 'Flat', paper: 'Lapuschkin et al. 2019, Nature Communications' },
+  make: (p) => flatRule({ stabilizer: p.stabilizer }),
+});

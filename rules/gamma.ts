@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { plusBias, splitForPositiveInput } from './positiveInput.js';
 import { mapParams, sumDefined, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /** Options of {@link gammaRule}. */
@@ -53,3 +53,14 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
     return tf.mul(x, c);
   });
 }
+
+/** The generalised γ rule, described (see {@link RuleDefinition}). */
+export const gammaDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'gamma',
+  summary: 'γ: parameters p + γ·p⁺ (z > 0) or p + γ·p⁻ (z < 0), favouring the dominant sign',
+  appliesTo: 'linear',
+  params: [{ name: 'gamma', description: 'γ of the gamma rule', default: 0.25, min: 0 }, STABILIZER_PARAM],
+  firstLayer: false,
+  references: { zennit: 'Gamma', paper: 'Montavon et al. 2019, LRP: an overview' },
+  make: (p) => gammaRule({ gamma: p.gamma, stabilizer: p.stabilizer }),
+});

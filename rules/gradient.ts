@@ -1,4 +1,4 @@
-import type { LayerRule } from './types.js';
+import type { LayerRule, RuleDefinition } from './types.js';
 
 /**
  * Gradient: `R_in = Jᵀ R`, relevance moves with the values (max pooling: to the window
@@ -14,3 +14,14 @@ export function gradientRule(): LayerRule {
   };
   return Object.freeze(rule);
 }
+
+/** The gradient rule, described (see {@link RuleDefinition}). */
+export const gradientDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'gradient',
+  summary: 'gradient: Jᵀ R, relevance moves with the values (max pooling, reshape, concatenation)',
+  appliesTo: 'any',
+  params: [],
+  firstLayer: false,
+  references: { zennit: 'Gradient' },
+  make: () => gradientRule(),
+});

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize.js';
-import type { LayerRule } from './types.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
+import type { LayerRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /**
@@ -21,3 +21,14 @@ export function normRule(options: { readonly stabilizer?: number } = {}): LayerR
   };
   return Object.freeze(rule);
 }
+
+/** The norm rule, described (see {@link RuleDefinition}). */
+export const normDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'norm',
+  summary: 'norm: relevance split in proportion to the values (average pooling, Add)',
+  appliesTo: 'any',
+  params: [STABILIZER_PARAM],
+  firstLayer: false,
+  references: { zennit: 'Norm' },
+  make: (p) => normRule({ stabilizer: p.stabilizer }),
+});

@@ -1,5 +1,5 @@
 import { LrpLayerError } from '../src/errors.js';
-import type { LayerRule } from './types.js';
+import type { LayerRule, RuleDefinition } from './types.js';
 
 /** Pass: relevance goes through unchanged (activations, merged BatchNorm, dropout). */
 export function passRule(): LayerRule {
@@ -18,3 +18,14 @@ export function passRule(): LayerRule {
   };
   return Object.freeze(rule);
 }
+
+/** The pass rule, described (see {@link RuleDefinition}). */
+export const passDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'pass',
+  summary: 'pass: relevance goes through unchanged (activations, dropout, BatchNorm)',
+  appliesTo: 'any',
+  params: [],
+  firstLayer: false,
+  references: { zennit: 'Pass' },
+  make: () => passRule(),
+});

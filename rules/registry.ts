@@ -1,77 +1,131 @@
 /**
- * Rules by name. The registry lives on a global so that two bundled copies of tfjs-lrp share it
- * (as tfjs does with kernels). Registering a name again replaces it with a warning.
+ * Rules by name, built from their definitions. The registry lives on a global so that two bundled
+ * copies of tfjs-lrp share it (as tfjs does with kernels). Registering a name again replaces it
+ * with a warning. A new built-in rule is its file (factory + definition) and one line in
+ * {@link BUILTIN_RULE_DEFINITIONS}.
  */
-import type * as tf from '@tensorflow/tfjs';
 import { LrpRuleError } from '../src/errors.js';
-import { alphaBetaRule } from './alphaBeta.js';
-import { epsilonRule, zeroRule } from './epsilon.js';
-import { flatRule } from './flat.js';
-import { gammaRule } from './gamma.js';
-import { gradientRule } from './gradient.js';
-import { normRule } from './norm.js';
-import { passRule } from './pass.js';
-import type { Rule } from './types.js';
-import { wSquareRule } from './wSquare.js';
-import { zBoxRule } from './zBox.js';
-import { zPlusRule } from './zPlus.js';
+import { alphaBetaDefinition } from './alphaBeta.js';
+import { epsilonDefinition, zeroDefinition } from './epsilon.js';
+import { flatDefinition } from './flat.js';
+import { gammaDefinition } from './gamma.js';
+import { gradientDefinition } from './gradient.js';
+import { normDefinition } from './norm.js';
+import { passDefinition } from './pass.js';
+import type { Rule, RuleDefinition, RuleParameterName, RuleParameters, RuleParameterSpec } from './types.js';
+import { wSquareDefinition } from './wSquare.js';
+import { zBoxDefinition } from './zBox.js';
+import { zPlusDefinition } from './zPlus.js';
 
-/** Parameters a rule factory may read (each rule documents its defaults). */
-export interface RuleParameters {
-  readonly epsilon?: number;
-  readonly alpha?: number;
-  readonly beta?: number;
-  readonly gamma?: number;
-  readonly stabilizer?: number;
-  readonly low?: number | tf.Tensor;
-  readonly high?: number | tf.Tensor;
-}
+export type { RuleParameters } from './types.js';
 
 /** Makes a rule from parameters. */
 export type RuleFactory = (params: RuleParameters) => Rule;
 
-const KEY = Symbol.for('tfjs-lrp.rules');
-type Holder = { [KEY]?: Map<string, RuleFactory> };
+/** The built-in rules, in the order they are listed (help, docs). */
+export const BUILTIN_RULE_DEFINITIONS: readonly RuleDefinition[] = Object.freeze([
+  epsilonDefinition,
+  zeroDefinition,
+  zPlusDefinition,
+  alphaBetaDefinition,
+  gammaDefinition,
+  flatDefinition,
+  wSquareDefinition,
+  zBoxDefinition,
+  passDefinition,
+  normDefinition,
+  gradientDefinition,
+]);
 
-function registry(): Map<string, RuleFactory> {
+// (a new key: older copies kept bare factories under 'tfjs-lrp.rules')
+const KEY = Symbol.for('tfjs-lrp.ruleDefinitions');
+type Holder = { [KEY]?: Map<string, RuleDefinition> };
+
+function registry(): Map<string, RuleDefinition> {
   const holder = globalThis as unknown as Holder;
-  if (holder[KEY] === undefined) {
-    holder[KEY] = new Map<string, RuleFactory>([
-      ['epsilon', (p) => epsilonRule({ epsilon: p.epsilon })],
-      ['zero', () => zeroRule()],
-      ['zPlus', (p) => zPlusRule({ stabilizer: p.stabilizer })],
-      ['alphaBeta', (p) => alphaBetaRule({ alpha: p.alpha, beta: p.beta, stabilizer: p.stabilizer })],
-      ['gamma', (p) => gammaRule({ gamma: p.gamma, stabilizer: p.stabilizer })],
-      ['flat', (p) => flatRule({ stabilizer: p.stabilizer })],
-      ['wSquare', (p) => wSquareRule({ stabilizer: p.stabilizer })],
-      ['zBox', (p) => zBoxRule({ low: p.low as number, high: p.high as number, stabilizer: p.stabilizer })],
-      ['pass', () => passRule()],
-      ['norm', (p) => normRule({ stabilizer: p.stabilizer })],
-      ['gradient', () => gradientRule()],
-    ]);
-  }
-  return holder[KEY] as Map<string, RuleFactory>;
+  if (holder[KEY] === undefined) holder[KEY] = new Map(BUILTIN_RULE_DEFINITIONS.map((d) => [d.name, d]));
+  return holder[KEY] as Map<string, RuleDefinition>;
 }
 
-/** Registers (or replaces, with a warning) a rule factory under a name. */
-export function registerRule(name: string, factory: RuleFactory): void {
-  if (typeof name !== 'string' || name === '' || typeof factory !== 'function') {
-    throw new LrpRuleError(String(name), 'registerRule(name, factory) needs a non-empty name and a function (params) => Rule.');
-  }
-  if (registry().has(name)) console.warn(`tfjs-lrp: rule '${name}' is registered again; the new factory replaces the old one.`);
-  registry().set(name, factory);
+function isDefinition(value: unknown): value is RuleDefinition {
+  const d = value as Partial<RuleDefinition> | null;
+  return d !== null && typeof d === 'object' && typeof d.name === 'string' && d.name !== '' && typeof d.make === 'function' && Array.isArray(d.params);
 }
 
-/** Names of all registered rules. */
+/**
+ * Registers (or replaces, with a warning) a rule: a {@link RuleDefinition} (described: it gets
+ * checked options, CLI flags and a docs row), or a name and a bare factory.
+ *
+ * @example registerRule('myRule', (p) => templateRule('myRule', {}, spec))
+ * @example registerRule({ ...epsilonDefinition, name: 'eps2', make: (p) => epsilonRule({ epsilon: p.epsilon ?? 0.01 }) })
+ * @throws {LrpRuleError} when the name is empty or the factory is not a function
+ */
+export function registerRule(definition: RuleDefinition): void;
+export function registerRule(name: string, factory: RuleFactory | RuleDefinition): void;
+export function registerRule(nameOrDefinition: string | RuleDefinition, factory?: RuleFactory | RuleDefinition): void {
+  let definition: RuleDefinition;
+  if (typeof nameOrDefinition === 'string' && typeof factory === 'function' && nameOrDefinition !== '') {
+    definition = Object.freeze({
+      name: nameOrDefinition,
+      summary: `registered with registerRule('${nameOrDefinition}', factory)`,
+      appliesTo: 'unknown',
+      params: [],
+      firstLayer: false,
+      references: {},
+      make: factory,
+    });
+  } else if (typeof nameOrDefinition === 'string' && isDefinition(factory) && nameOrDefinition !== '') {
+    definition = Object.freeze({ ...factory, name: nameOrDefinition });
+  } else if (isDefinition(nameOrDefinition) && factory === undefined) {
+    definition = nameOrDefinition;
+  } else {
+    const name = typeof nameOrDefinition === 'string' ? nameOrDefinition : String((nameOrDefinition as { name?: unknown } | null)?.name);
+    throw new LrpRuleError(name, 'registerRule needs a RuleDefinition ({ name, summary, appliesTo, params, firstLayer, references, make }), or a non-empty name and a function (params) => Rule.');
+  }
+  if (registry().has(definition.name)) console.warn(`tfjs-lrp: rule '${definition.name}' is registered again; the new factory replaces the old one.`);
+  registry().set(definition.name, definition);
+}
+
+/** Names of all registered rules (built-ins first). */
 export function ruleNames(): string[] {
   return [...registry().keys()];
 }
 
+/** Every registered rule's definition, built-ins first (for checks, CLI flags and docs). */
+export function ruleDefinitions(): readonly RuleDefinition[] {
+  return [...registry().values()];
+}
+
+/** The definition of the rule registered under `name`, or undefined. */
+export function ruleDefinition(name: string): RuleDefinition | undefined {
+  return registry().get(name);
+}
+
+/**
+ * Every rule parameter once (the first definition that lists it wins), in definition order:
+ * the parameters explain accepts as options and the CLI as flags.
+ */
+export function ruleParameterSpecs(definitions: readonly RuleDefinition[] = ruleDefinitions()): readonly RuleParameterSpec[] {
+  const seen = new Map<RuleParameterName, RuleParameterSpec>();
+  for (const d of definitions) for (const p of d.params) if (!seen.has(p.name)) seen.set(p.name, p);
+  return [...seen.values()];
+}
+
+/** Names of the rules that may be used as `options.firstLayer`. */
+export function firstLayerRuleNames(): string[] {
+  return ruleDefinitions().filter((d) => d.firstLayer).map((d) => d.name);
+}
+
 /** Makes the rule registered under `name`; unknown names throw with the list of known ones. */
 export function makeRule(name: string, params: RuleParameters = {}): Rule {
-  const factory = registry().get(name);
-  if (factory === undefined) {
+  const definition = registry().get(name);
+  if (definition === undefined) {
     throw new LrpRuleError(name, `Unknown rule '${name}'. Known rules: ${ruleNames().join(', ')}. Register your own with registerRule(name, factory).`);
   }
-  return factory(params);
+  return definition.make(params);
+}
+
+/** The required parameters of a rule that `params` lacks (in the definition's order). */
+export function missingRequired(definition: RuleDefinition, params: RuleParameters): RuleParameterName[] {
+  return definition.params.filter((p) => p.required === true && params[p.name] === undefined).map((p) => p.name);
 }

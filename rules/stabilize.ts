@@ -15,3 +15,6 @@ export function stabilize(d: tf.Tensor, epsilon: number): tf.Tensor {
 export function divideStabilized(R: tf.Tensor, d: tf.Tensor, epsilon: number): tf.Tensor {
   return tf.div(R, stabilize(d, epsilon));
 }
+
+/** The `stabilizer` parameter shared by most rules (see `RuleDefinition.params`). */
+export const STABILIZER_PARAM = Object.freeze({ name: 'stabilizer', description: 'denominator stabilizer', default: 1e-6, min: 0 } as const);

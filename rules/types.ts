@@ -72,3 +72,69 @@ export function ruleLabel(rule: Rule): string {
     .join(', ');
   return params ? `${rule.name}(${params})` : rule.name;
 }
+
+/** Parameters a rule factory may read (each rule documents its defaults). */
+export interface RuleParameters {
+  readonly epsilon?: number;
+  readonly alpha?: number;
+  readonly beta?: number;
+  readonly gamma?: number;
+  readonly stabilizer?: number;
+  readonly low?: number | tf.Tensor;
+  readonly high?: number | tf.Tensor;
+}
+
+/** The name of a rule parameter (also the name of the explain option that sets it). */
+export type RuleParameterName = keyof RuleParameters;
+
+/** One parameter of a rule, as plain data (for checks, CLI flags and docs). */
+export interface RuleParameterSpec {
+  /** The parameter, e.g. `'epsilon'`: also the explain option and the CLI flag `--epsilon`. */
+  readonly name: RuleParameterName;
+  /** One line, e.g. `'ε of the epsilon rule'`. */
+  readonly description: string;
+  /** The value used when the option is not given (absent for required parameters). */
+  readonly default?: number;
+  /** Smallest allowed value (numbers are also checked to be finite). */
+  readonly min?: number;
+  /** The rule cannot be made without it (e.g. z-box's `low` and `high`). */
+  readonly required?: boolean;
+  /** Accepts a tensor broadcastable to the layer input as well as a number. */
+  readonly tensor?: boolean;
+  /** A typical value for messages, e.g. `0` for `low`. */
+  readonly example?: number;
+}
+
+/** Where a rule comes from. */
+export interface RuleReferences {
+  /** The zennit class it matches, e.g. `'Epsilon'`. */
+  readonly zennit?: string;
+  /** The paper that introduced it. */
+  readonly paper?: string;
+}
+
+/**
+ * A rule described as data, with its factory: what the registry holds, what the plan checks
+ * options against, what the CLI builds its flags from and what the docs tables list. A new
+ * built-in rule is its file (factory + definition) and one line in `rules/registry.ts`.
+ */
+export interface RuleDefinition {
+  /** Registry name, e.g. `'epsilon'`. */
+  readonly name: string;
+  /** One line for tables and help. */
+  readonly summary: string;
+  /**
+   * `'linear'`: Dense/Conv layers only; `'any'`: any layer (it uses the layer's own Jacobian);
+   * `'unknown'`: registered with a bare factory (`registerRule(name, factory)`), not described.
+   */
+  readonly appliesTo: 'linear' | 'any' | 'unknown';
+  /** The parameters it reads, in the order they are documented. */
+  readonly params: readonly RuleParameterSpec[];
+  /** Whether it may be chosen as `options.firstLayer` (`--first-layer`). */
+  readonly firstLayer: boolean;
+  /** What the required parameters are, for messages: e.g. `{ what: 'the input bounds', exampleFor: 'images scaled to [0, 1]' }`. */
+  readonly requirement?: { readonly what: string; readonly exampleFor: string };
+  readonly references: RuleReferences;
+  /** Makes the rule; parameters not given take the defaults above. */
+  make(params: RuleParameters): Rule;
+}

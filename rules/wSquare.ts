@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { divideStabilized } from './stabilize.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { mapParams, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import type { StabilizerOptions } from './zPlus.js';
 import { requireNonNegative } from './validate.js';
 
@@ -17,3 +17,14 @@ export function wSquareRule(options: StabilizerOptions = {}): LinearRule {
     reducer: 'gradient',
   });
 }
+
+/** The w² rule, described (see {@link RuleDefinition}). */
+export const wSquareDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'wSquare',
+  summary: 'w²: relevance in proportion to the squared weights (input as ones)',
+  appliesTo: 'linear',
+  params: [STABILIZER_PARAM],
+  firstLayer: true,
+  references: { zennit: 'WSquare', paper: 'Montavon et al. 2017, Pattern Recognition (deep Taylor decomposition)' },
+  make: (p) => wSquareRule({ stabilizer: p.stabilizer }),
+});

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpRuleError } from '../src/errors.js';
-import { divideStabilized } from './stabilize.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { CustomInput, keepParams, mapParams, negativePart, positivePart, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /** Options of {@link zBoxRule}. */
@@ -63,3 +63,19 @@ export function zBoxRule(options: ZBoxOptions): LinearRule {
     reducer: 'inputTimesGradient',
   });
 }
+
+/** The z-box rule, described (see {@link RuleDefinition}). */
+export const zBoxDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'zBox',
+  summary: 'z-box: for inputs bounded by low ≤ x ≤ high (the first layer)',
+  appliesTo: 'linear',
+  params: [
+    { name: 'low', description: 'lowest input value (z-box, epsilonGammaBox)', required: true, tensor: true, example: 0 },
+    { name: 'high', description: 'highest input value (z-box, epsilonGammaBox)', required: true, tensor: true, example: 1 },
+    STABILIZER_PARAM,
+  ],
+  firstLayer: true,
+  requirement: { what: 'the input bounds', exampleFor: 'images scaled to [0, 1]' },
+  references: { zennit: 'ZBox', paper: 'Montavon et al. 2017, Pattern Recognition (deep Taylor decomposition)' },
+  make: (p) => zBoxRule({ low: p.low as number | tf.Tensor, high: p.high as number | tf.Tensor, stabilizer: p.stabilizer }),
+});

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../src/ops/derived.js';
-import { divideStabilized } from './stabilize.js';
+import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template.js';
-import type { LinearRule } from './types.js';
+import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /** Options of {@link zPlusRule}. */
@@ -39,3 +39,14 @@ export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
     return tf.mul(ctx.x, ctx.map.transpose(g, positiveKernel, ctx.x.shape));
   });
 }
+
+/** The z⁺ rule, described (see {@link RuleDefinition}). */
+export const zPlusDefinition: RuleDefinition = Object.freeze<RuleDefinition>({
+  name: 'zPlus',
+  summary: 'z⁺: only the positive contributions, positive bias in the denominator',
+  appliesTo: 'linear',
+  params: [STABILIZER_PARAM],
+  firstLayer: false,
+  references: { zennit: 'ZPlus', paper: 'Montavon et al. 2017, Pattern Recognition (deep Taylor decomposition)' },
+  make: (p) => zPlusRule({ stabilizer: p.stabilizer }),
+});

@@ -1,22 +1,12 @@
-/** Loads a TF.js layers model (model.json + its weight files) from a directory on disk. Scripts only. */
-import * as fs from 'fs';
-import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+/**
+ * Loads a TF.js layers model (model.json + its weight files) from a directory on disk, for the
+ * scripts and tests: the library's own loader (`loadModel` of tfjs-lrp/node), under the name the
+ * scripts have always imported.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { loadModel } from '../src/node/loadModel';
 
+/** The model in `dir` (a folder with model.json, or a model.json path); see {@link loadModel}. */
 export async function loadModelFromDir(dir: string): Promise<tf.LayersModel> {
-  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const manifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }> = modelJson.weightsManifest ?? [];
-  const buffers = manifest.flatMap((group) => group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
-  const all = Buffer.concat(buffers);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: manifest.flatMap((group) => group.weights),
-      weightData,
-      format: modelJson.format,
-      generatedBy: modelJson.generatedBy,
-      convertedBy: modelJson.convertedBy,
-    }),
-  );
+  return loadModel(dir);
 }

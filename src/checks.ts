@@ -1,5 +1,9 @@
 /** Argument checks shared by the public calls (no tensors made). */
+import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from './errors.js';
+import { AttributionMethod, checkMethodOptions } from './methods.js';
+import type { ExplainOptions } from './options.js';
+import type { ModelPlan } from './plan.js';
 
 /** Checks a class index argument against `classes` scores per sample and `batch` samples. */
 export function checkClassIdx(classIdx: unknown, classes: number, batch: number): void {
@@ -18,4 +22,76 @@ export function checkClassIdx(classIdx: unknown, classes: number, batch: number)
     return;
   }
   throw new LrpArgumentError('classIdx', `expected a class number, an array with one class per sample, or 'max', got ${JSON.stringify(classIdx)}.`);
+}
+
+/**
+ * Checks the input argument against the plan's model inputs (count, rank, fixed axes, one batch
+ * size, dtype) and returns it as a list.
+ *
+ * @throws {LrpArgumentError} naming `input` (or `input[i]`) and the expected shape
+ */
+export function checkInputs(plan: ModelPlan, input: unknown): tf.Tensor[] {
+  const expected = plan.graph.inputs;
+  const list = Array.isArray(input) ? (input as unknown[]) : [input];
+  if (!Array.isArray(input) && expected.length > 1) {
+    throw new LrpArgumentError('input', `the model has ${expected.length} inputs (${expected.map((i) => i.name).join(', ')}); pass an array of ${expected.length} tensors.`);
+  }
+  if (list.length !== expected.length) {
+    throw new LrpArgumentError('input', `expected ${expected.length} tensor${expected.length === 1 ? '' : 's'} (${expected.map((i) => i.name).join(', ')}), got ${list.length}.`);
+  }
+  let batch: number | null = null;
+  return list.map((t, i) => {
+    const spec = expected[i];
+    const label = expected.length === 1 ? 'input' : `input[${i}]`;
+    if (!(t instanceof tf.Tensor) && !(t !== null && typeof t === 'object' && 'shape' in t && 'dtype' in t && 'dataId' in t)) {
+      throw new LrpArgumentError(label, `expected a tf.Tensor of shape [batch, ${spec.shape.slice(1).map((d) => d ?? '?').join(', ')}], got ${t === null ? 'null' : typeof t}.`);
+    }
+    const x = t as tf.Tensor;
+    if (x.isDisposed) throw new LrpArgumentError(label, 'the tensor is disposed.');
+    const want = `[batch, ${spec.shape.slice(1).map((d) => d ?? '?').join(', ')}]`;
+    if (x.rank !== spec.shape.length) {
+      throw new LrpArgumentError(label, `expected rank ${spec.shape.length} ${want} for model input '${spec.name}', got shape [${x.shape.join(', ')}]. For one sample, add the batch axis: x.expandDims(0).`);
+    }
+    spec.shape.forEach((d, a) => {
+      if (a > 0 && d !== null && d !== x.shape[a]) {
+        throw new LrpArgumentError(label, `expected shape ${want} for model input '${spec.name}', got [${x.shape.join(', ')}] (axis ${a} is ${x.shape[a]}, the model needs ${d}).`);
+      }
+    });
+    if (x.shape[0] === 0) throw new LrpArgumentError(label, 'the batch is empty.');
+    if (batch !== null && x.shape[0] !== batch) {
+      throw new LrpArgumentError(label, `batch size ${x.shape[0]} differs from the first input's ${batch}; every input needs the same batch size.`);
+    }
+    batch = x.shape[0];
+    if (x.dtype === 'string' || x.dtype === 'complex64') throw new LrpArgumentError(label, `dtype ${x.dtype} cannot be explained; pass float32 (or int32 token ids).`);
+    return x;
+  });
+}
+
+/**
+ * Checks `options.outputRelevance`: `'logit'`, `'one'`, or a tensor of the explained output's
+ * shape (with or without the batch axis).
+ */
+export function checkOutputRelevance(plan: ModelPlan, custom: unknown, batch: number): void {
+  if (custom === undefined || custom === 'logit' || custom === 'one') return;
+  if (!(custom instanceof tf.Tensor)) throw new LrpArgumentError('options.outputRelevance', `expected 'logit', 'one' or a tensor, got ${JSON.stringify(custom)}.`);
+  const want = [batch, ...plan.outputShape];
+  if (custom.size !== batch * plan.outputSize && custom.size !== plan.outputSize) {
+    throw new LrpArgumentError('options.outputRelevance', `a tensor must have the output's shape [${want.join(', ')}] (or without the batch axis), got [${custom.shape.join(', ')}].`);
+  }
+}
+
+/**
+ * Checks a call of a gradient method (not `'lrp'`): its options, inputs that can be moved
+ * continuously (no Embedding behind them for Integrated Gradients and SmoothGrad), and no
+ * per-layer conservation.
+ */
+export function checkMethodCall(plan: ModelPlan, method: Exclude<AttributionMethod, 'lrp'>, options: ExplainOptions, inputs: readonly tf.Tensor[], layerSums: boolean): void {
+  checkMethodOptions(method, options, inputs);
+  if (method === 'integratedGradients' || method === 'smoothGrad') {
+    plan.graph.inputs.forEach((input, i) => {
+      const embedded = plan.nodes.some((p) => p.node.adapter.group === 'embedding' && p.node.inputs.includes(input.key));
+      if (embedded) throw new LrpArgumentError(inputs.length === 1 ? 'input' : `input[${i}]`, `feeds an Embedding: token ids cannot be interpolated or perturbed by method '${method}'. Use 'gradient' or LRP for text inputs.`);
+    });
+  }
+  if (layerSums) throw new LrpArgumentError('perLayer', `per-layer conservation applies to method 'lrp' only, not '${method}'.`);
 }

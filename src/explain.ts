@@ -4,17 +4,20 @@
  *     const relevance = explain(model, x, 'max', { composite: 'epsilonPlusFlat' });
  */
 import * as tf from '@tensorflow/tfjs';
-import { ruleLabel } from '../rules/types.js';
 import { perSampleSum, runBackward } from './backward.js';
-import { checkClassIdx } from './checks.js';
+import { checkClassIdx, checkInputs, checkMethodCall, checkOutputRelevance } from './checks.js';
 import { LrpArgumentError, LrpError } from './errors.js';
 import { runForward } from './forward.js';
 import { attachInputCheck, finiteFlags, InputFlags, maskNonFinite, readInputCheck } from './inputCheck.js';
-import { attributeWithGradients, checkMethodOptions } from './methods.js';
+import { attributeWithGradients } from './methods.js';
 import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
 import { addMany } from './ops/gpu.js';
 import type { ExplainOptions } from './options.js';
-import { groupOf, ModelPlan, planModel } from './plan.js';
+import { ModelPlan, planModel } from './plan.js';
+import { describePlan, type PlanRow } from './planFormat.js';
+
+export { describePlan, formatPlan } from './planFormat.js';
+export type { PlanRow } from './planFormat.js';
 
 /** Which class to explain: one for all samples, one per sample, or each sample's top score. */
 export type ClassIndex = number | readonly number[] | 'max';
@@ -54,19 +57,6 @@ export interface ConservationReport {
   readonly layers?: LayerConservation[];
 }
 
-/** One row of a plan description. */
-export interface PlanRow {
-  readonly layer: string;
-  readonly className: string;
-  readonly group: string;
-  /** The rule with its parameters, e.g. `epsilon(epsilon=0.000001)`. */
-  readonly rule: string;
-  /** Why this rule was chosen. */
-  readonly reason: string;
-  /** What canonization did (split activation, merged BatchNorm, …). */
-  readonly notes: string[];
-}
-
 /** A model explained once and explained again cheaply. */
 export interface Explainer {
   /** The plan: the canonized graph and each node's rule. */
@@ -92,43 +82,6 @@ export interface Explainer {
   readonly isDisposed: boolean;
 }
 
-function asInputList(plan: ModelPlan, input: unknown): tf.Tensor[] {
-  const expected = plan.graph.inputs;
-  const list = Array.isArray(input) ? (input as unknown[]) : [input];
-  if (!Array.isArray(input) && expected.length > 1) {
-    throw new LrpArgumentError('input', `the model has ${expected.length} inputs (${expected.map((i) => i.name).join(', ')}); pass an array of ${expected.length} tensors.`);
-  }
-  if (list.length !== expected.length) {
-    throw new LrpArgumentError('input', `expected ${expected.length} tensor${expected.length === 1 ? '' : 's'} (${expected.map((i) => i.name).join(', ')}), got ${list.length}.`);
-  }
-  let batch: number | null = null;
-  return list.map((t, i) => {
-    const spec = expected[i];
-    const label = expected.length === 1 ? 'input' : `input[${i}]`;
-    if (!(t instanceof tf.Tensor) && !(t !== null && typeof t === 'object' && 'shape' in t && 'dtype' in t && 'dataId' in t)) {
-      throw new LrpArgumentError(label, `expected a tf.Tensor of shape [batch, ${spec.shape.slice(1).map((d) => d ?? '?').join(', ')}], got ${t === null ? 'null' : typeof t}.`);
-    }
-    const x = t as tf.Tensor;
-    if (x.isDisposed) throw new LrpArgumentError(label, 'the tensor is disposed.');
-    const want = `[batch, ${spec.shape.slice(1).map((d) => d ?? '?').join(', ')}]`;
-    if (x.rank !== spec.shape.length) {
-      throw new LrpArgumentError(label, `expected rank ${spec.shape.length} ${want} for model input '${spec.name}', got shape [${x.shape.join(', ')}]. For one sample, add the batch axis: x.expandDims(0).`);
-    }
-    spec.shape.forEach((d, a) => {
-      if (a > 0 && d !== null && d !== x.shape[a]) {
-        throw new LrpArgumentError(label, `expected shape ${want} for model input '${spec.name}', got [${x.shape.join(', ')}] (axis ${a} is ${x.shape[a]}, the model needs ${d}).`);
-      }
-    });
-    if (x.shape[0] === 0) throw new LrpArgumentError(label, 'the batch is empty.');
-    if (batch !== null && x.shape[0] !== batch) {
-      throw new LrpArgumentError(label, `batch size ${x.shape[0]} differs from the first input's ${batch}; every input needs the same batch size.`);
-    }
-    batch = x.shape[0];
-    if (x.dtype === 'string' || x.dtype === 'complex64') throw new LrpArgumentError(label, `dtype ${x.dtype} cannot be explained; pass float32 (or int32 token ids).`);
-    return x;
-  });
-}
-
 /** The explained class per sample for a number or a list (inside tidy). */
 function classTensor(classIdx: number | readonly number[], batch: number): tf.Tensor1D {
   if (typeof classIdx === 'number') return tf.fill([batch], classIdx, 'int32') as tf.Tensor1D;
@@ -146,28 +99,13 @@ interface RawExplanation {
 }
 
 function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, input: unknown, classIdx: unknown, layerSums: boolean): RawExplanation {
-  const inputs = asInputList(plan, input);
+  const inputs = checkInputs(plan, input);
   const batch = inputs[0].shape[0];
   checkClassIdx(classIdx, plan.outputSize, batch);
   const custom = options.outputRelevance;
-  if (custom !== undefined && custom !== 'logit' && custom !== 'one') {
-    if (!(custom instanceof tf.Tensor)) throw new LrpArgumentError('options.outputRelevance', `expected 'logit', 'one' or a tensor, got ${JSON.stringify(custom)}.`);
-    const want = [batch, ...plan.outputShape];
-    if (custom.size !== batch * plan.outputSize && custom.size !== plan.outputSize) {
-      throw new LrpArgumentError('options.outputRelevance', `a tensor must have the output's shape [${want.join(', ')}] (or without the batch axis), got [${custom.shape.join(', ')}].`);
-    }
-  }
+  checkOutputRelevance(plan, custom, batch);
   const method = options.method ?? 'lrp';
-  if (method !== 'lrp') {
-    checkMethodOptions(method, options, inputs);
-    if (method === 'integratedGradients' || method === 'smoothGrad') {
-      plan.graph.inputs.forEach((input, i) => {
-        const embedded = plan.nodes.some((p) => p.node.adapter.group === 'embedding' && p.node.inputs.includes(input.key));
-        if (embedded) throw new LrpArgumentError(inputs.length === 1 ? 'input' : `input[${i}]`, `feeds an Embedding: token ids cannot be interpolated or perturbed by method '${method}'. Use 'gradient' or LRP for text inputs.`);
-      });
-    }
-    if (layerSums) throw new LrpArgumentError('perLayer', `per-layer conservation applies to method 'lrp' only, not '${method}'.`);
-  }
+  if (method !== 'lrp') checkMethodCall(plan, method, options, inputs, layerSums);
 
   return tidyKeep(() => {
     // the NaN/Inf check stays on the device: flags now, NaN relevance for bad samples, the error
@@ -349,34 +287,7 @@ export async function explainWithConservation(model: tf.LayersModel, input: tf.T
   }
 }
 
-/** The plan for `model` under `options`: one row per node with its rule and why. */
-export function describePlan(plan: ModelPlan): PlanRow[] {
-  const rows: PlanRow[] = plan.nodes.map((p) => ({
-    layer: p.node.name,
-    className: p.node.className,
-    group: groupOf(p.node),
-    rule: ruleLabel(p.rule),
-    reason: p.reason,
-    notes: [...p.node.notes, ...(p.node.adapter.note !== undefined && p.node.op.kind === 'layer' ? [p.node.adapter.note] : [])],
-  }));
-  const stripped = plan.graph.stripped;
-  if (stripped !== null) {
-    rows.push({ layer: stripped.node, className: stripped.className, group: 'activation', rule: '(stripped)', reason: `final ${stripped.activation}`, notes: [`the pre-${stripped.activation} score is explained`] });
-  }
-  return rows;
-}
-
 /** {@link describePlan} for a model and options. */
 export function describe(model: tf.LayersModel, options: ExplainOptions = {}): PlanRow[] {
   return describePlan(planModel(model, options));
 }
-
-/** Formats plan rows as a fixed-width text table. */
-export function formatPlan(rows: readonly PlanRow[]): string {
-  const header = ['layer', 'class', 'rule', 'why', 'notes'];
-  const body = rows.map((r) => [r.layer, r.className, r.rule, r.reason, r.notes.join('; ')]);
-  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...body.map((b) => b[i].length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
-}
-

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { composite, Composite } from '../rules/composites.js';
 import { gradientRule } from '../rules/gradient.js';
 import { LrpArgumentError } from './errors.js';
-import type { LayerGroup } from './layers/group.js';
+import { LAYER_GROUPS } from './layers/group.js';
 
 /** Attribution methods. */
 export type AttributionMethod = 'lrp' | 'gradient' | 'gradientXInput' | 'integratedGradients' | 'smoothGrad';
@@ -35,12 +35,10 @@ export interface GradientMethodOptions {
   readonly maxBatch?: number;
 }
 
-const ALL_GROUPS: readonly LayerGroup[] = ['dense', 'conv', 'activation', 'batchNorm', 'avgPool', 'maxPool', 'add', 'concatenate', 'reshape', 'identity', 'embedding', 'other'];
-
-/** Every layer passes Jᵀ R: the backward pass computes the gradient. */
+/** Every layer (every group of `GROUP_DEFAULTS`) passes Jᵀ R: the backward pass computes the gradient. */
 export function gradientComposite(): Composite {
   const rule = gradientRule();
-  return composite('gradient', ALL_GROUPS.map((group) => ({ match: { group }, rule })));
+  return composite('gradient', LAYER_GROUPS.map((group) => ({ match: { group }, rule })));
 }
 
 /** Computes ∂logit_cls/∂inputs for a batch (inside a tidy). */

@@ -10,7 +10,11 @@ export type RuleName = 'epsilon' | 'zero' | 'zPlus' | 'alphaBeta' | 'gamma' | 'f
 /** Names of the built-in composites. */
 export type CompositeName = 'epsilonPlus' | 'epsilonPlusFlat' | 'epsilonGammaBox' | 'epsilonAlpha2Beta1' | 'epsilonAlpha2Beta1Flat';
 
-/** Options of `explain`, `createExplainer`, `explainWithConservation` and `describe`. */
+/**
+ * Options of `explain`, `createExplainer`, `explainWithConservation` and `describe`. The rule
+ * parameters (`epsilon` … `high`) are those of the rule definitions (`ruleDefinitions()`), whose
+ * defaults and minimums the planner checks them against.
+ */
 export interface ExplainOptions extends GradientMethodOptions {
   /**
    * `'lrp'` (default), or a gradient method for cross-checks: `'gradient'` (∂logit/∂x),
@@ -42,7 +46,12 @@ export interface ExplainOptions extends GradientMethodOptions {
   readonly low?: number | tf.Tensor;
   /** Highest input value for the z-box rule. Required when z-box is used. */
   readonly high?: number | tf.Tensor;
-  /** A rule for the first Dense/Conv layer (in forward order), over the rule or composite. Default: none. */
+  /**
+   * A rule for the first Dense/Conv layer (in forward order), over the rule or composite: a rule
+   * whose definition allows it (`firstLayer: true`: flat, wSquare, zBox, or one registered with
+   * registerRule). It replaces the composite's own position entries (e.g. epsilonGammaBox's
+   * z-box). Default: none.
+   */
   readonly firstLayer?: 'flat' | 'wSquare' | 'zBox';
   /**
    * Rules by layer name (nested: `outer/inner` or the bare name) or by class name

@@ -1,11 +1,15 @@
 /**
  * Plan: which rule for which node. Order of precedence (first match wins): `layerRules`,
- * `firstLayer`, the composite's entries, the shared base map, the layer adapter's default.
+ * `firstLayer`, the composite's entries, the rule registered for the layer's class, the group's
+ * default of `GROUP_DEFAULTS` (rules/groups.ts), then `options.unknownLayers`.
  */
 import { baseEntries, BUILTIN_COMPOSITES, COMPOSITE_NAMES, Composite, CompositeEntry, LayerMatch, singleRuleComposite } from '../rules/composites.js';
-import { gradientRule } from '../rules/gradient.js';
-import { makeRule, RuleParameters, ruleNames } from '../rules/registry.js';
-import type { Rule } from '../rules/types.js';
+import { GROUP_DEFAULTS } from '../rules/groups.js';
+import { gradientDefinition } from '../rules/gradient.js';
+import { normDefinition } from '../rules/norm.js';
+import { passDefinition } from '../rules/pass.js';
+import { firstLayerRuleNames, makeRule, RuleParameters, ruleNames, ruleParameterSpecs } from '../rules/registry.js';
+import type { Rule, RuleDefinition, RuleParameterSpec } from '../rules/types.js';
 import { canonize, CanonicalGraph } from './canonize.js';
 import { LrpArgumentError, LrpLayerError, LrpRuleError } from './errors.js';
 import type { GraphNode } from './graph.js';
@@ -36,7 +40,19 @@ export interface ModelPlan {
   readonly outputSize: number;
 }
 
-const KNOWN_OPTIONS = new Set(['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'epsilon', 'alpha', 'beta', 'gamma', 'stabilizer', 'composite', 'low', 'high', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput']);
+/** The options that are not rule parameters (those come from the rule definitions). */
+const OTHER_OPTIONS: readonly string[] = ['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'composite', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput'];
+
+/** Every option name `planModel` accepts: the parameters of the registered rules and the others. */
+export function knownOptions(): string[] {
+  return [...new Set([...OTHER_OPTIONS, ...ruleParameterSpecs().map((p) => p.name)])];
+}
+
+/** `'a', 'b' or 'c'`. */
+function orList(names: readonly string[]): string {
+  const quoted = names.map((n) => `'${n}'`);
+  return quoted.length <= 1 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
+}
 
 /** The group a node matches in composites. */
 export function groupOf(node: GraphNode): LayerGroup {
@@ -63,14 +79,44 @@ function ruleFrom(value: unknown, argument: string, params: RuleParameters): Rul
   throw new LrpArgumentError(argument, `expected a rule name (${ruleNames().join(', ')}) or a rule object, got ${JSON.stringify(value)}.`);
 }
 
-function checkNumber(options: ExplainOptions, key: 'epsilon' | 'alpha' | 'beta' | 'gamma' | 'stabilizer'): void {
-  const v = options[key];
-  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-    throw new LrpArgumentError(`options.${key}`, `must be a finite number ≥ 0, got ${String(v)}.`);
+/** Checks one rule parameter option against its definition: a finite number ≥ min (or a tensor where allowed). */
+function checkParameter(spec: RuleParameterSpec, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value === 'number' && Number.isFinite(value) && (spec.min === undefined || value >= spec.min)) return;
+  const v = value as { shape?: unknown } | null;
+  if (spec.tensor === true && typeof v === 'object' && v !== null && Array.isArray(v.shape)) return;
+  const number = `a finite number${spec.min !== undefined ? ` ≥ ${spec.min}` : ''}`;
+  throw new LrpArgumentError(`options.${spec.name}`, `must be ${number}${spec.tensor === true ? ' or a tf.Tensor broadcastable to the input' : ''} (${spec.description}), got ${String(value)}.`);
+}
+
+/** Step 1: checks the options before anything is introspected (no tensors made). */
+export function checkOptions(options: ExplainOptions): void {
+  if (options === null || typeof options !== 'object') throw new LrpArgumentError('options', `expected an options object, got ${String(options)}.`);
+  const known = knownOptions();
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new LrpArgumentError(`options.${key}`, `unknown option. Known options: ${known.join(', ')}.`);
+  }
+  const values = options as Readonly<Record<string, unknown>>;
+  for (const spec of ruleParameterSpecs()) checkParameter(spec, values[spec.name]);
+  if (options.firstLayer !== undefined) {
+    const allowed = firstLayerRuleNames();
+    if (!allowed.includes(options.firstLayer)) throw new LrpArgumentError('options.firstLayer', `must be ${orList(allowed)} (the rules made for the first layer), got ${JSON.stringify(options.firstLayer)}.`);
+  }
+  if (options.unknownLayers !== undefined && options.unknownLayers !== 'error' && options.unknownLayers !== 'gradient') {
+    throw new LrpArgumentError('options.unknownLayers', `must be 'error' or 'gradient', got ${JSON.stringify(options.unknownLayers)}.`);
+  }
+  const method = options.method ?? 'lrp';
+  if (!METHODS.includes(method)) throw new LrpArgumentError('options.method', `unknown method ${JSON.stringify(method)}; expected one of ${METHODS.join(', ')}.`);
+  if (method !== 'lrp') {
+    for (const key of ['rule', 'composite', 'firstLayer', 'layerRules'] as const) {
+      if (options[key] !== undefined) throw new LrpArgumentError(`options.${key}`, `applies to method 'lrp' only; method '${method}' uses the plain gradient of every layer.`);
+    }
   }
 }
 
-function compositeFrom(options: ExplainOptions, params: RuleParameters): Composite {
+/** Step 2: the composite of the options (a built-in name, a composite object, or the single `rule`). */
+export function compositeFrom(options: ExplainOptions, params: RuleParameters): Composite {
+  if ((options.method ?? 'lrp') !== 'lrp') return gradientComposite();
   const c = options.composite;
   if (c === undefined) return singleRuleComposite(ruleFrom(options.rule ?? 'epsilon', 'options.rule', params));
   if (typeof c === 'string') {
@@ -82,7 +128,30 @@ function compositeFrom(options: ExplainOptions, params: RuleParameters): Composi
   throw new LrpArgumentError('options.composite', `expected a composite name (${COMPOSITE_NAMES.join(', ')}) or a composite object, got ${JSON.stringify(c)}.`);
 }
 
-function matches(match: LayerMatch, node: GraphNode, firsts: { linear: string | null; conv: string | null }): boolean {
+/** An entry of the plan with where it comes from (`layerRules['fc1']`, `composite epsilonPlus (group conv)`, …). */
+interface SourcedEntry extends CompositeEntry {
+  readonly source: string;
+}
+
+/** Step 3: the entries in order of precedence: `layerRules`, `firstLayer`, the composite's own entries. */
+export function planEntries(options: ExplainOptions, composite: Composite, params: RuleParameters): SourcedEntry[] {
+  const entries: SourcedEntry[] = [];
+  for (const [key, value] of Object.entries(options.layerRules ?? {})) {
+    const rule = ruleFrom(value, `options.layerRules['${key}']`, params);
+    entries.push({ match: { layerName: key }, rule, source: `layerRules['${key}']` });
+    entries.push({ match: { className: key }, rule, source: `layerRules['${key}']` });
+  }
+  const first = options.firstLayer;
+  if (first !== undefined) entries.push({ match: { position: 'firstLinear' }, rule: () => makeRule(first, params), source: `firstLayer '${first}'` });
+  for (const e of composite.entries) {
+    // firstLayer replaces the composite's own first-layer rule (e.g. epsilonGammaBox's z-box)
+    if (first !== undefined && e.match.position !== undefined) continue;
+    entries.push({ ...e, source: `composite ${composite.name} (${describeMatch(e.match)})` });
+  }
+  return entries;
+}
+
+function matches(match: LayerMatch, node: GraphNode, firsts: FirstLayers): boolean {
   if (match.group !== undefined && match.group !== groupOf(node)) return false;
   if (match.className !== undefined && match.className !== node.className) return false;
   if (match.layerName !== undefined && match.layerName !== node.name && match.layerName !== node.layer.name) return false;
@@ -91,33 +160,74 @@ function matches(match: LayerMatch, node: GraphNode, firsts: { linear: string | 
   return match.group !== undefined || match.className !== undefined || match.layerName !== undefined || match.position !== undefined;
 }
 
+/** The ids of the first Dense/Conv and the first Conv node (forward order). */
+interface FirstLayers {
+  readonly linear: string | null;
+  readonly conv: string | null;
+}
+
+/** What {@link ruleForNode} needs besides the node. */
+interface RuleContext {
+  readonly entries: readonly SourcedEntry[];
+  /** The base map (the `'pass'`/`'norm'` rows of GROUP_DEFAULTS). */
+  readonly base: readonly SourcedEntry[];
+  readonly firsts: FirstLayers;
+  readonly unknownLayers: 'error' | 'gradient';
+  readonly params: RuleParameters;
+}
+
 /** Layers already warned about (the gradient fallback warns once per layer, not per call). */
 const warnedLayers = new WeakSet<object>();
 
-const GRADIENT_GROUPS: readonly LayerGroup[] = ['maxPool', 'concatenate', 'reshape', 'embedding'];
+/** The first entry that matches the node (a split activation matches its own name only, never the class). */
+function findEntry(entries: readonly SourcedEntry[], node: GraphNode, firsts: FirstLayers): SourcedEntry | undefined {
+  const splitPart = node.op.kind === 'activation';
+  return entries.find((e) => (!splitPart || e.match.layerName === undefined || e.match.layerName === node.name) && (!splitPart || e.match.className === undefined) && matches(e.match, node, firsts));
+}
+
+/** Step 4: the rule of one node and why (first match wins; see the module comment). */
+export function ruleForNode(node: GraphNode, ctx: RuleContext): { rule: Rule; reason: string; source: string | null } {
+  const hit = findEntry(ctx.entries, node, ctx.firsts);
+  if (hit !== undefined) return { rule: typeof hit.rule === 'function' ? hit.rule() : hit.rule, reason: hit.source, source: hit.source };
+  // (a class's rule is for its own nodes: not for an activation split from it or a merged BatchNorm)
+  if (node.adapter.defaultRule !== undefined && (node.op.kind === 'layer' || node.op.kind === 'linear')) return { rule: node.adapter.defaultRule(), reason: `registered rule for ${node.className}`, source: null };
+  const base = findEntry(ctx.base, node, ctx.firsts);
+  if (base !== undefined) return { rule: typeof base.rule === 'function' ? base.rule() : base.rule, reason: base.source, source: null };
+  const group = groupOf(node);
+  const fallback = GROUP_DEFAULTS[group].rule;
+  if (fallback !== null) return { rule: makeDefault(fallback, ctx.params), reason: node.adapter.note ?? GROUP_DEFAULTS[group].why, source: null };
+  if (ctx.unknownLayers === 'gradient') {
+    if (!warnedLayers.has(node.layer)) {
+      warnedLayers.add(node.layer);
+      console.warn(`tfjs-lrp: layer '${node.name}' (${node.className}) has no LRP rule; falling back to its gradient (options.unknownLayers = 'gradient').`);
+    }
+    return { rule: makeDefault('gradient', ctx.params), reason: 'no rule: gradient fallback', source: null };
+  }
+  throw new LrpLayerError(node.name, node.className, `No rule for layer '${node.name}' (${node.className}). Map it in options.layerRules (e.g. { '${node.layer.name}': 'pass' } or { '${node.className}': 'gradient' }), register one for the class with registerLayerRule('${node.className}', rule), or pass options.unknownLayers = 'gradient'.`);
+}
+
+/** A group default by name, from the built-in definitions (a re-registered name does not change defaults). */
+function makeDefault(name: 'pass' | 'norm' | 'gradient', params: RuleParameters): Rule {
+  return BUILTIN_DEFAULTS[name].make(params);
+}
+
+const BUILTIN_DEFAULTS: Readonly<Record<'pass' | 'norm' | 'gradient', RuleDefinition>> = { pass: passDefinition, norm: normDefinition, gradient: gradientDefinition };
+
+/** Step 5: a rule must fit its node (Dense/Conv rules on Dense/Conv only; no softmax inside the network through the base map). */
+function checkRuleFits(node: GraphNode, rule: Rule, reason: string): void {
+  if (rule.appliesTo === 'linear' && node.op.kind !== 'linear') {
+    throw new LrpRuleError(rule.name, `Rule '${rule.name}' applies to Dense/Conv layers only, but ${reason} gives it to layer '${node.name}' (${node.className}). Use 'pass', 'norm' or 'gradient' there.`);
+  }
+  const activation = node.op.kind === 'activation' ? node.op.activation.name : node.adapter.activationName?.(node.layer);
+  if (activation === 'softmax' && reason.startsWith('base map')) {
+    throw new LrpLayerError(node.name, node.className, `Layer '${node.name}' (${node.className}) applies softmax inside the network; tfjs-lrp strips a softmax only when it is the final activation. If passing relevance through it unchanged is what you want, map it: options.layerRules = { '${node.layer.name}': 'pass' }.`);
+  }
+}
 
 /** Introspects, canonizes and assigns a rule to every node. */
 export function planModel(model: unknown, options: ExplainOptions = {}): ModelPlan {
-  if (options === null || typeof options !== 'object') throw new LrpArgumentError('options', `expected an options object, got ${String(options)}.`);
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new LrpArgumentError(`options.${key}`, `unknown option. Known options: ${[...KNOWN_OPTIONS].join(', ')}.`);
-  }
-  (['epsilon', 'alpha', 'beta', 'gamma', 'stabilizer'] as const).forEach((k) => checkNumber(options, k));
-  if (options.firstLayer !== undefined && !['flat', 'wSquare', 'zBox'].includes(options.firstLayer)) {
-    throw new LrpArgumentError('options.firstLayer', `must be 'flat', 'wSquare' or 'zBox', got ${JSON.stringify(options.firstLayer)}.`);
-  }
-  if (options.unknownLayers !== undefined && options.unknownLayers !== 'error' && options.unknownLayers !== 'gradient') {
-    throw new LrpArgumentError('options.unknownLayers', `must be 'error' or 'gradient', got ${JSON.stringify(options.unknownLayers)}.`);
-  }
+  checkOptions(options);
   const params: RuleParameters = options;
-  const method = options.method ?? 'lrp';
-  if (!METHODS.includes(method)) throw new LrpArgumentError('options.method', `unknown method ${JSON.stringify(method)}; expected one of ${METHODS.join(', ')}.`);
-  if (method !== 'lrp') {
-    for (const key of ['rule', 'composite', 'firstLayer', 'layerRules'] as const) {
-      if (options[key] !== undefined) throw new LrpArgumentError(`options.${key}`, `applies to method 'lrp' only; method '${method}' uses the plain gradient of every layer.`);
-    }
-  }
-
   const graph0 = introspect(model);
   const output = options.output ?? 0;
   if (!Number.isInteger(output) || output < 0 || output >= graph0.outputs.length) {
@@ -125,79 +235,39 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
   }
   const graph = canonize(graph0, output);
 
-  const composite = method === 'lrp' ? compositeFrom(options, params) : gradientComposite();
-  const entries: Array<CompositeEntry & { source: string }> = [];
-  const userEntries = Object.entries(options.layerRules ?? {});
-  for (const [key, value] of userEntries) {
-    const rule = ruleFrom(value, `options.layerRules['${key}']`, params);
-    entries.push({ match: { layerName: key }, rule, source: `layerRules['${key}']` });
-    entries.push({ match: { className: key }, rule, source: `layerRules['${key}']` });
-  }
-  if (options.firstLayer !== undefined) {
-    const first = options.firstLayer;
-    entries.push({ match: { position: 'firstLinear' }, rule: () => makeRule(first, params), source: `firstLayer '${first}'` });
-  }
-  for (const e of composite.entries) {
-    // firstLayer replaces the composite's own first-layer rule (e.g. epsilonGammaBox's z-box)
-    if (options.firstLayer !== undefined && e.match.position !== undefined) continue;
-    entries.push({ ...e, source: `composite ${composite.name} (${describeMatch(e.match)})` });
-  }
-  for (const e of baseEntries(params)) entries.push({ ...e, source: `base map (${describeMatch(e.match)})` });
-
+  const composite = compositeFrom(options, params);
   const linearNodes = graph.nodes.filter((n) => n.op.kind === 'linear');
-  const firsts = {
-    linear: linearNodes[0]?.id ?? null,
-    conv: linearNodes.find((n) => groupOf(n) === 'conv')?.id ?? null,
+  const ctx: RuleContext = {
+    entries: planEntries(options, composite, params),
+    base: baseEntries(params).map((e) => ({ ...e, source: `base map (${describeMatch(e.match)})` })),
+    firsts: { linear: linearNodes[0]?.id ?? null, conv: linearNodes.find((n) => groupOf(n) === 'conv')?.id ?? null },
+    unknownLayers: options.unknownLayers ?? 'error',
+    params,
   };
   const used = new Set<string>();
-  const planned: PlannedNode[] = graph.nodes.map((node) => {
-    const inputNonNegative = node.inputs.map((k) => graph.nonNegative.get(k) ?? false);
-    const splitPart = node.op.kind === 'activation';
-    const hit = entries.find((e) => (!splitPart || e.match.layerName === undefined || e.match.layerName === node.name) && (!splitPart || e.match.className === undefined) && matches(e.match, node, firsts));
-    let rule: Rule;
-    let reason: string;
-    if (hit !== undefined) {
-      rule = typeof hit.rule === 'function' ? hit.rule() : hit.rule;
-      reason = hit.source;
-      if (hit.source.startsWith('layerRules')) used.add(hit.source);
-    } else if (node.adapter.defaultRule !== undefined) {
-      rule = node.adapter.defaultRule();
-      reason = `registered rule for ${node.className}`;
-    } else if (GRADIENT_GROUPS.includes(groupOf(node))) {
-      rule = gradientRule();
-      reason = node.adapter.note ?? 'relevance moves with the values';
-    } else if (options.unknownLayers === 'gradient') {
-      if (!warnedLayers.has(node.layer)) {
-        warnedLayers.add(node.layer);
-        console.warn(`tfjs-lrp: layer '${node.name}' (${node.className}) has no LRP rule; falling back to its gradient (options.unknownLayers = 'gradient').`);
-      }
-      rule = gradientRule();
-      reason = 'no rule: gradient fallback';
-    } else {
-      throw new LrpLayerError(node.name, node.className, `No rule for layer '${node.name}' (${node.className}). Map it in options.layerRules (e.g. { '${node.layer.name}': 'pass' } or { '${node.className}': 'gradient' }), register one for the class with registerLayerRule('${node.className}', rule), or pass options.unknownLayers = 'gradient'.`);
-    }
-    if (rule.appliesTo === 'linear' && node.op.kind !== 'linear') {
-      throw new LrpRuleError(rule.name, `Rule '${rule.name}' applies to Dense/Conv layers only, but ${reason} gives it to layer '${node.name}' (${node.className}). Use 'pass', 'norm' or 'gradient' there.`);
-    }
-    const activation = node.op.kind === 'activation' ? node.op.activation.name : node.adapter.activationName?.(node.layer);
-    if (activation === 'softmax' && reason.startsWith('base map')) {
-      throw new LrpLayerError(node.name, node.className, `Layer '${node.name}' (${node.className}) applies softmax inside the network; tfjs-lrp strips a softmax only when it is the final activation. If passing relevance through it unchanged is what you want, map it: options.layerRules = { '${node.layer.name}': 'pass' }.`);
-    }
-    return { node, rule, reason, inputNonNegative };
+  const nodes: PlannedNode[] = graph.nodes.map((node) => {
+    const { rule, reason, source } = ruleForNode(node, ctx);
+    if (source !== null) used.add(source);
+    checkRuleFits(node, rule, reason);
+    return { node, rule, reason, inputNonNegative: node.inputs.map((k) => graph.nonNegative.get(k) ?? false) };
   });
-  for (const [key] of userEntries) {
+  for (const key of Object.keys(options.layerRules ?? {})) {
     if (!used.has(`layerRules['${key}']`)) {
       const names = graph.nodes.map((n) => n.name).join(', ');
       throw new LrpArgumentError(`options.layerRules['${key}']`, `matches no layer name or class of the explained part of the model. Layers: ${names}.`);
     }
   }
+  const outputShape = outputShapeOf(graph, output);
+  return { graph, nodes, composite: composite.name, outputShape, outputSize: outputShape.reduce((a, b) => a * b, 1) };
+}
 
+/** The explained output's shape without the batch axis; it must be fixed. */
+function outputShapeOf(graph: CanonicalGraph, output: number): number[] {
   const shape = graph.outputShapes[output].slice(1);
   if (shape.some((d) => d === null)) {
     throw new LrpArgumentError('options.output', `output ${output} has an undefined dimension [${shape.join(',')}]; tfjs-lrp explains outputs of a fixed size.`);
   }
-  const outputShape = shape as number[];
-  return { graph, nodes: planned, composite: composite.name, outputShape, outputSize: outputShape.reduce((a, b) => a * b, 1) };
+  return shape as number[];
 }
 
 function describeMatch(m: LayerMatch): string {

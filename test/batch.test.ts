@@ -12,7 +12,7 @@ import { createExplainer, LrpArgumentError } from '../src';
 import { explainDataset, loadModel, RelevanceAggregator, type ExplainedBatch } from '../src/node';
 import { appendLineSync, readLog, writeFileAtomicSync } from '../src/node/batch/atomic';
 import { ExactSums } from '../src/node/batch/exact';
-import { globToRegExp, resolveInputs } from '../src/node/batch/glob';
+import { expandGlob, globToRegExp, isGlob, resolveInputs } from '../src/node/batch/glob';
 import { refsFromFiles, type ItemRef } from '../src/node/batch/items';
 import { readLabels } from '../src/node/batch/labels';
 import { decodeNpy, encodeNpy, NpyFile, readNpy } from '../src/node/batch/npy';
@@ -217,6 +217,26 @@ describe('inputs, shards, labels, files', () => {
     expect(resolveInputs([`${root}/sub/*.?pg`, path.join(root, 'a.png'), path.join(root, 'a.png')]).map((f) => f.id)).toEqual(['a.png', 'sub/e.jpg']);
     expect(() => resolveInputs([path.join(root, 'nope')])).toThrow(/does not exist/);
     expect(() => resolveInputs([`${root}/*.gif`])).toThrow(/matches no file/);
+  });
+
+  test('globs (tinyglobby): brace alternatives, ** at any depth, relative patterns; hidden entries skipped; code-point order', () => {
+    const root = path.join(tmp, 'braces');
+    for (const f of ['imgs/b.png', 'imgs/a.jpg', 'imgs/C.png', 'imgs/c.gif', 'imgs/sub/d.png', 'imgs/sub/deep/e.jpg', 'imgs/.hidden.png', 'imgs/.dot/f.png', 'other/g.png']) {
+      fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+      fs.writeFileSync(path.join(root, f), 'x');
+    }
+    expect(isGlob('imgs/*.{png,jpg}')).toBe(true);
+    expect(isGlob('imgs/{a,b}.png')).toBe(true);
+    expect(isGlob('imgs/a.png')).toBe(false);
+    expect(globToRegExp('*.{png,jpg}').test('a.jpg')).toBe(true);
+    expect(globToRegExp('*.{png,jpg}').test('a.gif')).toBe(false);
+    expect(resolveInputs(['imgs/*.{png,jpg}'], root).map((f) => f.id)).toEqual(['C.png', 'a.jpg', 'b.png']);
+    expect(resolveInputs([`${root}/imgs/**/*.{png,jpg}`]).map((f) => f.id)).toEqual(['C.png', 'a.jpg', 'b.png', 'sub/d.png', 'sub/deep/e.jpg']);
+    expect(resolveInputs(['imgs/**'], root).map((f) => f.id)).toEqual(['C.png', 'a.jpg', 'b.png', 'c.gif', 'sub/d.png', 'sub/deep/e.jpg']);
+    expect(resolveInputs(['**/*.png'], root).map((f) => f.id)).toEqual(['imgs/C.png', 'imgs/b.png', 'imgs/sub/d.png', 'other/g.png']);
+    expect(resolveInputs(['imgs/{a,b}.*', 'other/*'], root).map((f) => f.id)).toEqual(['imgs/a.jpg', 'imgs/b.png', 'other/g.png']);
+    expect(expandGlob('imgs/sub/**/*.jpg', root)).toEqual({ base: path.join(root, 'imgs', 'sub'), files: [path.join(root, 'imgs', 'sub', 'deep', 'e.jpg')] });
+    expect(() => resolveInputs(['imgs/*.{bmp,tif}'], root)).toThrow(/the pattern 'imgs\/\*\.\{bmp,tif\}' matches no file/);
   });
 
   test('shards: i/n parsing and item counts of batch-granular round robin', () => {

@@ -1,9 +1,9 @@
 /**
  * Backend conformance: the engine on WebGL 2 and WebGPU in Chromium (SwiftShader, no GPU needed),
  * against the float64 reference and against Node's cpu backend. One page per backend
- * (scripts/conformance/page.ts) builds the same seeded models as the Node tests (test/models.ts,
+ * (test/support/conformance/page.ts) builds the same seeded models as the Node tests (test/models.ts,
  * test/configs.ts, test/families.ts; checked bitwise with a fingerprint of weights and inputs)
- * and runs the calls of scripts/conformance/runner.ts; Node runs the same runner on cpu.
+ * and runs the calls of test/support/conformance/runner.ts; Node runs the same runner on cpu.
  *
  *   - exactness suite: every CASES × CONFIGS relevance within 1e-4 · max|R_ref| of the float64
  *     reference (test/reference/lrp64.ts, as test/rules.test.ts), finite, float32, right shape;
@@ -26,11 +26,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { Browser } from 'playwright-core';
 import { loadModel } from '../src/node';
 import { CHROMIUM_PATH, hasChromium, launchChromium, ROOT } from '../scripts/browser';
-import { buildConformancePage } from '../scripts/conformance/build';
-import type { ConformanceApi, PageInfo } from '../scripts/conformance/page';
-import { runSection } from '../scripts/conformance/runner';
-import type { CallResult, ConservationNumbers, GpuBackend, Section, SectionResult } from '../scripts/conformance/spec';
-import { GPU_BACKENDS, SECTIONS, ZOO_MODELS } from '../scripts/conformance/spec';
+import { buildConformancePage } from './support/conformance/build';
+import type { ConformanceApi, PageInfo } from './support/conformance/page';
+import { runSection } from './support/conformance/runner';
+import type { CallResult, ConservationNumbers, GpuBackend, Section, SectionResult } from './support/conformance/spec';
+import { GPU_BACKENDS, SECTIONS, ZOO_MODELS } from './support/conformance/spec';
 import { serveStatic } from '../scripts/static-server';
 import type { StaticServer } from '../scripts/static-server';
 import { CONFIGS } from './configs';

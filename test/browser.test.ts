@@ -4,14 +4,16 @@
  * WebGL 2 runs on SwiftShader here (no GPU), so batches are small.
  *
  * Without Chromium the suite is skipped with a loud warning, except under CI (process.env.CI),
- * where a missing Chromium fails it. UPDATE_SCREENSHOT=1 also writes docs/browser-demo.png.
+ * where a missing Chromium fails it. UPDATE_SCREENSHOT=1 also writes docs/browser-demo.png (the page's
+ * defaults at 1280 × 800, as `npm run demo:web -- --screenshot docs/browser-demo.png` makes it) and
+ * docs/browser-clever-hans.png.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { Browser, Page } from 'playwright-core';
-import { explain } from '../src';
+import { compositeDefinitions, explain, ruleDefinitions } from '../src';
 import { heatmap, overlay } from '../src/heatmap';
 import type { ExplainOptions } from '../src';
 import { buildWeb, CHROMIUM_PATH, hasChromium, launchChromium, ROOT } from '../scripts/browser';
@@ -61,6 +63,14 @@ interface DemoWindow {
   __esmResult?: { backend: string; labels: number[]; relevance: number[]; error?: string };
 }
 
+interface DOMRectLike {
+  left: number;
+  right: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
 interface OpenPage {
   page: Page;
   /** console errors and uncaught exceptions */
@@ -70,6 +80,10 @@ interface OpenPage {
 
 const SIZE = 28;
 const MAP = 280;
+/** The functional tests' viewport (the maps at their full 280 px). */
+const VIEWPORT = { width: 1360, height: 800 };
+/** The layout checks' and the screenshots' viewport. */
+const SMALL = { width: 1280, height: 800 };
 
 suite('in Chromium (WebGL 2 on SwiftShader)', () => {
   let tmp = '';
@@ -80,7 +94,7 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
   let demo: OpenPage;
 
   async function open(url: string): Promise<OpenPage> {
-    const page = await (browser as Browser).newPage({ viewport: { width: 1360, height: 800 }, deviceScaleFactor: 1 });
+    const page = await (browser as Browser).newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
     const errors: string[] = [];
     const warnings: string[] = [];
     page.on('console', (m) => {
@@ -126,15 +140,37 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     );
   }
 
-  /** Saves the page down to its footer in out/browser/ (and docs/ with UPDATE_SCREENSHOT=1). */
+  /** Saves the page at 1280 × 800 down to its footer in out/browser/ (and docs/ with UPDATE_SCREENSHOT=1). */
   async function screenshot(p: Page, name: string): Promise<string> {
     const dir = path.join(ROOT, 'out', 'browser');
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, name);
-    const bottom = await p.evaluate(() => Math.ceil((document.querySelector('footer') as HTMLElement).getBoundingClientRect().bottom));
-    await p.screenshot({ path: file, clip: { x: 0, y: 0, width: 1360, height: Math.min(800, bottom) } });
+    await p.setViewportSize(SMALL);
+    try {
+      await p.mouse.move(0, 0);
+      const bottom = await p.evaluate(() => Math.ceil((document.querySelector('footer') as HTMLElement).getBoundingClientRect().bottom));
+      await p.screenshot({ path: file, clip: { x: 0, y: 0, width: SMALL.width, height: Math.min(SMALL.height, bottom) } });
+    } finally {
+      await p.setViewportSize(VIEWPORT);
+    }
     if (process.env.UPDATE_SCREENSHOT) fs.copyFileSync(file, path.join(ROOT, 'docs', name));
     return file;
+  }
+
+  /** The page's width, and where the Method card and its #rule select are, at a viewport size. */
+  async function layoutAt(p: Page, size: { width: number; height: number }): Promise<{ scrollWidth: number; card: DOMRectLike; select: DOMRectLike; maps: DOMRectLike }> {
+    await p.setViewportSize(size);
+    try {
+      return await p.evaluate(() => {
+        const box = (sel: string): DOMRectLike => {
+          const r = (document.querySelector(sel) as HTMLElement).getBoundingClientRect();
+          return { left: r.left, right: r.right, top: r.top, width: r.width, height: r.height };
+        };
+        return { scrollWidth: document.documentElement.scrollWidth, card: box('.controls-card'), select: box('#rule'), maps: box('.maps') };
+      });
+    } finally {
+      await p.setViewportSize(VIEWPORT);
+    }
   }
 
   /** Node's explain on the cpu backend for a 28×28 digit. */
@@ -204,6 +240,57 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     expect(r.relevance.length).toBe(SIZE * SIZE);
     expect(r.probabilities.length).toBe(10);
     expect(r.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+  });
+
+  test('at 1280 × 800 nothing scrolls sideways and the Method column is fully visible; at 900 px neither', async () => {
+    const { page } = demo;
+    const wide = await layoutAt(page, SMALL);
+    expect(wide.scrollWidth).toBeLessThanOrEqual(SMALL.width);
+    for (const b of [wide.card, wide.select]) {
+      expect(b.width).toBeGreaterThan(100);
+      expect(b.left).toBeGreaterThanOrEqual(0);
+      expect(b.right).toBeLessThanOrEqual(SMALL.width);
+    }
+    expect(wide.card.top).toBeLessThan(SMALL.height / 2); // three columns: the Method card is beside the maps, at the top
+    expect(wide.maps.right).toBeLessThanOrEqual(wide.card.left);
+    const narrow = await layoutAt(page, { width: 900, height: 800 });
+    expect(narrow.scrollWidth).toBeLessThanOrEqual(900);
+    for (const b of [narrow.card, narrow.select]) {
+      expect(b.width).toBeGreaterThan(100);
+      expect(b.left).toBeGreaterThanOrEqual(0);
+      expect(b.right).toBeLessThanOrEqual(900);
+    }
+    expect(demo.errors).toEqual([]);
+  });
+
+  test('the rule and composite choices come from the library\'s registries, and every one explains like Node cpu', async () => {
+    const { page } = demo;
+    const options = await page.$$eval('#rule option', (os) => os.map((o) => ({ value: (o as HTMLOptionElement).value, title: (o as HTMLOptionElement).title, group: (o.parentElement as HTMLOptGroupElement).label })));
+    const values = options.map((o) => o.value);
+    // the composites, then the rules for Dense/Conv layers (not the structural pass/norm/gradient)
+    const composites = compositeDefinitions();
+    const rules = ruleDefinitions().filter((d) => d.appliesTo !== 'any');
+    expect(values.filter((v) => v.startsWith('composite:'))).toEqual(composites.map((d) => `composite:${d.name}`));
+    expect(values.filter((v) => v.startsWith('rule:'))).toEqual(rules.map((d) => `rule:${d.name}`));
+    expect(values.filter((v) => v.startsWith('method:'))).toEqual(['method:gradient', 'method:gradientXInput', 'method:integratedGradients']);
+    expect(composites.length).toBeGreaterThanOrEqual(5);
+    expect(rules.map((d) => d.name)).toEqual(expect.arrayContaining(['epsilon', 'zero', 'zPlus', 'alphaBeta', 'gamma']));
+    expect(await page.$eval('#rule', (s) => (s as HTMLSelectElement).value)).toBe('rule:epsilon'); // the default
+    // each definition's summary is its option's tooltip
+    for (const d of [...composites.map((c) => ({ value: `composite:${c.name}`, summary: c.summary })), ...rules.map((r) => ({ value: `rule:${r.name}`, summary: r.summary }))]) {
+      expect(d.summary.length).toBeGreaterThan(5);
+      expect(options.find((o) => o.value === d.value)?.title).toBe(d.summary);
+    }
+    const pixels = digit(2, heldOutIndex(2, 5));
+    for (const method of values.filter((v) => !v.startsWith('method:'))) {
+      await page.evaluate((m) => (window as unknown as DemoWindow).__lrpDemo.setMethod(m), method);
+      const r = await page.evaluate((p) => (window as unknown as DemoWindow).__lrpDemo.setInput(p), pixels);
+      expect(r.method).toBe(method);
+      expect(r.relevance.every((v) => Number.isFinite(v))).toBe(true);
+      expectClose(r.relevance, nodeExplain(pixels, r.classIdx, r.options), 1e-3, `${method} page vs node`);
+    }
+    await page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.setMethod('rule:epsilon'));
+    expect(demo.errors).toEqual([]);
   });
 
   test('explain in the page equals Node cpu for the same model and input (within 1e-3 max|R|), for rules and composites', async () => {
@@ -408,11 +495,14 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
     expect(demo.errors).toEqual([]);
   });
 
-  test('a screenshot of the demo looks right (saved to out/browser/browser-demo.png)', async () => {
+  test('a screenshot of the demo at its defaults looks right (saved to out/browser/browser-demo.png)', async () => {
     const { page } = demo;
-    await page.click('#samples button:nth-child(4)');
-    await page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.setMethod('composite:epsilonPlusFlat'));
+    await page.click('#samples button:nth-child(4)'); // the sample the page shows first
+    await page.evaluate(() => (window as unknown as DemoWindow).__lrpDemo.setMethod('rule:epsilon')); // the default method
     const r = await result(page);
+    expect(r.method).toBe('rule:epsilon');
+    expect(r.colormap).toBe('bwr');
+    expect(await page.$eval('#target', (s) => (s as HTMLSelectElement).value)).toBe('max');
     expect(r.classIdx).toBe(3);
     // every visible part has content: maps drawn, five predictions, four conservation numbers
     const ui = await page.evaluate(() => ({

@@ -144,8 +144,13 @@ describe.each(BACKENDS)('writing (%s)', (backend) => {
     const one = img.slice([0, 0, 0, 0], [1, -1, -1, -1]);
     const wrong = tf.zeros([2, 5, 5, 1]);
     await expectNoLeak(() => writeImage(path.join(dir, 'leak.jpg'), one));
-    await expectError(() => saveHeatmap(path.join(dir, 'missing-dir', 'x-{i}.png'), rel), LrpImageError, /missing-dir/, /does not exist/);
-    await expectError(() => saveGrid(path.join(dir, 'missing-dir', 'g.png'), { relevance: rel }), LrpImageError, /missing-dir/);
+    // missing folders are created; a file where a folder should be is an error
+    fs.writeFileSync(path.join(dir, 'blocker'), 'x');
+    await expectError(() => saveHeatmap(path.join(dir, 'blocker', 'x-{i}.png'), rel), LrpImageError, /blocker/, /a file of that name is in the way/);
+    await expectError(() => saveGrid(path.join(dir, 'blocker', 'g.png'), { relevance: rel }), LrpImageError, /blocker/);
+    await expectNoLeak(() => saveGrid(path.join(dir, 'made', 'for', 'g.png'), { relevance: rel }));
+    expect(fs.existsSync(path.join(dir, 'made', 'for', 'g.png'))).toBe(true);
+    fs.rmSync(path.join(dir, 'blocker'));
     await expectError(() => saveHeatmap(path.join(dir, 'x-{i}.png'), rel, { image: wrong }), LrpArgumentError);
     expect(tempFiles()).toEqual([]);
     tf.dispose([rel, img, one, wrong]);

@@ -1,13 +1,36 @@
 /**
- * The package as users get it: `npm run build` writes dist/ (CommonJS, ES modules, .d.ts) and
- * both `require('tfjs-lrp')` and `import('tfjs-lrp')` work and explain a model.
+ * The package as users get it: `npm run build` (also the `prepare` script, so `npm ci` in a clone
+ * and `npm pack` build it) writes dist/ (CommonJS, ES modules, .d.ts, browser bundles); every
+ * path package.json names exists, `npm pack` ships them, `require()` and `import()` of every
+ * subpath work, and the `tfjs-lrp` command runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureBuilt } from './support/build';
 
 const root = join(__dirname, '..');
 const run = (args: string[], input?: string) => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+
+interface Conditions {
+  readonly types?: string;
+  readonly import?: string;
+  readonly require?: string;
+}
+interface PackageJson {
+  main: string;
+  module: string;
+  types: string;
+  unpkg: string;
+  bin: Record<string, string>;
+  files: string[];
+  scripts: Record<string, string>;
+  exports: Record<string, string | Conditions>;
+}
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
+/** The subpaths users import: '.', './heatmap', … (not './package.json' or the dist/browser pattern). */
+const entryPoints = Object.entries(pkg.exports).filter((e): e is [string, Conditions] => typeof e[1] === 'object');
+const specifier = (subpath: string) => (subpath === '.' ? 'tfjs-lrp' : `tfjs-lrp/${subpath.slice(2)}`);
 
 const script = (load: string) => `
 ${load}
@@ -18,11 +41,46 @@ console.log(JSON.stringify({ shape: r.shape, names: Object.keys(lrp).length, has
 `;
 
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe' });
+  ensureBuilt(); // when dist/ is missing or older than the sources (a fresh build takes about 10 s)
 }, 180000);
 
+test('the prepare script builds dist (npm ci in a clone, npm pack and git installs get a working package)', () => {
+  expect(pkg.scripts.prepare).toMatch(/scripts\/build\.mjs/);
+  expect(pkg.scripts.prepare).not.toMatch(/--browser/);
+});
+
+test('every file package.json names exists after the build', () => {
+  const named = [pkg.main, pkg.module, pkg.types, pkg.unpkg, ...Object.values(pkg.bin), ...entryPoints.flatMap(([, c]) => [c.types, c.import, c.require])];
+  const missing = named.filter((p): p is string => p !== undefined).filter((p) => !existsSync(join(root, p)));
+  expect(missing).toEqual([]);
+  expect(entryPoints.map(([k]) => k).sort()).toEqual(['.', './evaluate', './heatmap', './node']);
+});
+
+test('npm pack ships the bin, every export target and no sources or tests', () => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const files = new Set((JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
+  const wanted = [...Object.values(pkg.bin), pkg.unpkg, ...entryPoints.flatMap(([, c]) => [c.types, c.import, c.require])].filter((p): p is string => p !== undefined).map((p) => p.replace(/^\.\//, ''));
+  expect(wanted.filter((p) => !files.has(p))).toEqual([]);
+  expect([...files].filter((p) => /^(src|test|scripts|rules|web)\//.test(p))).toEqual([]);
+}, 60000);
+
+test('every subpath loads with require() and import()', () => {
+  for (const [subpath] of entryPoints) {
+    const name = specifier(subpath);
+    const cjs = run(['-e', `const m = require(${JSON.stringify(name)}); console.log(Object.keys(m).length)`]).trim();
+    expect(Number(cjs)).toBeGreaterThan(0);
+    const esm = run(['--input-type=module', '-e', `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length)`]).trim();
+    expect(Number(esm)).toBe(Number(cjs));
+  }
+}, 60000);
+
+test('the tfjs-lrp command prints its help', () => {
+  const bin = join(root, pkg.bin['tfjs-lrp']);
+  expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+  expect(run([bin, '--help'])).toMatch(/Usage: tfjs-lrp <command>/);
+});
+
 test('dist has CommonJS, ES modules and type declarations at the paths package.json names', () => {
-  const pkg = require('../package.json') as { main: string; module: string; types: string };
   for (const p of [pkg.main, pkg.module, pkg.types]) expect(existsSync(join(root, p))).toBe(true);
 });
 

@@ -1,6 +1,8 @@
 /**
  * `tfjs-lrp/evaluate`: how good is an explanation? Cross-checks between methods, relevance inside a
  * mask, and pixel flipping (faithfulness).
+ *
+ * @module tfjs-lrp/evaluate
  */
 export { compare, crossValidate } from './compare.js';
 export type { CompareOptions, ComparisonMeans, ComparisonReport, CrossValidateOptions } from './compare.js';

@@ -126,6 +126,180 @@ function curveOf(scores: number[][]): PixelFlippingCurve {
   return { scores, meanScores, aopc, meanAopc: mean(aopc), finalDrop, meanFinalDrop: mean(finalDrop) };
 }
 
+/** The checked input images and relevance map of {@link pixelFlipping}. */
+interface CheckedMaps {
+  readonly x: tf.Tensor4D;
+  readonly r: tf.Tensor;
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+}
+
+/** The resolved options of {@link pixelFlipping}: patch grid, steps, perturbation, seed. */
+interface Settings {
+  readonly patchSize: number;
+  /** Patch rows and columns (the border patches may be smaller). */
+  readonly ph: number;
+  readonly pw: number;
+  readonly numPatches: number;
+  readonly steps: number;
+  readonly perturbed: number[];
+  readonly perturbation: Perturbation;
+  readonly value: number;
+  readonly seed: number;
+  readonly withRandom: boolean;
+}
+
+/** The set-up tensors: per-pixel rank in each ordering, replacement values, the stacked batch. */
+interface Setup {
+  /** int32 `[orderings · N, H, W, 1]`: the position of each pixel's patch in its ordering. */
+  readonly pixelRank: tf.Tensor;
+  /** `[orderings · N, H, W, C]`: what a perturbed pixel becomes. */
+  readonly replacement: tf.Tensor;
+  /** `[orderings · N, H, W, C]`: the input, once per ordering. */
+  readonly images: tf.Tensor;
+  /** `[1]`: 1 when the relevance is finite everywhere, else 0. */
+  readonly finite: tf.Tensor;
+}
+
+/** Step 1: `input` must be float32 images `[N, H, W, C]`, `relevance` the same shape or `[N, H, W]`. */
+function checkMaps(input: tf.Tensor, relevance: tf.Tensor): CheckedMaps {
+  const x = checkTensor('input', input, 1, 'of image shape [N, H, W, C]');
+  if (x.rank !== 4) {
+    throw new LrpArgumentError('input', `pixelFlipping perturbs image patches and needs images [N, H, W, C], got shape [${x.shape.join(', ')}]. For one image add the batch axis (x.expandDims(0)); for a grey image without channels add one (x.expandDims(-1)).`);
+  }
+  const [n, h, w] = x.shape;
+  const r = checkTensor('relevance', relevance, 1, `of the input's shape [${x.shape.join(', ')}] or [${[n, h, w].join(', ')}]`);
+  const sameShape = r.rank === 4 && r.shape.every((d, i) => d === x.shape[i]);
+  const summed = r.rank === 3 && r.shape.every((d, i) => d === x.shape[i]);
+  if (!sameShape && !summed) {
+    throw new LrpArgumentError('relevance', `shape [${r.shape.join(', ')}] does not match the input [${x.shape.join(', ')}]; pass the map explain() returned for this input (or its channel sum [${[n, h, w].join(', ')}]).`);
+  }
+  if (x.dtype !== 'float32') throw new LrpArgumentError('input', `images must be float32 to be perturbed, got ${x.dtype}.`);
+  return { x: x as tf.Tensor4D, r, n, h, w };
+}
+
+/** Step 2: the options, checked and with their defaults, for images of `h`×`w`. */
+function resolveSettings(options: PixelFlippingOptions, h: number, w: number): Settings {
+  const patchSize = positiveInteger('options.patchSize', options.patchSize, 1);
+  if (patchSize > Math.min(h, w)) throw new LrpArgumentError('options.patchSize', `must be at most the image's smaller side ${Math.min(h, w)} (images ${h}×${w}), got ${patchSize}.`);
+  const ph = Math.ceil(h / patchSize);
+  const pw = Math.ceil(w / patchSize);
+  const numPatches = ph * pw;
+  let steps: number;
+  let perturbed: number[];
+  if (options.patchesPerStep !== undefined) {
+    const per = positiveInteger('options.patchesPerStep', options.patchesPerStep, 1);
+    steps = positiveInteger('options.steps', options.steps, Math.ceil(numPatches / per));
+    perturbed = Array.from({ length: steps + 1 }, (_, k) => Math.min(numPatches, k * per));
+  } else {
+    steps = Math.min(numPatches, positiveInteger('options.steps', options.steps, 20));
+    perturbed = Array.from({ length: steps + 1 }, (_, k) => Math.ceil((k * numPatches) / steps));
+  }
+  const perturbation = options.perturbation ?? 'baseline';
+  if (!PERTURBATIONS.includes(perturbation)) throw new LrpArgumentError('options.perturbation', `must be one of ${PERTURBATIONS.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(options.perturbation)}.`);
+  if (options.value !== undefined && perturbation !== 'baseline') throw new LrpArgumentError('options.value', `applies to perturbation 'baseline' only (perturbation is '${perturbation}').`);
+  const value = finiteNumber('options.value', options.value, 0);
+  const seed = seedOption('options.seed', options.seed, 0);
+  if (options.random !== undefined && typeof options.random !== 'boolean') throw new LrpArgumentError('options.random', `must be true or false, got ${JSON.stringify(options.random)}.`);
+  const withRandom = options.random ?? true;
+  return { patchSize, ph, pw, numPatches, steps, perturbed, perturbation, value, seed, withRandom };
+}
+
+/** Step 3: the library's plan of `model` (one image input that fits `x`); checks `classIdx`. */
+function planFor(model: tf.LayersModel, x: tf.Tensor4D, classIdx: ClassIndex, output: number | undefined): ModelPlan {
+  const plan = planModel(model, { method: 'gradient', ...(output === undefined ? {} : { output }) });
+  const specs = plan.graph.inputs;
+  if (specs.length !== 1) throw new LrpArgumentError('model', `pixelFlipping needs a model with one image input; this one has ${specs.length} (${specs.map((s) => s.name).join(', ')}).`);
+  const spec = specs[0].shape;
+  if (spec.length !== 4 || spec.some((d, i) => i > 0 && d !== null && d !== x.shape[i])) {
+    throw new LrpArgumentError('input', `shape [${x.shape.join(', ')}] does not fit the model's input [${spec.map((d) => d ?? 'batch').join(', ')}].`);
+  }
+  checkClassIdx(classIdx, plan.outputSize, x.shape[0]);
+  return plan;
+}
+
+/** Which patch each pixel belongs to (row-major patch index), `[H · W]`. */
+function pixelPatches(h: number, w: number, s: Settings): Int32Array {
+  const pixelPatch = new Int32Array(h * w);
+  for (let y = 0; y < h; y++) for (let v = 0; v < w; v++) pixelPatch[y * w + v] = Math.floor(y / s.patchSize) * s.pw + Math.floor(v / s.patchSize);
+  return pixelPatch;
+}
+
+/** What perturbed pixels become, `[N, H, W, C]` (inside a tidy). */
+function replacementOf(x: tf.Tensor4D, s: Settings): tf.Tensor {
+  const n = x.shape[0];
+  const flat = tf.reshape(x, [n, -1]);
+  if (s.perturbation === 'baseline') return tf.fill(x.shape, s.value);
+  if (s.perturbation === 'mean') return tf.broadcastTo(tf.reshape(tf.mean(flat, 1), [n, 1, 1, 1]), x.shape);
+  const lo = tf.reshape(tf.min(flat, 1), [n, 1, 1, 1]);
+  const hi = tf.reshape(tf.max(flat, 1), [n, 1, 1, 1]);
+  return tf.add(lo, tf.mul(tf.sub(hi, lo), tf.randomUniform(x.shape, 0, 1, 'float32', s.seed + 7919)));
+}
+
+/** Step 4 (tf ops): rank the patches by summed relevance (and at random), stack the batch per ordering. */
+function setUp(m: CheckedMaps, s: Settings): Setup {
+  const { x, r, n, h, w } = m;
+  const { patchSize, ph, pw, numPatches, seed, withRandom } = s;
+  const orderings = withRandom ? 2 : 1;
+  const pixelPatch = pixelPatches(h, w, s);
+  return tf.tidy(() => {
+    const rel = tf.cast(r, 'float32');
+    const map = (r.rank === 4 ? tf.sum(rel, 3) : rel) as tf.Tensor3D;
+    const padded = tf.pad(map, [[0, 0], [0, ph * patchSize - h], [0, pw * patchSize - w]]);
+    const patchRelevance = tf.sum(tf.reshape(padded, [n, ph, patchSize, pw, patchSize]), [2, 4]).reshape([n, numPatches]) as tf.Tensor2D;
+    const tieBreak = tf.topk(tf.randomUniform([numPatches], 0, 1, 'float32', seed + 1), numPatches).indices as tf.Tensor1D;
+    const ranks = [rankOf(patchRelevance, tieBreak)];
+    if (withRandom) ranks.push(rankOf(tf.randomUniform([n, numPatches], 0, 1, 'float32', seed) as tf.Tensor2D, tieBreak));
+    const pixelRank = tf.reshape(tf.gather(tf.concat(ranks, 0), tf.tensor1d(pixelPatch, 'int32'), 1), [orderings * n, h, w, 1]);
+    const stack = (t: tf.Tensor) => (orderings === 1 ? tf.clone(t) : tf.concat([t, t], 0));
+    const finite = tf.cast(tf.all(tf.isFinite(rel)), 'float32');
+    return { pixelRank, replacement: stack(replacementOf(x, s)), images: stack(x), finite: tf.reshape(finite, [1]) };
+  });
+}
+
+/** Step 5: the unperturbed images (N): the class per sample (which fixes `'max'`) and its score. */
+function scoreUnperturbed(plan: ModelPlan, x: tf.Tensor4D, classIdx: ClassIndex): { classes: tf.Tensor1D; score: tf.Tensor1D } {
+  const n = x.shape[0];
+  return tf.tidy(() => {
+    const flat = logitsOf(plan, x);
+    const classes = (classIdx === 'max' ? tf.argMax(flat, 1) : typeof classIdx === 'number' ? tf.fill([n], classIdx, 'int32') : tf.tensor1d(classIdx as number[], 'int32')) as tf.Tensor1D;
+    return { classes: tf.cast(classes, 'int32') as tf.Tensor1D, score: scoresOf(flat, classes) };
+  });
+}
+
+/** Step 6: the score after perturbing the first `perturbed` patches of each ordering: one forward pass for the whole stacked batch. */
+function scoreStep(plan: ModelPlan, setup: Setup, classes: tf.Tensor1D, perturbed: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const mask = tf.less(setup.pixelRank, tf.scalar(perturbed, 'int32'));
+    const images = tf.where(tf.broadcastTo(mask, setup.images.shape), setup.replacement, setup.images);
+    return scoresOf(logitsOf(plan, images), classes);
+  });
+}
+
+/**
+ * Step 7: the report from the values read back: `N` unperturbed scores, `steps` blocks of
+ * `orderings · N` scores, `N` classes, and the finiteness flag of the relevance.
+ */
+function reportOf(values: Float32Array, n: number, s: Settings): PixelFlippingReport {
+  if (values[values.length - 1] !== 1) throw new LrpArgumentError('relevance', 'contains NaN or Infinity; the patch ranking is undefined. Clean the map first.');
+  const { steps, perturbed, numPatches, patchSize, withRandom } = s;
+  const m = (withRandom ? 2 : 1) * n;
+  const scoreAt = (k: number, row: number) => (k === 0 ? values[row % n] : values[n + (k - 1) * m + row]);
+  const curve = (ordering: number) => curveOf(Array.from({ length: n }, (_, i) => Array.from({ length: steps + 1 }, (_, k) => scoreAt(k, ordering * n + i))));
+  const classOffset = n + steps * m;
+  return {
+    classIdx: Array.from(values.subarray(classOffset, classOffset + n)),
+    numPatches,
+    patchSize,
+    steps,
+    perturbed,
+    fraction: perturbed.map((p) => p / numPatches),
+    mostRelevantFirst: curve(0),
+    random: withRandom ? curve(1) : null,
+  };
+}
+
 /**
  * Region perturbation (pixel flipping, Samek et al. 2017) for image inputs `[N, H, W, C]`.
  *
@@ -156,54 +330,9 @@ function curveOf(scores: number[][]): PixelFlippingCurve {
  */
 export async function pixelFlipping(model: tf.LayersModel, input: tf.Tensor, classIdx: ClassIndex, relevance: tf.Tensor, options: PixelFlippingOptions = {}): Promise<PixelFlippingReport> {
   checkOptions('options', options, OPTION_KEYS);
-  const x = checkTensor('input', input, 1, 'of image shape [N, H, W, C]');
-  if (x.rank !== 4) {
-    throw new LrpArgumentError('input', `pixelFlipping perturbs image patches and needs images [N, H, W, C], got shape [${x.shape.join(', ')}]. For one image add the batch axis (x.expandDims(0)); for a grey image without channels add one (x.expandDims(-1)).`);
-  }
-  const [n, h, w] = x.shape;
-  const r = checkTensor('relevance', relevance, 1, `of the input's shape [${x.shape.join(', ')}] or [${[n, h, w].join(', ')}]`);
-  const sameShape = r.rank === 4 && r.shape.every((d, i) => d === x.shape[i]);
-  const summed = r.rank === 3 && r.shape.every((d, i) => d === x.shape[i]);
-  if (!sameShape && !summed) {
-    throw new LrpArgumentError('relevance', `shape [${r.shape.join(', ')}] does not match the input [${x.shape.join(', ')}]; pass the map explain() returned for this input (or its channel sum [${[n, h, w].join(', ')}]).`);
-  }
-  if (x.dtype !== 'float32') throw new LrpArgumentError('input', `images must be float32 to be perturbed, got ${x.dtype}.`);
-
-  const patchSize = positiveInteger('options.patchSize', options.patchSize, 1);
-  if (patchSize > Math.min(h, w)) throw new LrpArgumentError('options.patchSize', `must be at most the image's smaller side ${Math.min(h, w)} (images ${h}×${w}), got ${patchSize}.`);
-  const ph = Math.ceil(h / patchSize);
-  const pw = Math.ceil(w / patchSize);
-  const numPatches = ph * pw;
-  let steps: number;
-  let perturbed: number[];
-  if (options.patchesPerStep !== undefined) {
-    const per = positiveInteger('options.patchesPerStep', options.patchesPerStep, 1);
-    steps = positiveInteger('options.steps', options.steps, Math.ceil(numPatches / per));
-    perturbed = Array.from({ length: steps + 1 }, (_, k) => Math.min(numPatches, k * per));
-  } else {
-    steps = Math.min(numPatches, positiveInteger('options.steps', options.steps, 20));
-    perturbed = Array.from({ length: steps + 1 }, (_, k) => Math.ceil((k * numPatches) / steps));
-  }
-  const perturbation = options.perturbation ?? 'baseline';
-  if (!PERTURBATIONS.includes(perturbation)) throw new LrpArgumentError('options.perturbation', `must be one of ${PERTURBATIONS.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(options.perturbation)}.`);
-  if (options.value !== undefined && perturbation !== 'baseline') throw new LrpArgumentError('options.value', `applies to perturbation 'baseline' only (perturbation is '${perturbation}').`);
-  const value = finiteNumber('options.value', options.value, 0);
-  const seed = seedOption('options.seed', options.seed, 0);
-  if (options.random !== undefined && typeof options.random !== 'boolean') throw new LrpArgumentError('options.random', `must be true or false, got ${JSON.stringify(options.random)}.`);
-  const withRandom = options.random ?? true;
-
-  const plan = planModel(model, { method: 'gradient', ...(options.output === undefined ? {} : { output: options.output }) });
-  const specs = plan.graph.inputs;
-  if (specs.length !== 1) throw new LrpArgumentError('model', `pixelFlipping needs a model with one image input; this one has ${specs.length} (${specs.map((s) => s.name).join(', ')}).`);
-  const spec = specs[0].shape;
-  if (spec.length !== 4 || spec.some((d, i) => i > 0 && d !== null && d !== x.shape[i])) {
-    throw new LrpArgumentError('input', `shape [${x.shape.join(', ')}] does not fit the model's input [${spec.map((d) => d ?? 'batch').join(', ')}].`);
-  }
-  checkClassIdx(classIdx, plan.outputSize, n);
-
-  // which patch each pixel belongs to (row-major patch index)
-  const pixelPatch = new Int32Array(h * w);
-  for (let y = 0; y < h; y++) for (let v = 0; v < w; v++) pixelPatch[y * w + v] = Math.floor(y / patchSize) * pw + Math.floor(v / patchSize);
+  const maps = checkMaps(input, relevance);
+  const settings = resolveSettings(options, maps.h, maps.w);
+  const plan = planFor(model, maps.x, classIdx, options.output);
 
   const held: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
@@ -211,76 +340,17 @@ export async function pixelFlipping(model: tf.LayersModel, input: tf.Tensor, cla
     return t;
   };
   try {
-    const orderings = withRandom ? 2 : 1;
-    // set-up (tf ops): per-pixel rank in each ordering, replacement values, the stacked batch
-    const setup = tf.tidy(() => {
-      const rel = tf.cast(r, 'float32');
-      const map = (r.rank === 4 ? tf.sum(rel, 3) : rel) as tf.Tensor3D;
-      const padded = tf.pad(map, [[0, 0], [0, ph * patchSize - h], [0, pw * patchSize - w]]);
-      const patchRelevance = tf.sum(tf.reshape(padded, [n, ph, patchSize, pw, patchSize]), [2, 4]).reshape([n, numPatches]) as tf.Tensor2D;
-      const tieBreak = tf.topk(tf.randomUniform([numPatches], 0, 1, 'float32', seed + 1), numPatches).indices as tf.Tensor1D;
-      const ranks = [rankOf(patchRelevance, tieBreak)];
-      if (withRandom) ranks.push(rankOf(tf.randomUniform([n, numPatches], 0, 1, 'float32', seed) as tf.Tensor2D, tieBreak));
-      const pixelRank = tf.reshape(tf.gather(tf.concat(ranks, 0), tf.tensor1d(pixelPatch, 'int32'), 1), [orderings * n, h, w, 1]);
-      const flat = tf.reshape(x, [n, -1]);
-      let replacement: tf.Tensor;
-      if (perturbation === 'baseline') replacement = tf.fill(x.shape, value);
-      else if (perturbation === 'mean') replacement = tf.broadcastTo(tf.reshape(tf.mean(flat, 1), [n, 1, 1, 1]), x.shape);
-      else {
-        const lo = tf.reshape(tf.min(flat, 1), [n, 1, 1, 1]);
-        const hi = tf.reshape(tf.max(flat, 1), [n, 1, 1, 1]);
-        replacement = tf.add(lo, tf.mul(tf.sub(hi, lo), tf.randomUniform(x.shape, 0, 1, 'float32', seed + 7919)));
-      }
-      const stack = (t: tf.Tensor) => (orderings === 1 ? tf.clone(t) : tf.concat([t, t], 0));
-      const finite = tf.cast(tf.all(tf.isFinite(rel)), 'float32');
-      return { pixelRank, replacement: stack(replacement), images: stack(x), finite: tf.reshape(finite, [1]) };
-    });
-    keep(setup.pixelRank);
-    keep(setup.replacement);
-    keep(setup.images);
-    keep(setup.finite);
-
-    // step 0: the unperturbed images (N), which also fix the class for 'max'
-    const first = tf.tidy(() => {
-      const flat = logitsOf(plan, x);
-      const classes = (classIdx === 'max' ? tf.argMax(flat, 1) : typeof classIdx === 'number' ? tf.fill([n], classIdx, 'int32') : tf.tensor1d(classIdx as number[], 'int32')) as tf.Tensor1D;
-      return { classes: tf.cast(classes, 'int32') as tf.Tensor1D, score: scoresOf(flat, classes) };
-    });
-    keep(first.classes);
-    keep(first.score);
-    const classes = keep(orderings === 1 ? first.classes : (tf.concat([first.classes, first.classes]) as tf.Tensor1D));
-
+    const setup = setUp(maps, settings);
+    held.push(setup.pixelRank, setup.replacement, setup.images, setup.finite);
+    const first = scoreUnperturbed(plan, maps.x, classIdx);
+    held.push(first.classes, first.score);
+    const classes = keep(settings.withRandom ? (tf.concat([first.classes, first.classes]) as tf.Tensor1D) : first.classes);
     // steps 1..L: one forward pass per step for all samples and both orderings
     const stepScores: tf.Tensor1D[] = [];
-    for (let k = 1; k <= steps; k++) {
-      stepScores.push(
-        keep(
-          tf.tidy(() => {
-            const mask = tf.less(setup.pixelRank, tf.scalar(perturbed[k], 'int32'));
-            const images = tf.where(tf.broadcastTo(mask, setup.images.shape), setup.replacement, setup.images);
-            return scoresOf(logitsOf(plan, images), classes);
-          }),
-        ),
-      );
-    }
+    for (let k = 1; k <= settings.steps; k++) stepScores.push(keep(scoreStep(plan, setup, classes, settings.perturbed[k])));
+    // everything is read back at once
     const packed = keep(tf.tidy(() => tf.concat([first.score, ...stepScores, tf.cast(first.classes, 'float32'), setup.finite])));
-    const values = (await packed.data()) as Float32Array;
-
-    if (values[values.length - 1] !== 1) throw new LrpArgumentError('relevance', 'contains NaN or Infinity; the patch ranking is undefined. Clean the map first.');
-    const m = orderings * n;
-    const scoreAt = (k: number, row: number) => (k === 0 ? values[row % n] : values[n + (k - 1) * m + row]);
-    const curve = (ordering: number) => curveOf(Array.from({ length: n }, (_, i) => Array.from({ length: steps + 1 }, (_, k) => scoreAt(k, ordering * n + i))));
-    const classOffset = n + steps * m;
-    return {
-      classIdx: Array.from(values.subarray(classOffset, classOffset + n)),
-      numPatches,
-      patchSize,
-      steps,
-      perturbed,
-      fraction: perturbed.map((p) => p / numPatches),
-      mostRelevantFirst: curve(0),
-      random: withRandom ? curve(1) : null,
-    };
+    return reportOf((await packed.data()) as Float32Array, maps.n, settings);
   } finally {
     tf.dispose(held);
   }

@@ -47,8 +47,9 @@ export interface GridCell {
   readonly x: number;
   /** Top y of its label strip (= panelY without labels). */
   readonly labelY: number;
-  /** Top left of its label text. */
+  /** Left x of its label text. */
   readonly textX: number;
+  /** Top y of its label text. */
   readonly textY: number;
   /** Top y of its panels. */
   readonly panelY: number;
@@ -58,12 +59,17 @@ export interface GridCell {
 
 /** Where things are in a grid image (px, origin top left). */
 export interface GridLayout {
+  /** Width of the whole image. */
   readonly width: number;
+  /** Height of the whole image. */
   readonly height: number;
-  /** Panel size after upscaling. */
+  /** Panel width after upscaling. */
   readonly panelWidth: number;
+  /** Panel height after upscaling. */
   readonly panelHeight: number;
+  /** The integer nearest-neighbour upscale of the panels. */
   readonly scale: number;
+  /** Size of a font pixel in px. */
   readonly fontScale: number;
   /** Height of each sample's label strip (0 without labels). */
   readonly labelHeight: number;
@@ -139,13 +145,19 @@ export function gridLayout(
   };
 }
 
-/**
- * Builds a grid image of a batch: float32 [height, width, 3] in 0..1 (see {@link gridLayout}).
- * Each row shows one sample's panels (default input | heatmap | overlay), upscaled by `scale`;
- * with `labels`, the row's label is drawn above it in the built-in 5×7 font.
- * @example heatmapGrid({ images: x, relevance: r, labels: ['7 (0.98)', '2 (0.91)'], colormap: 'bwr', alpha: 0.6 })
- */
-export function heatmapGrid(options: GridOptions): tf.Tensor3D {
+/** The checked inputs of {@link heatmapGrid}. */
+interface GridInputs {
+  readonly rel: tf.Tensor;
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly images: tf.Tensor | undefined;
+  readonly columns: readonly GridColumn[];
+  readonly labels: readonly string[] | undefined;
+}
+
+/** Step 1: the relevance, images, columns and labels of `options`, checked against each other. */
+function checkGridInputs(options: GridOptions): GridInputs {
   if (typeof options !== 'object' || options === null) {
     throw new LrpArgumentError('options', 'expected { relevance, images?, labels?, columns?, scale?, … }.');
   }
@@ -172,6 +184,103 @@ export function heatmapGrid(options: GridOptions): tf.Tensor3D {
   if (labels !== undefined && (!Array.isArray(labels) || labels.length !== n || !labels.every((l) => typeof l === 'string'))) {
     throw new LrpArgumentError('options.labels', `expected ${n} strings (one per sample), got ${Array.isArray(labels) ? `${labels.length} entries` : typeof labels}.`);
   }
+  return { rel, n, h, w, images, columns, labels };
+}
+
+/** Step 2: the label strips as coverage masks `[N, labelHeight, cellWidth]` (the font's pixels, built in JS). */
+function labelCoverage(labels: readonly string[], layout: GridLayout): Float32Array {
+  const { labelHeight, cellWidth: cw, fontScale } = layout;
+  const coverage = new Float32Array(labels.length * labelHeight * cw);
+  labels.forEach((label, i) => {
+    const cell = layout.cells[i];
+    const x0 = cell.textX - cell.x;
+    const y0 = cell.textY - cell.labelY;
+    const text = renderText(label, fontScale, cw - 2 * x0);
+    for (let y = 0; y < text.height; y++) {
+      for (let x = 0; x < text.width; x++) {
+        if (text.data[y * text.width + x] === 1) coverage[(i * labelHeight + y0 + y) * cw + x0 + x] = 1;
+      }
+    }
+  });
+  return coverage;
+}
+
+/** Step 3 (inside a tidy): the upscaled panels `[N, ph, pw, 3]` in column order, the contour drawn on one of them. */
+function renderPanels(inputs: GridInputs, options: GridOptions, scale: number): tf.Tensor4D[] {
+  const { rel, n, h, w, images, columns } = inputs;
+  const contour = options.contour === undefined ? undefined : checkContour(options.contour);
+  const contourOn: GridColumn = columns.includes('overlay') ? 'overlay' : 'heatmap';
+  const heat = heatmap(rel, heatmapOptionsOf(options));
+  let rgbImages: tf.Tensor4D | null = null;
+  if (images !== undefined) {
+    const img = tf.clipByValue(tf.cast(images, 'float32'), 0, 1);
+    rgbImages = tf.broadcastTo(images.shape[3] === 1 ? tf.tile(img, [1, 1, 1, 3]) : img, [n, h, w, 3]) as tf.Tensor4D;
+  }
+  return columns.map((c) => {
+    let p: tf.Tensor4D;
+    if (c === 'input') p = rgbImages as tf.Tensor4D;
+    else if (c === 'heatmap') p = heat;
+    else p = overlay(rgbImages as tf.Tensor4D, heat, { alpha: options.alpha, mode: options.mode });
+    p = upscale(p, scale);
+    if (contour !== undefined && c === contourOn) p = drawContour(p, rel, contour);
+    return p;
+  });
+}
+
+/** The colours and gap of the grid's frame. */
+interface Frame {
+  readonly bg: Rgb;
+  readonly ink: Rgb;
+  readonly sep: number;
+}
+
+/**
+ * Step 4 (inside a tidy): the grid image from the panels: per sample a block (label strip over
+ * its panels, `sep` apart, a separator below), then the rows of blocks, `cellGap` apart, blanks
+ * at the end, inside an outer margin. Leading-axis slices and concatenations only: fast on every backend.
+ */
+function assembleGrid(panels: tf.Tensor4D[], coverage: Float32Array | null, layout: GridLayout, n: number, frame: Frame): tf.Tensor3D {
+  const { labelHeight, panelHeight: ph, cellWidth: cw, cellGap: gap, samplesPerRow: perRow } = layout;
+  const { sep } = frame;
+  const bgColor = tf.tensor1d([...frame.bg], 'float32');
+  const fill = (shape: number[]): tf.Tensor => tf.broadcastTo(bgColor, [...shape, 3]);
+  // one block per sample [N, labelHeight + ph, cw]: label strip over the panels
+  const pieces: tf.Tensor[] = [];
+  panels.forEach((p, j) => pieces.push(...(j > 0 ? [fill([n, ph, sep])] : []), p));
+  const parts: tf.Tensor[] = [];
+  if (coverage !== null) {
+    const cov = tf.tensor4d(coverage, [n, labelHeight, cw, 1]);
+    parts.push(tf.add(tf.mul(bgColor, tf.sub(1, cov)), tf.mul(tf.tensor1d([...frame.ink], 'float32'), cov)));
+  }
+  parts.push(tf.concat(pieces, 2));
+  let cells = tf.concat(parts, 1);
+  const ch = labelHeight + ph + sep;
+  cells = tf.concat([cells, fill([n, sep, cw])], 1);
+  const rowsOfCells = Math.ceil(n / perRow);
+  const rowImages: tf.Tensor[] = [];
+  for (let r = 0; r < rowsOfCells; r++) {
+    const items: tf.Tensor[] = [];
+    for (let c = 0; c < perRow; c++) {
+      const i = r * perRow + c;
+      if (c > 0) items.push(fill([ch, gap]));
+      items.push(i < n ? tf.reshape(tf.slice(cells, [i, 0, 0, 0], [1, -1, -1, -1]), [ch, cw, 3]) : fill([ch, cw]));
+    }
+    rowImages.push(items.length === 1 ? items[0] : tf.concat(items, 1));
+  }
+  const body = rowImages.length === 1 ? rowImages[0] : tf.concat(rowImages, 0);
+  const framed = tf.concat([fill([rowsOfCells * ch, sep]), body, fill([rowsOfCells * ch, sep])], 1);
+  return tf.concat([fill([sep, layout.width]), framed], 0) as tf.Tensor3D;
+}
+
+/**
+ * Builds a grid image of a batch: float32 [height, width, 3] in 0..1 (see {@link gridLayout}).
+ * Each row shows one sample's panels (default input | heatmap | overlay), upscaled by `scale`;
+ * with `labels`, the row's label is drawn above it in the built-in 5×7 font.
+ * @example heatmapGrid({ images: x, relevance: r, labels: ['7 (0.98)', '2 (0.91)'], colormap: 'bwr', alpha: 0.6 })
+ */
+export function heatmapGrid(options: GridOptions): tf.Tensor3D {
+  const inputs = checkGridInputs(options);
+  const { n, h, w, columns, labels } = inputs;
   const layout = gridLayout(n, h, w, {
     scale: options.scale,
     separator: options.separator,
@@ -180,76 +289,12 @@ export function heatmapGrid(options: GridOptions): tf.Tensor3D {
     columns: columns.length,
     labels: labels !== undefined,
   });
-  const bg = checkRgb(options.background, 'options.background', [1, 1, 1]);
-  const ink = checkRgb(options.textColor, 'options.textColor', [0.1, 0.1, 0.1]);
-  const contour = options.contour === undefined ? undefined : checkContour(options.contour);
-  const contourOn: GridColumn = columns.includes('overlay') ? 'overlay' : 'heatmap';
-  const { scale, fontScale, labelHeight, panelHeight: ph, cellWidth: cw, cellGap: gap, samplesPerRow: perRow } = layout;
-  const sep = options.separator ?? 2;
-
-  // label strips as coverage masks [N, labelHeight, cellWidth] (the font's pixels, built in JS)
-  let coverage: Float32Array | null = null;
-  if (labels !== undefined) {
-    coverage = new Float32Array(n * labelHeight * cw);
-    labels.forEach((label, i) => {
-      const cell = layout.cells[i];
-      const x0 = cell.textX - cell.x;
-      const y0 = cell.textY - cell.labelY;
-      const text = renderText(label, fontScale, cw - 2 * x0);
-      for (let y = 0; y < text.height; y++) {
-        for (let x = 0; x < text.width; x++) {
-          if (text.data[y * text.width + x] === 1) coverage![(i * labelHeight + y0 + y) * cw + x0 + x] = 1;
-        }
-      }
-    });
-  }
-
-  return tf.tidy(() => {
-    const heatOptions = heatmapOptionsOf(options);
-    const heat = heatmap(rel, heatOptions);
-    let rgbImages: tf.Tensor4D | null = null;
-    if (images !== undefined) {
-      const img = tf.clipByValue(tf.cast(images, 'float32'), 0, 1);
-      rgbImages = tf.broadcastTo(images.shape[3] === 1 ? tf.tile(img, [1, 1, 1, 3]) : img, [n, h, w, 3]) as tf.Tensor4D;
-    }
-    const panels = columns.map((c) => {
-      let p: tf.Tensor4D;
-      if (c === 'input') p = rgbImages as tf.Tensor4D;
-      else if (c === 'heatmap') p = heat;
-      else p = overlay(rgbImages as tf.Tensor4D, heat, { alpha: options.alpha, mode: options.mode });
-      p = upscale(p, scale);
-      if (contour !== undefined && c === contourOn) p = drawContour(p, rel, contour);
-      return p;
-    });
-    const bgColor = tf.tensor1d([...bg], 'float32');
-    const fill = (shape: number[]): tf.Tensor => tf.broadcastTo(bgColor, [...shape, 3]);
-    // one block per sample [N, labelHeight + ph, cw]: label strip over the panels
-    const pieces: tf.Tensor[] = [];
-    panels.forEach((p, j) => pieces.push(...(j > 0 ? [fill([n, ph, sep])] : []), p));
-    const parts: tf.Tensor[] = [];
-    if (coverage !== null) {
-      const cov = tf.tensor4d(coverage, [n, labelHeight, cw, 1]);
-      parts.push(tf.add(tf.mul(bgColor, tf.sub(1, cov)), tf.mul(tf.tensor1d([...ink], 'float32'), cov)));
-    }
-    parts.push(tf.concat(pieces, 2));
-    let cells = tf.concat(parts, 1);
-    // a separator below each block; then the rows of blocks, `gap` apart, blanks at the end
-    // (leading-axis slices and concatenations only: fast on every backend)
-    const ch = labelHeight + ph + sep;
-    cells = tf.concat([cells, fill([n, sep, cw])], 1);
-    const rowsOfCells = Math.ceil(n / perRow);
-    const rowImages: tf.Tensor[] = [];
-    for (let r = 0; r < rowsOfCells; r++) {
-      const items: tf.Tensor[] = [];
-      for (let c = 0; c < perRow; c++) {
-        const i = r * perRow + c;
-        if (c > 0) items.push(fill([ch, gap]));
-        items.push(i < n ? tf.reshape(tf.slice(cells, [i, 0, 0, 0], [1, -1, -1, -1]), [ch, cw, 3]) : fill([ch, cw]));
-      }
-      rowImages.push(items.length === 1 ? items[0] : tf.concat(items, 1));
-    }
-    const body = rowImages.length === 1 ? rowImages[0] : tf.concat(rowImages, 0);
-    const framed = tf.concat([fill([rowsOfCells * ch, sep]), body, fill([rowsOfCells * ch, sep])], 1);
-    return tf.concat([fill([sep, layout.width]), framed], 0) as tf.Tensor3D;
-  });
+  const frame: Frame = {
+    bg: checkRgb(options.background, 'options.background', [1, 1, 1]),
+    ink: checkRgb(options.textColor, 'options.textColor', [0.1, 0.1, 0.1]),
+    sep: options.separator ?? 2,
+  };
+  if (options.contour !== undefined) checkContour(options.contour);
+  const coverage = labels === undefined ? null : labelCoverage(labels, layout);
+  return tf.tidy(() => assembleGrid(renderPanels(inputs, options, layout.scale), coverage, layout, n, frame));
 }

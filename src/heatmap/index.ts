@@ -1,6 +1,8 @@
 /**
  * `tfjs-lrp/heatmap`: pictures of relevance. Colour maps, normalisation, overlays and top-k masks
  * (pure tf ops), grids, tabular and text views, and the browser canvas helpers.
+ *
+ * @module tfjs-lrp/heatmap
  */
 export { heatmap } from './heatmap.js';
 export type { HeatmapOptions, ChannelReduction, Normalization } from './heatmap.js';
@@ -16,7 +18,7 @@ export type { RelevanceVector } from './values.js';
 export { upscale, maskOutline, drawContour } from './overlay.js';
 export type { ContourOptions } from './overlay.js';
 export { heatmapGrid, gridLayout } from './grid.js';
-export type { GridOptions, GridLayout, GridColumn, Rgb } from './grid.js';
+export type { GridOptions, GridLayout, GridCell, GridColumn, Rgb } from './grid.js';
 export { renderText, measureText, glyph, hasGlyph, glyphCharacters, GLYPH_WIDTH, GLYPH_HEIGHT, GLYPH_ADVANCE } from './font.js';
 export type { TextBitmap } from './font.js';
 export { drawHeatmap, toImageData, toImageBitmap, heatmapRgba } from '../browser/index.js';

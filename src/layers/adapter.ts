@@ -49,7 +49,12 @@ export interface LayerAdapter {
   vjp?(layer: Layer, inputs: tf.Tensor[], output: tf.Tensor, dy: tf.Tensor): tf.Tensor[];
   /** Whether the output is known to be ≥ 0 given which inputs are. Default: false. */
   nonNegative?(layer: Layer, inputsNonNegative: readonly boolean[]): boolean;
-  /** The rule when no composite entry matches. Default: `gradient`. */
+  /**
+   * The rule of this class when no `layerRules`, `firstLayer` or composite entry matches (set by
+   * registerLayerRule). Absent (the built-in classes): the group's default of `GROUP_DEFAULTS`
+   * (`pass`, `norm` or `gradient`); a group without a default (`dense`, `conv`, `other`) then
+   * throws an LrpLayerError naming the layer, unless `options.unknownLayers` is `'gradient'`.
+   */
   defaultRule?(): Rule;
   /** A short note for the plan description, e.g. 'relevance split in proportion to the branches'. */
   readonly note?: string;

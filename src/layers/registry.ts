@@ -7,7 +7,7 @@ import { LrpLayerError } from '../errors.js';
 import * as activations from './activations.js';
 import type { LayerAdapter } from './adapter.js';
 import { embeddingAdapter } from './embedding.js';
-import type { LayerGroup } from './group.js';
+import { GROUP_DEFAULTS, LAYER_GROUPS, type LayerGroup } from './group.js';
 import { identityAdapter } from './identity.js';
 import * as linear from './linear.js';
 import { addAdapter, concatenateAdapter } from './merging.js';
@@ -76,6 +76,9 @@ export function registerLayer(className: string, adapter: LayerAdapter): void {
   if (typeof className !== 'string' || className === '' || adapter === null || typeof adapter !== 'object' || typeof adapter.group !== 'string') {
     throw new LrpLayerError(String(className), String(className), 'registerLayer(className, adapter) needs a class name and an adapter with at least a `group`.');
   }
+  if (!LAYER_GROUPS.includes(adapter.group)) {
+    throw new LrpLayerError(className, className, `registerLayer('${className}'): unknown group '${String(adapter.group)}'. Groups: ${LAYER_GROUPS.join(', ')} ('other' for a class of your own).`);
+  }
   if (registry().has(className)) console.warn(`tfjs-lrp: layer class '${className}' is registered again; the new adapter replaces the old one.`);
   registry().set(className, adapter);
 }
@@ -104,4 +107,32 @@ export function unregisterLayer(className: string): void {
 /** All registered class names. */
 export function layerClassNames(): string[] {
   return [...registry().keys()];
+}
+
+/** One row of {@link layerTable}. */
+export interface LayerTableRow {
+  /** The Keras class name, e.g. `'MaxPooling2D'`. */
+  readonly className: string;
+  readonly group: LayerGroup;
+  /**
+   * The rule a layer of the class gets when no `layerRules`, `firstLayer` or composite entry
+   * matches: the class's registered rule, else its group's default (`GROUP_DEFAULTS`), else
+   * `'none'` (Dense/Conv take the rule or composite's rule; other layers throw unless mapped or
+   * `unknownLayers: 'gradient'`).
+   */
+  readonly defaultRule: string;
+  /** One line: what that rule does for this class. */
+  readonly note: string;
+}
+
+/** Every registered Keras class with its group and default rule (for docs tables), in registration order. */
+export function layerTable(): readonly LayerTableRow[] {
+  return [...registry().entries()].map(([className, adapter]) => {
+    const group = adapter.group;
+    const fallback = GROUP_DEFAULTS[group];
+    if (adapter.defaultRule !== undefined) {
+      return { className, group, defaultRule: adapter.defaultRule().name, note: adapter.note ?? 'the rule registered for the class (registerLayerRule)' };
+    }
+    return { className, group, defaultRule: fallback.rule ?? 'none', note: fallback.rule === null ? fallback.why : (adapter.note ?? fallback.why) };
+  });
 }

@@ -81,6 +81,11 @@ export interface ReadImageOptions {
    * per channel (mean and std in 0..1 units, e.g. ImageNet's [0.485, 0.456, 0.406] / [0.229, 0.224, 0.225]).
    */
   scale?: PixelScaling;
+  /**
+   * Invert the pixels before scaling: v/255 becomes 1 − v/255 (default false). For models trained
+   * on light-on-dark images (MNIST: white digits on black) given dark-on-light ones.
+   */
+  invert?: boolean;
   /** How the image is fitted to height×width (default 'fill': stretch; 'cover' crops, 'contain' letterboxes). */
   fit?: 'fill' | 'cover' | 'contain';
   /** Resampling kernel (default 'lanczos3'; 'nearest' keeps pixel values; 'linear', 'cubic'). */
@@ -95,6 +100,7 @@ interface Resolved {
   channels: 1 | 3;
   mean: number[];
   std: number[];
+  invert: boolean;
   fit: string;
   kernel: string;
   background: string;
@@ -152,6 +158,8 @@ function resolveOptions(options: ReadImageOptions): Resolved {
   } else {
     throw new LrpArgumentError('options.scale', `expected '0..1', '0..255', '-1..1' or { mean, std }, got ${JSON.stringify(scale)}.`);
   }
+  const invert = options.invert ?? false;
+  if (typeof invert !== 'boolean') throw new LrpArgumentError('options.invert', `expected true or false, got ${JSON.stringify(invert)}.`);
   const fit = options.fit ?? 'fill';
   if (!['fill', 'cover', 'contain'].includes(fit)) throw new LrpArgumentError('options.fit', `expected 'fill', 'cover' or 'contain', got ${JSON.stringify(fit)}.`);
   const kernel = options.kernel ?? 'lanczos3';
@@ -160,7 +168,7 @@ function resolveOptions(options: ReadImageOptions): Resolved {
   }
   const background = options.background ?? '#ffffff';
   if (typeof background !== 'string') throw new LrpArgumentError('options.background', `expected a CSS colour string like '#ffffff', got ${typeof background}.`);
-  return { height, width, channels: ch, mean, std, fit, kernel, background };
+  return { height, width, channels: ch, mean, std, invert, fit, kernel, background };
 }
 
 const DECODABLE = ['png', 'jpeg', 'webp', 'gif', 'tiff'];
@@ -201,7 +209,7 @@ async function decode(sharp: SharpFactory, file: string, o: Resolved): Promise<{
 /**
  * Reads PNG/JPEG files into one float32 batch [N, H, W, C]: decoded with sharp (EXIF orientation
  * applied, transparency flattened onto `background`), resized to height×width (or the model's
- * input size), converted to 1 or 3 channels and scaled (default 0..1).
+ * input size), converted to 1 or 3 channels, optionally inverted, and scaled (default 0..1).
  * @param paths one path or a list (one sample each, in order)
  * @param options size, channels, scaling; or `model` to take them from its input shape
  * @throws {LrpImageError} naming the file when it is missing, not an image, truncated or corrupt;
@@ -231,7 +239,8 @@ export async function readImages(paths: string | readonly string[], options: Rea
     const base = i * per;
     for (let j = 0; j < per; j++) {
       const k = j % c;
-      out[base + j] = (d.data[j] / 255 - mean[k]) * inv[k];
+      const v = d.data[j] / 255;
+      out[base + j] = ((o.invert ? 1 - v : v) - mean[k]) * inv[k];
     }
   });
   return tf.tensor4d(out, [list.length, height, width, c]);

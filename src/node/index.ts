@@ -1,6 +1,8 @@
 /**
  * `tfjs-lrp/node`: everything of `tfjs-lrp`, plus what only works in Node (reading models from
  * disk). Browser bundles import `tfjs-lrp`, which never reaches this file.
+ *
+ * @module tfjs-lrp/node
  */
 export * from '../index.js';
 export { loadModel } from './loadModel.js';

@@ -5,7 +5,7 @@
  * browser has it). `window.__lrpDemo` exposes the state to the browser tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, explain } from 'tfjs-lrp';
+import { compositeDefinitions, createExplainer, explain, ruleDefinitions } from 'tfjs-lrp';
 import { COLORMAPS, colormapTable, drawHeatmap, heatmap } from 'tfjs-lrp/heatmap';
 import type { ConservationReport, ExplainOptions, Explainer } from 'tfjs-lrp';
 import type { ColormapName } from 'tfjs-lrp/heatmap';
@@ -111,6 +111,45 @@ async function loadModel(entry: ModelEntry): Promise<LoadedModel> {
 
 // ---- methods ---------------------------------------------------------------------------------
 
+/** A parameter the page has a control for (the others keep their defaults). */
+type Param = 'epsilon' | 'gamma' | 'alpha' | 'steps';
+
+/** One entry of the #rule select: `kind:name`. */
+interface MethodChoice {
+  readonly value: string;
+  readonly kind: 'rule' | 'composite' | 'method';
+  readonly name: string;
+  readonly label: string;
+  /** The library's one line about it (the option's tooltip). */
+  readonly summary: string;
+  /** The explain options it reads. */
+  readonly params: ReadonlySet<string>;
+}
+
+/**
+ * Rules on every Dense/Conv layer: the registered rules meant for those layers (appliesTo
+ * 'linear', or 'unknown' for a rule registered with a bare factory); the structural ones (pass,
+ * norm, gradient: activations, pooling, Add) are left out.
+ */
+function ruleChoices(): MethodChoice[] {
+  return ruleDefinitions()
+    .filter((d) => d.appliesTo !== 'any')
+    .map((d) => ({ value: `rule:${d.name}`, kind: 'rule', name: d.name, label: d.name === 'zero' ? 'zero (LRP-0)' : d.name, summary: d.summary, params: new Set(d.params.map((p) => p.name)) }));
+}
+
+/** The built-in composites. */
+function compositeChoices(): MethodChoice[] {
+  return compositeDefinitions().map((d) => ({ value: `composite:${d.name}`, kind: 'composite', name: d.name, label: d.name, summary: d.summary, params: new Set(d.params) }));
+}
+
+/** The gradient methods (not rules: explain's `method` option), to compare with. */
+const GRADIENT_METHODS: MethodChoice[] = [
+  { value: 'method:gradient', kind: 'method', name: 'gradient', label: 'gradient', summary: 'the input gradient (sensitivity)', params: new Set() },
+  { value: 'method:gradientXInput', kind: 'method', name: 'gradientXInput', label: 'gradient × input', summary: 'gradient × input', params: new Set() },
+  { value: 'method:integratedGradients', kind: 'method', name: 'integratedGradients', label: 'Integrated Gradients', summary: 'Integrated Gradients from a black baseline', params: new Set(['steps']) },
+];
+
+/** What the page shows for a choice (the library's summary is the option's tooltip). */
 const HELP: Record<string, string> = {
   'rule:epsilon': 'ε-rule on every layer. Small ε ≈ gradient × input; a larger ε keeps only the strongest evidence.',
   'rule:zero': 'LRP-0: the textbook rule. Exact but noisy in deeper networks.',
@@ -127,38 +166,68 @@ const HELP: Record<string, string> = {
   'method:integratedGradients': 'Integrated Gradients from a black baseline (Riemann sum over the steps).',
 };
 
-function paramValue(id: 'epsilon' | 'gamma' | 'alpha' | 'steps'): number {
+const DEFAULT_METHOD = 'rule:epsilon';
+const choices = new Map<string, MethodChoice>();
+
+/** Fills the #rule select from the registries (grouped), with `DEFAULT_METHOD` selected. */
+function fillMethods(): void {
+  const groups: Array<[string, MethodChoice[]]> = [
+    ['Composites', compositeChoices()],
+    ['Rules (every Dense/Conv layer)', ruleChoices()],
+    ['Gradient methods (to compare)', GRADIENT_METHODS],
+  ];
+  choices.clear();
+  ui.rule.replaceChildren(
+    ...groups
+      .filter(([, list]) => list.length > 0)
+      .map(([label, list]) => {
+        const group = document.createElement('optgroup');
+        group.label = label;
+        for (const c of list) {
+          choices.set(c.value, c);
+          const option = new Option(c.label, c.value, c.value === DEFAULT_METHOD, c.value === DEFAULT_METHOD);
+          if (c.summary !== '') option.title = c.summary;
+          group.append(option);
+        }
+        return group;
+      }),
+  );
+}
+
+/** Whether the current choice reads `param` (its definition's parameters). */
+function uses(choice: MethodChoice | undefined, param: Param): boolean {
+  return choice?.params.has(param) === true;
+}
+
+function paramValue(id: Param): number {
   const v = Number(ui[id].value);
   return id === 'epsilon' ? Math.pow(10, v) : v;
 }
 
 /** The options of explain() that the controls describe. */
 function currentOptions(range: [number, number]): { key: string; lrp: boolean; options: ExplainOptions } {
-  const [kind, name] = ui.rule.value.split(':');
+  const choice = choices.get(ui.rule.value);
+  if (choice === undefined) throw new Error(`no such method: ${ui.rule.value}`);
+  const { kind, name } = choice;
   let options: ExplainOptions;
   if (kind === 'method') {
     options = name === 'integratedGradients' ? { method: 'integratedGradients', steps: paramValue('steps') } : { method: name as 'gradient' | 'gradientXInput' };
-  } else if (kind === 'composite') {
-    options = { composite: name as ExplainOptions['composite'], epsilon: paramValue('epsilon'), gamma: paramValue('gamma'), low: range[0], high: range[1] };
   } else {
-    options = { rule: name as ExplainOptions['rule'] };
-    if (name === 'epsilon') options = { ...options, epsilon: paramValue('epsilon') };
-    if (name === 'gamma') options = { ...options, gamma: paramValue('gamma') };
-    if (name === 'alphaBeta') options = { ...options, alpha: paramValue('alpha'), beta: paramValue('alpha') - 1 };
+    options = kind === 'composite' ? { composite: name as ExplainOptions['composite'] } : { rule: name as ExplainOptions['rule'] };
+    if (uses(choice, 'epsilon')) options = { ...options, epsilon: paramValue('epsilon') };
+    if (uses(choice, 'gamma')) options = { ...options, gamma: paramValue('gamma') };
+    if (uses(choice, 'alpha')) options = { ...options, alpha: paramValue('alpha'), beta: paramValue('alpha') - 1 };
+    // the input bounds (z-box) are the model's input range
+    if (choice.params.has('low') || choice.params.has('high')) options = { ...options, low: range[0], high: range[1] };
   }
   return { key: JSON.stringify(options), lrp: kind !== 'method', options: { ...options, checkInput: false } };
 }
 
 function showParams(): void {
   const v = ui.rule.value;
-  const visible: Record<string, boolean> = {
-    epsilon: v === 'rule:epsilon' || v.startsWith('composite:'),
-    gamma: v === 'rule:gamma' || v === 'composite:epsilonGammaBox',
-    alpha: v === 'rule:alphaBeta',
-    steps: v === 'method:integratedGradients',
-  };
-  for (const f of document.querySelectorAll<HTMLElement>('[data-param]')) f.hidden = !visible[f.dataset.param ?? ''];
-  ui.ruleHelp.textContent = HELP[v] ?? '';
+  const choice = choices.get(v);
+  for (const f of document.querySelectorAll<HTMLElement>('[data-param]')) f.hidden = !uses(choice, (f.dataset.param ?? '') as Param);
+  ui.ruleHelp.textContent = HELP[v] ?? choice?.summary ?? '';
   const fmt = (x: number): string => (x < 0.01 ? x.toExponential(0) : String(Number(x.toPrecision(3))));
   el('epsilon-out').textContent = fmt(paramValue('epsilon'));
   el('gamma-out').textContent = paramValue('gamma').toFixed(2);
@@ -591,6 +660,7 @@ interface DemoHandle {
 
 async function start(): Promise<void> {
   ui.colormap.replaceChildren(...COLORMAPS.map((c) => new Option(c, c, c === 'bwr', c === 'bwr')));
+  fillMethods();
   showParams();
   drawLegend();
   wireControls();

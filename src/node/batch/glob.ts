@@ -1,19 +1,25 @@
 /**
- * Input paths: files, folders (walked recursively) and glob patterns (`*` any characters within
- * one path segment, `?` one character, `**` any number of segments), resolved to a sorted,
- * de-duplicated list of files. Order is by code point of the `/`-separated path relative to the
- * common base, so every machine and shard sees the same order.
+ * Input paths: files, folders (walked recursively) and glob patterns, resolved to a sorted,
+ * de-duplicated list of files. Globs are matched by `tinyglobby`: `*` any characters within one
+ * path segment, `?` one character, `**` any number of segments, `{png,jpg}` alternatives,
+ * `[ab]` character classes; hidden entries are skipped. Order is by code point of the
+ * `/`-separated path relative to the common base, so every machine and shard sees the same order.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 import { LrpArgumentError } from '../../errors.js';
 
-/** Whether a path argument contains glob characters. */
+/** Whether a path argument is a glob pattern (`*`, `?`, `[...]`, `{a,b}`, extglobs). */
 export function isGlob(p: string): boolean {
-  return /[*?]/.test(p);
+  return isDynamicPattern(p.split(path.sep).join('/'));
 }
 
-/** A glob pattern (with `/` separators) as a regular expression over relative paths. */
+/**
+ * A glob pattern (with `/` separators) as a regular expression over relative paths: `*`, `?`,
+ * `**` and (not nested) `{a,b}` alternatives. For display and quick checks; {@link expandGlob}
+ * matches files with tinyglobby.
+ */
 export function globToRegExp(pattern: string): RegExp {
   let re = '';
   const segs = pattern.split('/');
@@ -23,9 +29,13 @@ export function globToRegExp(pattern: string): RegExp {
       re += last ? '.*' : '(?:[^/]+/)*';
       return;
     }
+    let inBraces = false;
     for (const ch of seg) {
       if (ch === '*') re += '[^/]*';
       else if (ch === '?') re += '[^/]';
+      else if (ch === '{' && !inBraces) [re, inBraces] = [re + '(?:', true];
+      else if (ch === '}' && inBraces) [re, inBraces] = [re + ')', false];
+      else if (ch === ',' && inBraces) re += '|';
       else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
     }
     if (!last) re += '/';
@@ -65,17 +75,24 @@ export function walkFiles(dir: string): string[] {
   return out.sort(compareCodePoints);
 }
 
-/** Files matching a glob, as absolute paths, sorted; `base` is the pattern's folder part before the first wildcard. */
+/**
+ * Files matching a glob (tinyglobby; hidden entries skipped, links followed), as absolute paths
+ * sorted by code point of their path relative to `base`, the pattern's folder part before the
+ * first segment with a wildcard.
+ */
 export function expandGlob(pattern: string, cwd = process.cwd()): { base: string; files: string[] } {
   const norm = pattern.split(path.sep).join('/');
   const segs = norm.split('/');
-  const firstWild = segs.findIndex(isGlob);
-  const baseSegs = segs.slice(0, firstWild);
+  const firstWild = segs.findIndex((seg) => isDynamicPattern(seg));
+  const baseSegs = firstWild < 0 ? segs.slice(0, -1) : segs.slice(0, firstWild);
   const base = path.resolve(cwd, baseSegs.length === 0 ? '.' : baseSegs.join('/') || '/');
-  const rest = segs.slice(firstWild).join('/');
+  const rest = segs.slice(firstWild < 0 ? segs.length - 1 : firstWild).join('/');
   if (!fs.existsSync(base) || !fs.statSync(base).isDirectory()) return { base, files: [] };
-  const re = globToRegExp(rest);
-  const files = walkFiles(base).filter((r) => re.test(r)).map((r) => path.join(base, ...r.split('/')));
+  const matched = globSync(rest, { cwd: base, dot: false, onlyFiles: true, followSymbolicLinks: true, expandDirectories: false });
+  const files = matched
+    .map((r) => r.split(path.sep).join('/').replace(/^\.\//, ''))
+    .sort(compareCodePoints)
+    .map((r) => path.join(base, ...r.split('/')));
   return { base, files };
 }
 

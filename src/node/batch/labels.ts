@@ -77,3 +77,17 @@ export function readLabels(file: string): ClassLookup {
 export function classLookup(spec: ClassSpec): ClassLookup | undefined {
   return spec.kind === 'labels' ? readLabels(spec.file) : undefined;
 }
+
+/**
+ * Reads a class-names file (`--labels`): one name per line, line k (from 0) names class k; a
+ * trailing empty line is ignored, surrounding spaces are trimmed, an empty line leaves its class
+ * unnamed.
+ * @throws {LrpArgumentError} (`--labels`) when the file is missing, not a file, or names nothing
+ */
+export function readClassNames(file: string, argument = '--labels'): string[] {
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new LrpArgumentError(argument, `no such file: ${file}. Give a text file with one class name per line (line 1 names class 0).`);
+  const lines = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim());
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length === 0) throw new LrpArgumentError(argument, `${file} names no class; give one class name per line (line 1 names class 0).`);
+  return lines;
+}

@@ -41,6 +41,8 @@ export interface RunManifest {
   readonly itemShape: number[];
   readonly aggregate: boolean;
   readonly draw: DrawOptions;
+  /** Class names from `--labels` (index = class), for the summary and aggregate tables. */
+  readonly classNames?: readonly string[];
   /** The settings, for people (model, options, inputs). */
   readonly settings: Record<string, unknown>;
   /** Set when the run finished. */

@@ -85,7 +85,7 @@ export async function mergeRuns(dirs: readonly string[], out: string, options: {
   const used = String(first.settings.backend ?? 'cpu');
   await selectBackend((['tensorflow', 'wasm', 'cpu'].includes(used) ? used : 'cpu') as BackendChoice).catch(() => selectBackend('cpu'));
   fs.mkdirSync(out, { recursive: true });
-  await writeFinalOutputs(rows, errors, agg, { out, draw: first.draw });
+  await writeFinalOutputs(rows, errors, agg, { out, draw: first.draw, classNames: first.classNames });
   writeFileAtomicSync(path.join(out, 'merge.json'), JSON.stringify({ shards: manifests.map(({ dir, m }) => ({ dir, shard: m.shard })), explained: rows.length, failed: errors.length, merged: new Date().toISOString() }, null, 1) + '\n');
   return { shards: manifests.length, explained: rows.length, failed: errors.length };
 }

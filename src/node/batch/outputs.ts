@@ -34,6 +34,8 @@ export interface SummaryRow {
   /** The item id: input path relative to the common folder (`file.npy#k` for array rows). */
   readonly file: string;
   readonly class: number;
+  /** The class's name from `--labels` (summary files only; absent without names). */
+  readonly className?: string;
   readonly score: number;
   /** Σ of the input relevance. */
   readonly relevanceSum: number;
@@ -53,6 +55,10 @@ export interface DrawOptions {
   readonly upscale: number;
   /** Heatmap weight in overlays. */
   readonly alpha: number;
+  /** How overlays blend the heatmap onto the input (default 'alpha'; see overlay()). */
+  readonly mode?: 'alpha' | 'multiply' | 'screen';
+  /** Percentile of |R| in (0, 100] that saturates the colours instead of the maximum (heatmap()'s clipPercentile). */
+  readonly clipPercentile?: number;
 }
 
 /** What to write per item. */
@@ -64,6 +70,8 @@ export interface ItemOutputOptions {
   readonly draw: DrawOptions;
   /** The inputs' scaling (to show image inputs in overlays). */
   readonly scale: PixelScaling;
+  /** The inputs were inverted when read (overlays show them as in the file). */
+  readonly invert?: boolean;
   /** Output name (without extension) of an item id. */
   readonly stemOf: (id: string) => string;
 }
@@ -98,8 +106,8 @@ export function stemFunction(stems: Map<string, string>): (id: string) => string
   };
 }
 
-/** Image inputs back to display values in 0..1 (inverse of the reading scale). */
-function toDisplay(data: Float32Array, scale: PixelScaling, channels: number): Float32Array {
+/** Image inputs back to display values in 0..1 (inverse of the reading scale and inversion). */
+function toDisplay(data: Float32Array, scale: PixelScaling, channels: number, invert: boolean): Float32Array {
   const out = new Float32Array(data.length);
   let mean = [0];
   let std = [1];
@@ -111,7 +119,8 @@ function toDisplay(data: Float32Array, scale: PixelScaling, channels: number): F
   }
   for (let i = 0; i < data.length; i++) {
     const k = i % channels;
-    const v = scale === '0..255' ? data[i] / 255 : data[i] * std[std.length === 1 ? 0 : k] + mean[mean.length === 1 ? 0 : k];
+    const read = scale === '0..255' ? data[i] / 255 : data[i] * std[std.length === 1 ? 0 : k] + mean[mean.length === 1 ? 0 : k];
+    const v = invert ? 1 - read : read;
     out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return out;
@@ -151,7 +160,7 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
   if (n > 0 && drawable && (o.heatmaps || rows.some((r) => r.overlay !== undefined))) {
     const [h, w] = batch.shape;
     const c = batch.shape.length === 3 ? batch.shape[2] : 1;
-    const heat = tf.tidy(() => heatmap(tf.tensor4d(batch.relevance, [n, h, w, c]), { colormap: o.draw.colormap }));
+    const heat = tf.tidy(() => heatmap(tf.tensor4d(batch.relevance, [n, h, w, c]), { colormap: o.draw.colormap, clipPercentile: o.draw.clipPercentile }));
     const pictures: tf.Tensor[] = [];
     try {
       if (o.heatmaps) {
@@ -162,8 +171,8 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
       const withOverlay = rows.map((r, k) => (r.overlay !== undefined ? k : -1)).filter((k) => k >= 0);
       if (withOverlay.length > 0 && batch.inputs !== undefined && (c === 1 || c === 3)) {
         const blended = tf.tidy(() => {
-          const image = tf.tensor4d(toDisplay(batch.inputs as Float32Array, o.scale, c), [n, h, w, c]);
-          return upscale(overlay(image, heat, { alpha: o.draw.alpha }), o.draw.upscale);
+          const image = tf.tensor4d(toDisplay(batch.inputs as Float32Array, o.scale, c, o.invert === true), [n, h, w, c]);
+          return upscale(overlay(image, heat, { alpha: o.draw.alpha, mode: o.draw.mode }), o.draw.upscale);
         });
         pictures.push(blended);
         writes.push(writePngs(blended, rows.map((r) => (r.overlay === undefined ? undefined : path.join(o.out, r.overlay)))));
@@ -207,17 +216,40 @@ function cell(v: string | number | undefined): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** summary.csv text. */
-export function summaryCsv(rows: readonly SummaryRow[]): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const r of rows) lines.push([r.index, r.file, r.class, r.score, r.relevanceSum, r.absorbed, r.conservationError, r.heatmap, r.overlay, r.relevance].map(cell).join(','));
+/**
+ * summary.csv text. With `names` (class names, `--labels`) a `class_name` column follows `class`.
+ */
+export function summaryCsv(rows: readonly SummaryRow[], names?: readonly string[]): string {
+  const withNames = names !== undefined;
+  const header: string[] = [...CSV_COLUMNS];
+  if (withNames) header.splice(3, 0, 'class_name');
+  const lines = [header.join(',')];
+  for (const r of rows) {
+    const values: Array<string | number | undefined> = [r.index, r.file, r.class, r.score, r.relevanceSum, r.absorbed, r.conservationError, r.heatmap, r.overlay, r.relevance];
+    if (withNames) values.splice(3, 0, className(names, r.class));
+    lines.push(values.map(cell).join(','));
+  }
   return lines.join('\n') + '\n';
+}
+
+/** The name of class `c` (undefined without names or beyond the list, or an empty line). */
+function className(names: readonly string[] | undefined, c: number): string | undefined {
+  const name = names?.[c];
+  return name === undefined || name === '' ? undefined : name;
+}
+
+/** A summary row with its class name right after the class index (JSON key order). */
+function withClassName(r: SummaryRow, names: readonly string[]): SummaryRow {
+  const { index, file, class: c, ...rest } = r;
+  return { index, file, class: c, className: className(names, c), ...rest };
 }
 
 /** Options of {@link writeFinalOutputs}. */
 export interface FinalOutputOptions {
   readonly out: string;
   readonly draw: DrawOptions;
+  /** Class names (index = class, from `--labels`): a className in summary rows and classes.json. */
+  readonly classNames?: readonly string[];
 }
 
 /**
@@ -227,15 +259,20 @@ export interface FinalOutputOptions {
 export async function writeFinalOutputs(rows: SummaryRow[], errors: ItemFailure[], aggregator: RelevanceAggregator | null, o: FinalOutputOptions): Promise<void> {
   rows.sort((a, b) => a.index - b.index);
   errors.sort((a, b) => a.index - b.index);
-  const summary = { format: 'tfjs-lrp-summary', version: 1, explained: rows.length, failed: errors.length, items: rows };
+  const names = o.classNames;
+  const items = names === undefined ? rows : rows.map((r) => withClassName(r, names));
+  const summary = { format: 'tfjs-lrp-summary', version: 1, explained: rows.length, failed: errors.length, ...(names !== undefined ? { classNames: names } : {}), items };
   writeFileAtomicSync(path.join(o.out, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
-  writeFileAtomicSync(path.join(o.out, 'summary.csv'), summaryCsv(rows));
+  writeFileAtomicSync(path.join(o.out, 'summary.csv'), summaryCsv(rows, names));
   writeFileAtomicSync(path.join(o.out, 'errors.jsonl'), errors.map((e) => JSON.stringify({ index: e.index, file: e.id, reason: e.reason }) + '\n').join(''));
-  if (aggregator !== null) await writeAggregate(path.join(o.out, 'aggregate'), aggregator, o.draw);
+  if (aggregator !== null) await writeAggregate(path.join(o.out, 'aggregate'), aggregator, o.draw, names);
 }
 
-/** Per-class aggregate files: exact state, a table, float64 arrays and heatmap images. */
-export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw: DrawOptions): Promise<void> {
+/**
+ * Per-class aggregate files: exact state, a table (classes.json, with each class's name when
+ * `classNames` is given), float64 arrays and heatmap images.
+ */
+export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw: DrawOptions, classNames?: readonly string[]): Promise<void> {
   writeFileAtomicSync(path.join(dir, 'state.json'), JSON.stringify(agg.toJSON()) + '\n');
   const table: unknown[] = [];
   for (const c of agg.classIndices()) {
@@ -254,7 +291,7 @@ export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw
         ['mean', r.mean, 'symmetric', draw.colormap],
         ['mean_abs', r.meanAbs, 'absolute', 'hot'],
       ] as Array<[string, Float64Array, 'symmetric' | 'absolute', ColormapName]>) {
-        const picture = tf.tidy(() => upscale(heatmap(tf.tensor4d(Float32Array.from(values), [1, h, w, ch]), { normalize, colormap }), draw.upscale));
+        const picture = tf.tidy(() => upscale(heatmap(tf.tensor4d(Float32Array.from(values), [1, h, w, ch]), { normalize, colormap, clipPercentile: draw.clipPercentile }), draw.upscale));
         try {
           files[`${name}_png`] = `${sub}/${name}.png`;
           fs.mkdirSync(path.join(dir, sub), { recursive: true });
@@ -264,7 +301,7 @@ export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw
         }
       }
     }
-    table.push({ class: c, count: r.count, meanScore: r.meanScore, meanRelevanceSum: r.meanRelevanceSum, files });
+    table.push({ class: c, ...(classNames !== undefined ? { name: className(classNames, c) } : {}), count: r.count, meanScore: r.meanScore, meanRelevanceSum: r.meanRelevanceSum, files });
   }
   writeFileAtomicSync(path.join(dir, 'classes.json'), JSON.stringify({ shape: agg.shape, total: agg.total, classes: table }, null, 1) + '\n');
 }

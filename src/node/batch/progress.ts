@@ -35,6 +35,8 @@ export class Progress {
   private failed = 0;
   private lastDraw = -Infinity;
   private drawn = false;
+  /** Items done at the last log line (null: none printed yet). */
+  private logged: number | null = null;
 
   /**
    * @param total items to do in this run (null if unknown)
@@ -80,15 +82,18 @@ export class Progress {
     if (this.mode === 'bar') {
       this.sink.write(`\r${this.line()}\x1b[K`);
       this.drawn = true;
-    } else if (this.mode === 'log') this.sink.write(`progress: ${this.line()}\n`);
+    } else if (this.mode === 'log') {
+      this.sink.write(`progress: ${this.line()}\n`);
+      this.logged = this.done;
+    }
   }
 
-  /** Final redraw; ends the bar's line. */
+  /** Final redraw; ends the bar's line. A log line is printed unless the last one already says the same count. */
   finish(): void {
     if (this.mode === 'none') return;
     if (this.mode === 'bar') {
       this.draw();
       if (this.drawn) this.sink.write('\n');
-    } else this.sink.write(`progress: ${this.line()}\n`);
+    } else if (this.logged !== this.done) this.draw();
   }
 }

@@ -14,13 +14,14 @@ import { loadSharp, readImage, type PixelScaling } from '../image.js';
 import { loadModel } from '../loadModel.js';
 import { RelevanceAggregator } from './aggregator.js';
 import { writeFileAtomicSync } from './atomic.js';
-import { releaseBackend, selectBackend, type BackendChoice } from './backend.js';
+import { releaseBackend, selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
 import type { PortableOptions } from './compute.js';
 import { explainRefs, type ItemFailure } from './explainDataset.js';
-import { resolveInputs } from './glob.js';
+import { resolveInputs, type InputFile } from './glob.js';
 import { countItems, fileKind, refsFromFiles } from './items.js';
-import { classLookup, type ClassSpec } from './labels.js';
-import { hashJson, hashModelFiles, RunState, type DoneRecord, type RunManifest } from './manifest.js';
+import { classLookup, type ClassLookup, type ClassSpec } from './labels.js';
+import { hashJson, hashModelFiles, RunState, type AggregateCheckpoint, type DoneRecord, type RunManifest } from './manifest.js';
+import { checkOutputChoice } from './modelOutputs.js';
 import { isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
 import { Progress, type ProgressMode, type ProgressSink } from './progress.js';
 import { shardItemCount, type Shard } from './shard.js';
@@ -46,8 +47,10 @@ export interface RunOptions {
   readonly overlays: boolean;
   readonly saveRelevance: boolean;
   readonly aggregate: boolean;
-  /** How image files are read. */
-  readonly image: { readonly scale: PixelScaling; readonly fit: 'fill' | 'cover' | 'contain'; readonly kernel: 'nearest' | 'linear' | 'cubic' | 'lanczos3' };
+  /** How image files are read (`invert`: 1 − pixel before scaling, see readImages()). */
+  readonly image: { readonly scale: PixelScaling; readonly fit: 'fill' | 'cover' | 'contain'; readonly kernel: 'nearest' | 'linear' | 'cubic' | 'lanczos3'; readonly invert?: boolean };
+  /** Class names (index = class), shown in summary.json/.csv and aggregate/classes.json. */
+  readonly classNames?: readonly string[];
   readonly draw: DrawOptions;
   readonly progress: ProgressMode;
   /** Start over in an output folder that holds another (or the same) run. */
@@ -77,172 +80,277 @@ export interface RunResult {
 
 const VERSION = 1;
 
-/** Runs `tfjs-lrp explain` / `aggregate`. Usage problems throw LrpArgumentError (exit 2). */
-export async function runBatch(o: RunOptions): Promise<RunResult> {
-  const t0 = Date.now();
+/** What {@link prepareRun} learns from the model and the inputs. */
+interface PreparedRun {
+  readonly files: InputFile[];
+  readonly itemShape: number[];
+  /** Elements per item. */
+  readonly size: number;
+  readonly total: number;
+  readonly shardTotal: number;
+  readonly classOf: ClassLookup | undefined;
+  readonly loadImage: ((file: string) => Promise<Float32Array>) | undefined;
+}
+
+/** The opened output folder: run state, what is done, and the aggregator. */
+interface OpenedRun {
+  readonly state: RunState;
+  readonly resumed: boolean;
+  /** Batches committed in an earlier session. */
+  readonly done: Set<number>;
+  /** Done batches to explain again only to rebuild the aggregate since its last checkpoint. */
+  readonly replay: Set<number>;
+  readonly aggregator: RelevanceAggregator | null;
+  /** Items done in earlier sessions. */
+  readonly doneItems: number;
+}
+
+/** How the batches are spread over threads. */
+interface WorkerPlan {
+  readonly workers: number;
+  readonly workerThreads: boolean;
+}
+
+/** The input files, without those inside the output folder. */
+function resolveRunInputs(o: RunOptions): InputFile[] {
   // outputs written into an input folder are not inputs (a rerun would see a different input)
   const outDir = path.resolve(o.out) + path.sep;
   const files = resolveInputs(o.inputs).filter((f) => !path.resolve(f.file).startsWith(outDir));
   if (files.length === 0) throw new LrpArgumentError('--input', `every input file lies inside the output folder ${o.out}; choose an --out outside the inputs.`);
   if (!fs.existsSync(o.model)) throw new LrpArgumentError('--model', `'${o.model}' does not exist; pass the model's folder (with model.json) or its model.json.`);
+  return files;
+}
+
+/**
+ * Checks the options against the model (output, rules, classes, class names, image scaling) and
+ * learns the item shape, the item count and how items are read.
+ */
+async function prepareRun(o: RunOptions, model: tf.LayersModel, files: InputFile[]): Promise<PreparedRun> {
+  checkOutputChoice(model, o.explain.output);
+  // validate the options and learn the shapes (plan only: cheap)
+  const probe = createExplainer(model, o.explain);
+  const inputs = probe.plan.graph.inputs;
+  const classes = probe.plan.outputSize;
+  probe.dispose();
+  if (inputs.length !== 1) throw new LrpArgumentError('--model', `has ${inputs.length} inputs; the CLI explains single-input models.`);
+  const raw = inputs[0].shape.slice(1);
+  if (raw.some((d) => d === null)) throw new LrpArgumentError('--model', `has an input shape with unknown dimensions [${raw.map((d) => d ?? '?').join(', ')}]; the CLI needs a fixed input size.`);
+  const itemShape = raw as number[];
+  const size = itemShape.reduce((a, b) => a * b, 1);
+  if (o.classSpec.kind === 'index' && o.classSpec.value >= classes) {
+    throw new LrpArgumentError('--class', `class ${o.classSpec.value} is out of range: the model has ${classes} outputs (0..${classes - 1}).`);
+  }
+  if (o.classNames !== undefined) {
+    if (o.classNames.length > classes) {
+      throw new LrpArgumentError('--labels', `names ${o.classNames.length} classes but the model's output has ${classes}; is it the class-names file of this model (one name per line, line 1 naming class 0)?`);
+    }
+    if (o.classNames.length < classes) o.log(`note: --labels names ${o.classNames.length} of the ${classes} classes; the others have no name`);
+  }
+  const hasImages = files.some((f) => fileKind(f.file) === 'image');
+  // pictures are written with our own PNG encoder; reading image files needs sharp
+  if (hasImages) {
+    await loadSharp().catch((e: Error) => {
+      throw new LrpArgumentError('--input', `holds image files, which are read with sharp: ${e.message} Or give the inputs as .npy or JSON lines.`);
+    });
+  }
+  const classOf = classLookup(o.classSpec);
+  const total = (await Promise.all(files.map((f) => countItems(f.file)))).reduce((a, b) => a + b, 0);
+  const shardTotal = shardItemCount(total, o.batchSize, o.shard);
+
+  const imageShape = itemShape.length === 2 ? [...itemShape, 1] : itemShape;
+  const canReadImages = imageShape.length === 3 && (imageShape[2] === 1 || imageShape[2] === 3);
+  const scale = o.image.scale;
+  if (hasImages && canReadImages && typeof scale === 'object') {
+    for (const [name, v] of [['mean', scale.mean], ['std', scale.std]] as const) {
+      const n = typeof v === 'number' ? 1 : v.length;
+      if (n !== 1 && n !== imageShape[2]) throw new LrpArgumentError(`--${name}`, `has ${n} values but the model reads images with ${imageShape[2]} channel${imageShape[2] === 1 ? '' : 's'}; give 1 value or ${imageShape[2]}.`);
+    }
+  }
+  if (!hasImages) {
+    const imageOnly = [o.image.invert === true ? '--invert' : '', scale !== '0..1' ? '--scale/--mean/--std' : ''].filter((x) => x !== '');
+    if (imageOnly.length > 0) o.log(`note: ${imageOnly.join(' and ')} apply to image files only; the array inputs are used as they are`);
+  }
+  const loadImage = canReadImages
+    ? async (file: string) => {
+        const t = await readImage(file, { height: imageShape[0], width: imageShape[1], channels: imageShape[2] as 1 | 3, scale, fit: o.image.fit, kernel: o.image.kernel, invert: o.image.invert });
+        try {
+          return Float32Array.from(await t.data());
+        } finally {
+          t.dispose();
+        }
+      }
+    : undefined;
+  return { files, itemShape, size, total, shardTotal, classOf, loadImage };
+}
+
+/**
+ * Opens the output folder: the run's settings and fingerprint, a resumed run's done batches and
+ * aggregate checkpoint (or a fresh aggregator keyed by the run's settings), refusing a folder that
+ * holds a different run.
+ */
+function openOutputs(o: RunOptions, p: PreparedRun, backend: BackendInfo): OpenedRun {
+  // what determines the outputs
+  const labels = o.classSpec.kind === 'labels' ? hashJson(fs.readFileSync(o.classSpec.file, 'utf8')) : null;
+  const settings = {
+    version: VERSION,
+    command: o.command,
+    model: hashModelFiles(o.model),
+    inputs: hashJson(p.files.map((f) => [f.id, fs.statSync(f.file).size])),
+    total: p.total,
+    class: o.classSpec.kind === 'labels' ? { labels } : o.classSpec,
+    explain: o.explain,
+    batchSize: o.batchSize,
+    backend: backend.name,
+    outputs: { heatmaps: o.heatmaps, overlays: o.overlays, relevance: o.saveRelevance, aggregate: o.aggregate },
+    image: o.image,
+    draw: o.draw,
+    classNames: o.classNames,
+  };
+  const settingsKey = hashJson(settings);
+  const mergeKey = hashJson({ settingsKey, shards: o.shard?.count ?? 1 });
+  const manifest: RunManifest = {
+    format: 'tfjs-lrp-run',
+    version: 1,
+    fingerprint: hashJson({ mergeKey, shard: o.shard }),
+    mergeKey,
+    command: o.command,
+    shard: o.shard,
+    batchSize: o.batchSize,
+    total: p.total,
+    shardTotal: p.shardTotal,
+    itemShape: p.itemShape,
+    aggregate: o.aggregate,
+    draw: o.draw,
+    ...(o.classNames !== undefined ? { classNames: o.classNames } : {}),
+    settings: { model: path.resolve(o.model), inputs: o.inputs, class: o.classSpec, explain: o.explain, backend: backend.name },
+    complete: false,
+  };
+  const differs = (old: RunManifest) => {
+    const diffs: string[] = [];
+    if (old.command !== manifest.command) diffs.push(`command ${old.command} vs ${manifest.command}`);
+    if (old.batchSize !== manifest.batchSize) diffs.push(`--batch ${old.batchSize} vs ${manifest.batchSize}`);
+    if (JSON.stringify(old.shard) !== JSON.stringify(manifest.shard)) diffs.push(`--shard ${old.shard === null ? 'none' : `${old.shard.index}/${old.shard.count}`} vs ${manifest.shard === null ? 'none' : `${manifest.shard.index}/${manifest.shard.count}`}`);
+    if (old.total !== manifest.total) diffs.push(`${old.total} vs ${manifest.total} input items`);
+    return diffs.length > 0 ? diffs.join(', ') : 'different model, inputs, options or backend';
+  };
+  const { state, resumed, records, checkpoint } = RunState.open(o.out, manifest, o.overwrite, differs);
+  const done = new Set(records.map((r) => r.batch));
+  const replay = new Set<number>();
+  const aggregator = o.aggregate ? restoreAggregator(checkpoint, records, replay, p.itemShape, settingsKey) : null;
+  const doneItems = records.reduce((n, r) => n + r.rows.length + r.errors.length, 0);
+  return { state, resumed, done, replay, aggregator, doneItems };
+}
+
+/** The aggregator at its last checkpoint (or empty); the done batches after it go into `replay`. */
+function restoreAggregator(checkpoint: AggregateCheckpoint | null, records: DoneRecord[], replay: Set<number>, itemShape: number[], settingsKey: string): RelevanceAggregator {
+  if (checkpoint !== null) {
+    for (const r of records.slice(checkpoint.lines)) replay.add(r.batch);
+    return RelevanceAggregator.fromJSON(checkpoint.state);
+  }
+  for (const r of records) replay.add(r.batch);
+  return new RelevanceAggregator(itemShape, settingsKey);
+}
+
+/** How many workers, and whether they are threads; logs the backend and the resume state. */
+function planWorkers(o: RunOptions, p: PreparedRun, opened: OpenedRun, backend: BackendInfo): WorkerPlan {
+  const isExplain = o.command === 'explain';
+  // Per-item pictures are drawn and written in this thread. On a single-threaded backend the
+  // batches are then explained in worker threads (even one), so drawing overlaps explaining,
+  // and by default one core is left to this thread: cores − 1 workers.
+  const drawsPerItem = isExplain && (o.heatmaps || o.overlays) && isImageShape(p.itemShape);
+  const workerThreads = !backend.multiThreaded && drawsPerItem;
+  const cores = os.cpus().length;
+  // one WebGPU device serves every batch (and each thread would need its own): one worker
+  if (backend.name === 'webgpu' && (o.workers ?? 1) > 1) o.log(`note: --workers ${o.workers} ignored: webgpu runs in one thread (the GPU is parallel by itself)`);
+  const workers = backend.name === 'webgpu' ? 1 : o.workers ?? (backend.multiThreaded ? 1 : drawsPerItem ? Math.max(1, cores - 1) : cores);
+  o.log(`backend: ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}${backend.multiThreaded ? '' : ' (single-threaded)'}, ${workers} worker${workers === 1 ? '' : 's'}${backend.skipped.length > 0 ? ` [skipped ${backend.skipped.map((s) => s.split(':')[0]).join(', ')}]` : ''}`);
+  if (opened.resumed) o.log(`resuming: ${opened.doneItems} of ${p.shardTotal} items already done in ${o.out}`);
+  if (!isImageShape(p.itemShape) && (o.heatmaps || o.overlays)) o.log(`note: the model input [${p.itemShape.join(', ')}] is not an image; no heatmap pictures are drawn`);
+  return { workers, workerThreads };
+}
+
+/**
+ * Explains every batch of this shard not done yet: writes its per-item files, adds it to the
+ * aggregate, commits it to the done-log, reports progress, checkpoints the aggregate.
+ * @returns the items explained in this session
+ */
+async function explainBatches(o: RunOptions, model: tf.LayersModel, p: PreparedRun, opened: OpenedRun, plan: WorkerPlan, backend: BackendInfo): Promise<number> {
+  const { state, done, replay, aggregator } = opened;
+  const isExplain = o.command === 'explain';
+  const stems = stemFunction(outputStems(p.files));
+  const progress = new Progress(o.progressSink, o.progress, p.shardTotal, opened.doneItems);
+  const every = (o.checkpointSeconds ?? 5) * 1000;
+  let lastCheckpoint = Date.now();
+  let explainedNow = 0;
+  const refs = refsFromFiles(p.files, { size: p.size, loadImage: p.loadImage, classOf: p.classOf });
+  const iterator = explainRefs(model, refs, {
+    ...o.explain,
+    batchSize: o.batchSize,
+    classIdx: o.classSpec.kind === 'index' ? o.classSpec.value : 'max',
+    workers: plan.workers,
+    workerThreads: plan.workerThreads,
+    backend: backend.name,
+    shard: o.shard ?? undefined,
+    skip: (b) => done.has(b) && !replay.has(b),
+    keepInputs: isExplain && o.overlays,
+  });
+  for await (const batch of iterator) {
+    if (replay.has(batch.batchIndex)) {
+      aggregator?.addBatch(batch);
+      replay.delete(batch.batchIndex);
+      continue;
+    }
+    const rows = await writeItemOutputs(batch, { out: o.out, heatmaps: isExplain && o.heatmaps, overlays: isExplain && o.overlays, saveRelevance: o.saveRelevance, draw: o.draw, scale: o.image.scale, invert: o.image.invert, stemOf: stems });
+    aggregator?.addBatch(batch);
+    state.commit({ batch: batch.batchIndex, rows, errors: batch.errors });
+    explainedNow += rows.length;
+    progress.update(rows.length, batch.errors.length);
+    if (aggregator !== null && replay.size === 0 && Date.now() - lastCheckpoint >= every) {
+      state.checkpoint(aggregator.toJSON());
+      lastCheckpoint = Date.now();
+    }
+  }
+  progress.finish();
+  if (aggregator !== null) state.checkpoint(aggregator.toJSON());
+  return explainedNow;
+}
+
+/** Writes summary, errors, aggregate and run.json; marks the run complete. */
+async function finishRun(o: RunOptions, opened: OpenedRun, backend: BackendInfo, plan: WorkerPlan, explainedNow: number, t0: number): Promise<RunResult> {
+  const all: DoneRecord[] = opened.state.records();
+  const rows: SummaryRow[] = all.flatMap((r) => r.rows);
+  const errors: ItemFailure[] = all.flatMap((r) => r.errors);
+  await writeFinalOutputs(rows, errors, opened.aggregator, { out: o.out, draw: o.draw, classNames: o.classNames });
+  opened.state.complete();
+  const seconds = (Date.now() - t0) / 1000;
+  const { workers } = plan;
+  const resumed = opened.resumed;
+  writeFileAtomicSync(
+    path.join(o.out, 'run.json'),
+    JSON.stringify({ backend: backend.name, workers, shard: o.shard, resumed, explained: rows.length, failed: errors.length, explainedThisSession: explainedNow, seconds, itemsPerSecond: explainedNow / seconds, tfjs: tf.version.tfjs, node: process.version, finished: new Date().toISOString() }, null, 1) + '\n',
+  );
+  return { exitCode: errors.length > 0 ? 1 : 0, explained: rows.length, failed: errors.length, explainedNow, resumed, backend: backend.name, workers, seconds };
+}
+
+/**
+ * Runs `tfjs-lrp explain` / `aggregate`: resolve the inputs, pick the backend, load the model,
+ * then {@link prepareRun}, {@link openOutputs}, {@link planWorkers}, {@link explainBatches} and
+ * {@link finishRun}. The model is disposed and the backend released whatever happens.
+ * @throws {LrpArgumentError} for usage problems (exit status 2 in the CLI), named by flag: e.g.
+ *   `--output` for a multi-output model without a chosen output, `--class`, `--labels`, `--input`
+ */
+export async function runBatch(o: RunOptions): Promise<RunResult> {
+  const t0 = Date.now();
+  const files = resolveRunInputs(o);
   const backend = await selectBackend(o.backend);
   let model: tf.LayersModel | null = null;
   try {
     model = await loadModel(o.model);
-    // validate the options and learn the shapes (plan only: cheap)
-    const probe = createExplainer(model, o.explain);
-    const inputs = probe.plan.graph.inputs;
-    const classes = probe.plan.outputSize;
-    probe.dispose();
-    if (inputs.length !== 1) throw new LrpArgumentError('--model', `has ${inputs.length} inputs; the CLI explains single-input models.`);
-    const raw = inputs[0].shape.slice(1);
-    if (raw.some((d) => d === null)) throw new LrpArgumentError('--model', `has an input shape with unknown dimensions [${raw.map((d) => d ?? '?').join(', ')}]; the CLI needs a fixed input size.`);
-    const itemShape = raw as number[];
-    const size = itemShape.reduce((a, b) => a * b, 1);
-    if (o.classSpec.kind === 'index' && o.classSpec.value >= classes) {
-      throw new LrpArgumentError('--class', `class ${o.classSpec.value} is out of range: the model has ${classes} outputs (0..${classes - 1}).`);
-    }
-    // pictures are written with our own PNG encoder; reading image files needs sharp
-    if (files.some((f) => fileKind(f.file) === 'image')) {
-      await loadSharp().catch((e: Error) => {
-        throw new LrpArgumentError('--input', `holds image files, which are read with sharp: ${e.message} Or give the inputs as .npy or JSON lines.`);
-      });
-    }
-    const classOf = classLookup(o.classSpec);
-    const total = (await Promise.all(files.map((f) => countItems(f.file)))).reduce((a, b) => a + b, 0);
-    const shardTotal = shardItemCount(total, o.batchSize, o.shard);
-
-    const imageShape = itemShape.length === 2 ? [...itemShape, 1] : itemShape;
-    const canReadImages = imageShape.length === 3 && (imageShape[2] === 1 || imageShape[2] === 3);
-    const loadImage = canReadImages
-      ? async (file: string) => {
-          const t = await readImage(file, { height: imageShape[0], width: imageShape[1], channels: imageShape[2] as 1 | 3, scale: o.image.scale, fit: o.image.fit, kernel: o.image.kernel });
-          try {
-            return Float32Array.from(await t.data());
-          } finally {
-            t.dispose();
-          }
-        }
-      : undefined;
-
-    // what determines the outputs
-    const labels = o.classSpec.kind === 'labels' ? hashJson(fs.readFileSync(o.classSpec.file, 'utf8')) : null;
-    const settings = {
-      version: VERSION,
-      command: o.command,
-      model: hashModelFiles(o.model),
-      inputs: hashJson(files.map((f) => [f.id, fs.statSync(f.file).size])),
-      total,
-      class: o.classSpec.kind === 'labels' ? { labels } : o.classSpec,
-      explain: o.explain,
-      batchSize: o.batchSize,
-      backend: backend.name,
-      outputs: { heatmaps: o.heatmaps, overlays: o.overlays, relevance: o.saveRelevance, aggregate: o.aggregate },
-      image: o.image,
-      draw: o.draw,
-    };
-    const settingsKey = hashJson(settings);
-    const mergeKey = hashJson({ settingsKey, shards: o.shard?.count ?? 1 });
-    const manifest: RunManifest = {
-      format: 'tfjs-lrp-run',
-      version: 1,
-      fingerprint: hashJson({ mergeKey, shard: o.shard }),
-      mergeKey,
-      command: o.command,
-      shard: o.shard,
-      batchSize: o.batchSize,
-      total,
-      shardTotal,
-      itemShape,
-      aggregate: o.aggregate,
-      draw: o.draw,
-      settings: { model: path.resolve(o.model), inputs: o.inputs, class: o.classSpec, explain: o.explain, backend: backend.name },
-      complete: false,
-    };
-    const differs = (old: RunManifest) => {
-      const diffs: string[] = [];
-      if (old.command !== manifest.command) diffs.push(`command ${old.command} vs ${manifest.command}`);
-      if (old.batchSize !== manifest.batchSize) diffs.push(`--batch ${old.batchSize} vs ${manifest.batchSize}`);
-      if (JSON.stringify(old.shard) !== JSON.stringify(manifest.shard)) diffs.push(`--shard ${old.shard === null ? 'none' : `${old.shard.index}/${old.shard.count}`} vs ${manifest.shard === null ? 'none' : `${manifest.shard.index}/${manifest.shard.count}`}`);
-      if (old.total !== manifest.total) diffs.push(`${old.total} vs ${manifest.total} input items`);
-      return diffs.length > 0 ? diffs.join(', ') : 'different model, inputs, options or backend';
-    };
-    const { state, resumed, records, checkpoint } = RunState.open(o.out, manifest, o.overwrite, differs);
-
-    const done = new Set(records.map((r) => r.batch));
-    let aggregator: RelevanceAggregator | null = null;
-    const replay = new Set<number>();
-    if (o.aggregate) {
-      if (checkpoint !== null) {
-        aggregator = RelevanceAggregator.fromJSON(checkpoint.state);
-        for (const r of records.slice(checkpoint.lines)) replay.add(r.batch);
-      } else {
-        aggregator = new RelevanceAggregator(itemShape, settingsKey);
-        for (const r of records) replay.add(r.batch);
-      }
-    }
-    const doneItems = records.reduce((n, r) => n + r.rows.length + r.errors.length, 0);
-    const isExplain = o.command === 'explain';
-    // Per-item pictures are drawn and written in this thread. On a single-threaded backend the
-    // batches are then explained in worker threads (even one), so drawing overlaps explaining,
-    // and by default one core is left to this thread: cores − 1 workers.
-    const drawsPerItem = isExplain && (o.heatmaps || o.overlays) && isImageShape(itemShape);
-    const workerThreads = !backend.multiThreaded && drawsPerItem;
-    const cores = os.cpus().length;
-    // one WebGPU device serves every batch (and each thread would need its own): one worker
-    if (backend.name === 'webgpu' && (o.workers ?? 1) > 1) o.log(`note: --workers ${o.workers} ignored: webgpu runs in one thread (the GPU is parallel by itself)`);
-    const workers = backend.name === 'webgpu' ? 1 : o.workers ?? (backend.multiThreaded ? 1 : drawsPerItem ? Math.max(1, cores - 1) : cores);
-    o.log(`backend: ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}${backend.multiThreaded ? '' : ' (single-threaded)'}, ${workers} worker${workers === 1 ? '' : 's'}${backend.skipped.length > 0 ? ` [skipped ${backend.skipped.map((s) => s.split(':')[0]).join(', ')}]` : ''}`);
-    if (resumed) o.log(`resuming: ${doneItems} of ${shardTotal} items already done in ${o.out}`);
-    if (!isImageShape(itemShape) && (o.heatmaps || o.overlays)) o.log(`note: the model input [${itemShape.join(', ')}] is not an image; no heatmap pictures are drawn`);
-
-    const stems = stemFunction(outputStems(files));
-    const progress = new Progress(o.progressSink, o.progress, shardTotal, doneItems);
-    const every = (o.checkpointSeconds ?? 5) * 1000;
-    let lastCheckpoint = Date.now();
-    let explainedNow = 0;
-    const refs = refsFromFiles(files, { size, loadImage, classOf });
-    const iterator = explainRefs(model, refs, {
-      ...o.explain,
-      batchSize: o.batchSize,
-      classIdx: o.classSpec.kind === 'index' ? o.classSpec.value : 'max',
-      workers,
-      workerThreads,
-      backend: backend.name,
-      shard: o.shard ?? undefined,
-      skip: (b) => done.has(b) && !replay.has(b),
-      keepInputs: isExplain && o.overlays,
-    });
-    for await (const batch of iterator) {
-      if (replay.has(batch.batchIndex)) {
-        aggregator?.addBatch(batch);
-        replay.delete(batch.batchIndex);
-        continue;
-      }
-      const rows = await writeItemOutputs(batch, { out: o.out, heatmaps: isExplain && o.heatmaps, overlays: isExplain && o.overlays, saveRelevance: o.saveRelevance, draw: o.draw, scale: o.image.scale, stemOf: stems });
-      aggregator?.addBatch(batch);
-      state.commit({ batch: batch.batchIndex, rows, errors: batch.errors });
-      explainedNow += rows.length;
-      progress.update(rows.length, batch.errors.length);
-      if (aggregator !== null && replay.size === 0 && Date.now() - lastCheckpoint >= every) {
-        state.checkpoint(aggregator.toJSON());
-        lastCheckpoint = Date.now();
-      }
-    }
-    progress.finish();
-    if (aggregator !== null) state.checkpoint(aggregator.toJSON());
-
-    const all: DoneRecord[] = state.records();
-    const rows: SummaryRow[] = all.flatMap((r) => r.rows);
-    const errors: ItemFailure[] = all.flatMap((r) => r.errors);
-    await writeFinalOutputs(rows, errors, aggregator, { out: o.out, draw: o.draw });
-    state.complete();
-    const seconds = (Date.now() - t0) / 1000;
-    writeFileAtomicSync(
-      path.join(o.out, 'run.json'),
-      JSON.stringify({ backend: backend.name, workers, shard: o.shard, resumed, explained: rows.length, failed: errors.length, explainedThisSession: explainedNow, seconds, itemsPerSecond: explainedNow / seconds, tfjs: tf.version.tfjs, node: process.version, finished: new Date().toISOString() }, null, 1) + '\n',
-    );
-    return { exitCode: errors.length > 0 ? 1 : 0, explained: rows.length, failed: errors.length, explainedNow, resumed, backend: backend.name, workers, seconds };
+    const prepared = await prepareRun(o, model, files);
+    const opened = openOutputs(o, prepared, backend);
+    const plan = planWorkers(o, prepared, opened, backend);
+    const explainedNow = await explainBatches(o, model, prepared, opened, plan, backend);
+    return await finishRun(o, opened, backend, plan, explainedNow, t0);
   } finally {
     model?.dispose();
     releaseBackend(backend.name); // webgpu: Node does not exit while the device lives

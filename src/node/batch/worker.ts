@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createExplainer, type Explainer } from '../../explain.js';
 import { BACKEND_CHOICES, releaseBackend, selectBackend, type BackendChoice } from './backend.js';
 import { computeBatch, type BatchJob, type PortableOptions } from './compute.js';
+import { withoutWarnings } from './quiet.js';
 
 /** The first message a worker receives. */
 export interface WorkerInit {
@@ -43,7 +44,9 @@ if (!isMainThread && parentPort !== null) {
         try {
           const choice = msg.backend;
           await selectBackend(((BACKEND_CHOICES as readonly string[]).includes(choice) ? choice : 'auto') as BackendChoice);
-          model = await tf.loadLayersModel(tf.io.fromMemory(msg.artifacts));
+          // the main thread loaded this model first and showed its load warnings once
+          const artifacts = msg.artifacts;
+          model = await withoutWarnings(() => tf.loadLayersModel(tf.io.fromMemory(artifacts)));
           explainer = createExplainer(model, msg.options);
           output = msg.options.output ?? 0;
           if (msg.warmup !== undefined) {

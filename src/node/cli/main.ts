@@ -26,9 +26,9 @@ export function generalHelp(): string {
     'Commands:',
     ...names.map((n) => `  ${n.padEnd(10)} ${COMMANDS[n].summary}`),
     '',
-    "Run 'tfjs-lrp <command> --help' for its options and examples.",
+    "Run 'tfjs-lrp <command> --help' for its options, examples and exit statuses.",
     '',
-    'Exit status: 0 every item explained; 1 some items failed (listed in <out>/errors.jsonl);',
+    'Exit status: 0 success; 1 explain, aggregate, merge: some items failed (listed in <out>/errors.jsonl);',
     '2 usage error (bad flag, value or path); 3 fatal error.',
   ].join('\n');
 }
