@@ -25,7 +25,9 @@ export interface LayerMatch {
 
 /** One (match → rule) pair. A function is called only when a layer matches (lazy rules). */
 export interface CompositeEntry {
+  /** Which layers the entry applies to. */
   readonly match: LayerMatch;
+  /** The rule, or a function that makes it when a layer first matches. */
   readonly rule: Rule | (() => Rule);
 }
 

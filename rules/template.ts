@@ -14,7 +14,9 @@ import type { LinearRule, LinearRuleContext, RuleParam } from './types.js';
 
 /** A rule-defined input, e.g. the z-box bounds broadcast to the input. */
 export interface CustomInput {
+  /** Name, shown in rule descriptions. */
   readonly name: string;
+  /** The modified layer input, shaped like `x`. */
   apply(x: tf.Tensor): tf.Tensor;
 }
 
@@ -27,6 +29,7 @@ export interface ParamModifier {
   readonly name: string;
   /** True when the modified bias is zero (lets the engine skip `x⁻` forwards when `x ≥ 0`). */
   readonly zeroBias: boolean;
+  /** The modified parameters (new tensors; the originals are never changed). */
   apply(params: LinearParams): LinearParams;
 }
 

@@ -23,7 +23,9 @@ export interface LinearPart {
 
 /** A fused activation, split from its Dense/Conv layer. */
 export interface ActivationFn {
+  /** Keras name of the activation, e.g. `'relu'`. */
   readonly name: string;
+  /** The activation applied elementwise. */
   apply(x: tf.Tensor): tf.Tensor;
 }
 

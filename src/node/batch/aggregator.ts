@@ -1,7 +1,7 @@
 /**
  * Per-class aggregated relevance ("Aggregated LRP"): for every explained class, the number of
  * items, and per input element the sums of R, |R|, R⁺ and R⁻, plus the sum of the explained
- * scores. The sums are exact ({@link ExactSums}: integer arithmetic on the float32 values), so
+ * scores. The sums are exact (`ExactSums`: integer arithmetic on the float32 values), so
  * partial aggregates from batches, workers, shards or resumed runs merge to bit-for-bit the same
  * result as one pass, in any order. Means are rounded to float64 once, when read.
  */

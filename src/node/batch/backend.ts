@@ -53,7 +53,7 @@ export function isMultiThreaded(name: string): boolean {
 
 /**
  * Sets the backend: 'auto' tries tensorflow (tfjs-node), then wasm, then cpu; a named backend
- * must load. 'webgpu' runs `useWebGPU()`: call {@link releaseBackend} when done, or Node does not
+ * must load. 'webgpu' runs `useWebGPU()`: call `releaseBackend` when done, or Node does not
  * exit (Dawn keeps the process alive while its device lives).
  *
  * @throws {LrpArgumentError} (argument `--backend`) for an unknown name or a backend that does not load

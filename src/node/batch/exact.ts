@@ -27,7 +27,7 @@ const UNIT = 2 ** -149;
 /** 32 as a BigInt (no BigInt literals: the target is ES2019). */
 const SHIFT = BigInt(32);
 
-/** A JSON-safe, canonical copy of an {@link ExactSums}: base64 of little-endian uint32 digits per limb. */
+/** A JSON-safe, canonical copy of an `ExactSums`: base64 of little-endian uint32 digits per limb. */
 export interface ExactSumsJSON {
   readonly size: number;
   /** Limb index → base64 of `size` little-endian uint32 digits (absent limbs are zero). */

@@ -5,7 +5,7 @@
  */
 export { explainDataset } from './explainDataset.js';
 export type { ExplainDatasetOptions, ExplainedBatch, ItemFailure, BatchConservation } from './explainDataset.js';
-export type { DatasetItem, DatasetElement, DatasetSource, NestedNumbers } from './items.js';
+export type { DatasetItem, DatasetElement, DatasetSource, NestedNumbers, ItemKind } from './items.js';
 export { RelevanceAggregator } from './aggregator.js';
 export type { ClassAggregate, AggregatorJSON, AggregateItem } from './aggregator.js';
 export type { ExactSumsJSON } from './exact.js';
