@@ -185,8 +185,8 @@ async function main(): Promise<void> {
   console.log(`\nwrote (${((performance.now() - tWrite) / 1000).toFixed(1)} s after the loop):`);
   const width = Math.max(...list.map(([p]) => rel(p).length));
   for (const [p, what] of list) console.log(`  ${rel(p).padEnd(width)}  ${what}`);
-  console.log('\nthe same with the command line (after `npm run build`):');
-  console.log(`  node bin/tfjs-lrp.js explain --model fixtures/digits --input ${rel('data/digits.npy')} --class ${rel('data/labels.txt')} --composite ${composite} --low 0 --high 1 --aggregate --batch 64 --out out/cli`);
+  console.log('\nthe same with the command line:');
+  console.log(`  npx tfjs-lrp explain --model fixtures/digits --input ${rel('data/digits.npy')} --class ${rel('data/labels.txt')} --composite ${composite} --low 0 --high 1 --aggregate --batch 64 --out out/cli`);
   console.log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
