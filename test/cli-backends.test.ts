@@ -10,19 +10,15 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { readNpy } from '../src/node';
 import { encodeNpy } from '../src/node/batch/npy';
-import { main } from '../src/node/cli/main';
+import { runCli, type CliResult } from './support/cli';
 import { digitSet } from '../scripts/digits-data';
 import { expectClose, WEBGPU_IN_NODE } from './helpers';
 
 const MODEL = path.join(__dirname, '..', 'fixtures', 'digits');
 let tmp: string;
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd: tmp });
-  return { code, stdout, stderr };
-}
+/** Runs main() in this process, capturing its output. */
+const cli = (...argv: string[]): Promise<CliResult> => runCli(tmp, argv);
 
 const tfjsNodeInstalled = (() => {
   try {

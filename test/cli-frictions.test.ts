@@ -20,7 +20,7 @@ import { withoutWarnings } from '../src/node/batch/quiet';
 import { readClassNames } from '../src/node/batch/labels';
 import { LrpUsageError, parseArgs } from '../src/node/cli/args';
 import { COMMANDS, drawOptions, pixelScaling, runCommand } from '../src/node/cli/commands';
-import { main } from '../src/node/cli/main';
+import { runCli, type CliResult } from './support/cli';
 import { loadModelFromDir } from '../scripts/load-model';
 import { digitSet } from '../scripts/digits-data';
 import { useBackend } from './helpers';
@@ -37,12 +37,7 @@ const set = digitSet('heldOut');
 let tmp: string;
 
 /** Runs main() in this process, capturing its output. */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd: tmp });
-  return { code, stdout, stderr };
-}
+const cli = (...argv: string[]): Promise<CliResult> => runCli(tmp, argv);
 
 /** Saves a model as model.json + weights.bin in a new folder under tmp. */
 async function saveModel(model: tf.LayersModel, name: string): Promise<string> {

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describe as describePlan, formatPlan, loadModel, readNpy, writeImage } from '../src/node';
 import { encodeNpy } from '../src/node/batch/npy';
-import { main } from '../src/node/cli/main';
+import { runCli, type CliResult } from './support/cli';
 import { digitSet } from '../scripts/digits-data';
 
 const ROOT = path.join(__dirname, '..');
@@ -21,12 +21,7 @@ const set = digitSet('heldOut');
 let tmp: string;
 
 /** Runs main() in this process, capturing its output. */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd: tmp });
-  return { code, stdout, stderr };
-}
+const cli = (...argv: string[]): Promise<CliResult> => runCli(tmp, argv);
 
 /** Every file under `dir` (relative paths), without the run state and the run/merge reports. */
 function listFiles(dir: string): string[] {
