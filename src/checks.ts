@@ -1,6 +1,6 @@
 /** Argument checks shared by the public calls (no tensors made). */
 import * as tf from '@tensorflow/tfjs';
-import { LrpArgumentError } from './errors.js';
+import { LrpArgumentError, LrpModelError } from './errors.js';
 import { AttributionMethod, checkMethodOptions } from './methods.js';
 import type { ExplainOptions } from './options.js';
 import type { ModelPlan } from './plan.js';
@@ -63,8 +63,41 @@ export function checkInputs(plan: ModelPlan, input: unknown): tf.Tensor[] {
     }
     batch = x.shape[0];
     if (x.dtype === 'string' || x.dtype === 'complex64') throw new LrpArgumentError(label, `dtype ${x.dtype} cannot be explained; pass float32 (or int32 token ids).`);
+    if (x.dtype !== 'float32' && spec.dtype === 'float32' && !feedsEmbedding(plan, spec.key)) {
+      throw new LrpArgumentError(label, `is ${x.dtype}, but model input '${spec.name}' is float32 and feeds no Embedding layer, so integer values would be explained as they are not computed. Cast it first: tf.cast(x, 'float32') (scaled as in training, e.g. tf.div(tf.cast(x, 'float32'), 255) for bytes).`);
+    }
     return x;
   });
+}
+
+/** Whether the model input `key` goes straight into an Embedding layer (token ids: int32 allowed). */
+function feedsEmbedding(plan: ModelPlan, key: string): boolean {
+  return plan.nodes.some((p) => p.node.adapter.group === 'embedding' && p.node.inputs.includes(key));
+}
+
+/** A Keras layer or model as far as disposal shows (tfjs-layers internals, duck-typed). */
+interface Disposable {
+  readonly name?: string;
+  readonly _refCount?: number | null;
+  readonly weights?: ReadonlyArray<{ readonly name?: string; readonly val?: { readonly isDisposed?: boolean } }>;
+}
+
+/**
+ * Throws when the model (or the weights of one of its layers) was disposed: its weights are gone,
+ * and tfjs would fail half-way through the pass with its own message.
+ *
+ * @throws {LrpModelError} naming the model (or the weight) and what to do
+ */
+export function checkNotDisposed(model: unknown): void {
+  if (model === null || typeof model !== 'object') return;
+  const m = model as Disposable;
+  if (m._refCount === 0) {
+    throw new LrpModelError(`Model '${String(m.name)}' was disposed (model.dispose()): its weights are gone, so it cannot be explained. Explain it before disposing it, or load or build it again.`);
+  }
+  const gone = (m.weights ?? []).find((w) => w.val?.isDisposed === true);
+  if (gone !== undefined) {
+    throw new LrpModelError(`Weight '${String(gone.name)}' of model '${String(m.name)}' was disposed (a layer or a model sharing it was disposed), so the model cannot be explained. Load or build the model again.`);
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { perSampleSum, runBackward } from './backward.js';
-import { checkClassIdx, checkInputs, checkMethodCall, checkOutputRelevance } from './checks.js';
+import { checkClassIdx, checkInputs, checkMethodCall, checkNotDisposed, checkOutputRelevance } from './checks.js';
 import { LrpArgumentError, LrpError } from './errors.js';
 import { runForward } from './forward.js';
 import { attachInputCheck, finiteFlags, InputFlags, maskNonFinite, readInputCheck } from './inputCheck.js';
@@ -13,7 +13,7 @@ import { attributeWithGradients } from './methods.js';
 import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
 import { addMany } from './ops/gpu.js';
 import type { ExplainOptions } from './options.js';
-import { ModelPlan, planModel } from './plan.js';
+import { DEFAULT_BATCH_SIZE, ModelPlan, planModel } from './plan.js';
 import { describePlan, type PlanRow } from './planFormat.js';
 
 export { describePlan, formatPlan } from './planFormat.js';
@@ -106,23 +106,125 @@ function run(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, in
   checkOutputRelevance(plan, custom, batch);
   const method = options.method ?? 'lrp';
   if (method !== 'lrp') checkMethodCall(plan, method, options, inputs, layerSums);
+  const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  // SmoothGrad draws its noise for the whole batch at once: chunks would draw other numbers
+  if (batch <= size || method === 'smoothGrad') return runOnce(plan, options, store, inputs, classIdx as ClassIndex, layerSums);
+  return runChunked(plan, options, store, inputs, classIdx as ClassIndex, layerSums, size);
+}
 
+/** The tensors of a raw explanation (those `tidyKeep` keeps). */
+function rawTensors(r: RawExplanation): tf.Tensor[] {
+  return [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower]), ...(r.inputCheck === null ? [] : [r.inputCheck.flags])];
+}
+
+/** One pass over validated inputs (one batch, or one chunk of it). */
+function runOnce(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, inputs: tf.Tensor[], classIdx: ClassIndex, layerSums: boolean): RawExplanation {
+  const batch = inputs[0].shape[0];
+  const custom = options.outputRelevance;
+  const method = options.method ?? 'lrp';
   return tidyKeep(() => {
     // the NaN/Inf check stays on the device: flags now, NaN relevance for bad samples, the error
     // when the result is read (see inputCheck.ts)
     const inputCheck = options.checkInput !== false ? finiteFlags(inputs) : null;
     const raw = withDerivedTensors(store, (): RawExplanation => {
-      if (method === 'lrp') return pass(plan, inputs, classIdx as ClassIndex, custom, layerSums);
+      if (method === 'lrp') return pass(plan, inputs, classIdx, custom, layerSums);
       // gradient methods: the class is chosen on the input itself ('max'), then every evaluation
       // point is explained for that class, starting from the one-hot output
-      const cls = classIdx === 'max' ? classOfInputs(plan, inputs) : classTensor(classIdx as number | number[], batch);
+      const cls = classIdx === 'max' ? classOfInputs(plan, inputs) : classTensor(classIdx, batch);
       const gradientOf = (xs: tf.Tensor[], c: tf.Tensor1D) => pass(plan, xs, c, 'one', false).relevance;
       const relevance = attributeWithGradients(method, inputs, cls, options, gradientOf);
       const score = tf.zeros([batch]) as tf.Tensor1D;
       return { relevance, classIdx: cls, score, outputSum: score, layers: null, inputCheck: null };
     });
     return inputCheck === null ? raw : { ...raw, relevance: maskNonFinite(raw.relevance, inputCheck), inputCheck };
-  }, (r) => [...r.relevance, r.classIdx, r.score, r.outputSum, ...(r.layers ?? []).flatMap((l) => [l.upper, l.lower]), ...(r.inputCheck === null ? [] : [r.inputCheck.flags])]);
+  }, rawTensors);
+}
+
+/** Rows `[first, first + n)` of a tensor whose first axis is the batch. */
+function rows(x: tf.Tensor, first: number, n: number): tf.Tensor {
+  // (on a 2-D view: contiguous rows, any rank on every backend)
+  return tf.tidy(() => tf.reshape(tf.slice(tf.reshape(x, [x.shape[0], x.size / x.shape[0]]), [first, 0], [n, -1]), [n, ...x.shape.slice(1)]));
+}
+
+/** The tensors concatenated along the batch axis (as 2-D views: any rank on every backend). */
+function concatRows(parts: readonly tf.Tensor[]): tf.Tensor {
+  if (parts.length === 1) return tf.clone(parts[0]);
+  return tf.tidy(() => {
+    const total = parts.reduce((n, p) => n + p.shape[0], 0);
+    const flat = parts.map((p) => tf.reshape(p, [p.shape[0], p.size / Math.max(1, p.shape[0])]));
+    return tf.reshape(tf.concat(flat, 0), [total, ...parts[0].shape.slice(1)]);
+  });
+}
+
+/**
+ * The options of one chunk: the per-sample tensors of the options (a batch-shaped
+ * `outputRelevance`, Integrated Gradients' batch-shaped baselines) cut to its rows. The cut
+ * tensors are pushed to `made` (the caller disposes them).
+ */
+function chunkOptions(plan: ModelPlan, options: ExplainOptions, inputs: readonly tf.Tensor[], first: number, n: number, made: tf.Tensor[]): ExplainOptions {
+  const batch = inputs[0].shape[0];
+  const cut = (t: tf.Tensor): tf.Tensor => {
+    const r = rows(tf.reshape(t, [batch, t.size / batch]), first, n);
+    made.push(r);
+    return r;
+  };
+  let chunk: ExplainOptions = options;
+  const custom = options.outputRelevance;
+  // a tensor with the batch axis (checkOutputRelevance: batch × outputSize): its rows follow the samples
+  if (custom instanceof tf.Tensor && custom.size === batch * plan.outputSize) chunk = { ...chunk, outputRelevance: cut(custom) };
+  if ((options.method ?? 'lrp') === 'integratedGradients') {
+    const base = options.baseline;
+    if (base !== undefined && base !== 'zero' && base !== 'blur') {
+      const list: readonly tf.Tensor[] = Array.isArray(base) ? base : [base as tf.Tensor];
+      chunk = { ...chunk, baseline: list.map((t, i) => (t.size === inputs[i].size ? cut(t) : t)) };
+    }
+    // the steps are summed in groups of ⌊maxBatch / batch⌋: the same groups per chunk, so that the
+    // float sums (and the number of passes per sample) are those of one pass
+    const steps = Math.max(1, Math.floor((options.maxBatch ?? 256) / batch));
+    chunk = { ...chunk, maxBatch: steps * n };
+  }
+  return chunk;
+}
+
+/**
+ * The batch in chunks of `size` samples (`options.batchSize`), each one pass, the results
+ * concatenated: the same numbers as one pass, with the memory of `size` samples (plus the
+ * results). Only tf ops: nothing is read from the device.
+ */
+function runChunked(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors, inputs: tf.Tensor[], classIdx: ClassIndex, layerSums: boolean, size: number): RawExplanation {
+  const batch = inputs[0].shape[0];
+  const parts: RawExplanation[] = [];
+  try {
+    for (let first = 0; first < batch; first += size) {
+      const n = Math.min(size, batch - first);
+      const made: tf.Tensor[] = [];
+      try {
+        const xs = inputs.map((x) => rows(x, first, n));
+        made.push(...xs);
+        const cls: ClassIndex = typeof classIdx === 'number' || classIdx === 'max' ? classIdx : classIdx.slice(first, first + n);
+        const part = runOnce(plan, chunkOptions(plan, options, inputs, first, n, made), store, xs, cls, layerSums);
+        parts.push(part);
+        const kept = new Set(rawTensors(part));
+        tf.dispose(made.filter((t) => !kept.has(t)));
+      } catch (e) {
+        tf.dispose(made);
+        throw e;
+      }
+    }
+    const join = (pick: (r: RawExplanation) => tf.Tensor): tf.Tensor => concatRows(parts.map(pick));
+    const first = parts[0];
+    // (kept, as one pass's results are: a caller's tf.tidy does not free them)
+    return tidyKeep((): RawExplanation => ({
+      relevance: first.relevance.map((_, i) => join((r) => r.relevance[i])),
+      classIdx: join((r) => r.classIdx) as tf.Tensor1D,
+      score: join((r) => r.score) as tf.Tensor1D,
+      outputSum: join((r) => r.outputSum) as tf.Tensor1D,
+      layers: first.layers === null ? null : first.layers.map((l, i) => ({ ...l, upper: join((r) => (r.layers ?? [])[i].upper) as tf.Tensor1D, lower: join((r) => (r.layers ?? [])[i].lower) as tf.Tensor1D })),
+      inputCheck: first.inputCheck === null ? null : { labels: first.inputCheck.labels, flags: join((r) => (r.inputCheck as InputFlags).flags) as tf.Tensor2D },
+    }), rawTensors);
+  } finally {
+    for (const part of parts) tf.dispose([...new Set(rawTensors(part))]);
+  }
 }
 
 /** The top class of each sample (a forward pass). */
@@ -183,6 +285,7 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
   let disposed = false;
   const live = () => {
     if (disposed) throw new LrpError('This explainer was disposed; create a new one with createExplainer(model, options).');
+    checkNotDisposed(model);
     return store;
   };
   return {

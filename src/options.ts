@@ -82,4 +82,13 @@ export interface ExplainOptions extends GradientMethodOptions {
    * flows into the relevance unreported.
    */
   readonly checkInput?: boolean;
+  /**
+   * Samples per forward and backward pass, like `model.predict`'s `batchSize`: a larger batch is
+   * explained in chunks of this many samples and the results are concatenated, with the same
+   * numbers as one pass, so that memory grows with `batchSize` (plus the returned relevance)
+   * rather than with the whole batch. Chunking adds no read from the device. A batch-shaped
+   * `outputRelevance` or Integrated Gradients `baseline` is cut the same way. SmoothGrad runs the
+   * whole batch at once (its noise is drawn per batch; `maxBatch` bounds its passes). Default 32.
+   */
+  readonly batchSize?: number;
 }

@@ -11,6 +11,7 @@ import { passDefinition } from '../rules/pass.js';
 import { firstLayerRuleNames, makeRule, RuleParameters, ruleNames, ruleParameterSpecs } from '../rules/registry.js';
 import type { Rule, RuleDefinition, RuleParameterSpec } from '../rules/types.js';
 import { canonize, CanonicalGraph } from './canonize.js';
+import { checkNotDisposed } from './checks.js';
 import { LrpArgumentError, LrpLayerError, LrpRuleError } from './errors.js';
 import type { GraphNode } from './graph.js';
 import type { LayerGroup } from './layers/group.js';
@@ -40,8 +41,11 @@ export interface ModelPlan {
   readonly outputSize: number;
 }
 
+/** Default of `options.batchSize`: samples per forward/backward pass, as `model.predict`'s. */
+export const DEFAULT_BATCH_SIZE = 32;
+
 /** The options that are not rule parameters (those come from the rule definitions). */
-const OTHER_OPTIONS: readonly string[] = ['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'composite', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput'];
+const OTHER_OPTIONS: readonly string[] = ['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'composite', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput', 'batchSize'];
 
 /** Every option name `planModel` accepts: the parameters of the registered rules and the others. */
 export function knownOptions(): string[] {
@@ -105,6 +109,10 @@ export function checkOptions(options: ExplainOptions): void {
   if (options.unknownLayers !== undefined && options.unknownLayers !== 'error' && options.unknownLayers !== 'gradient') {
     throw new LrpArgumentError('options.unknownLayers', `must be 'error' or 'gradient', got ${JSON.stringify(options.unknownLayers)}.`);
   }
+  const size = options.batchSize;
+  if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 1)) {
+    throw new LrpArgumentError('options.batchSize', `must be a positive integer (samples per forward/backward pass; default ${DEFAULT_BATCH_SIZE}), got ${JSON.stringify(size)}.`);
+  }
   const method = options.method ?? 'lrp';
   if (!METHODS.includes(method)) throw new LrpArgumentError('options.method', `unknown method ${JSON.stringify(method)}; expected one of ${METHODS.join(', ')}.`);
   if (method !== 'lrp') {
@@ -120,7 +128,8 @@ export function compositeFrom(options: ExplainOptions, params: RuleParameters): 
   const c = options.composite;
   if (c === undefined) return singleRuleComposite(ruleFrom(options.rule ?? 'epsilon', 'options.rule', params));
   if (typeof c === 'string') {
-    const factory = BUILTIN_COMPOSITES[c];
+    // (an own name only: 'constructor' or 'toString' are not composites)
+    const factory = Object.prototype.hasOwnProperty.call(BUILTIN_COMPOSITES, c) ? BUILTIN_COMPOSITES[c] : undefined;
     if (factory === undefined) throw new LrpRuleError(c, `Unknown composite '${c}'. Known composites: ${COMPOSITE_NAMES.join(', ')}. Or pass a composite object made with composite(name, entries).`);
     return factory(params);
   }
@@ -229,6 +238,7 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
   checkOptions(options);
   const params: RuleParameters = options;
   const graph0 = introspect(model);
+  checkNotDisposed(model);
   const output = options.output ?? 0;
   if (!Number.isInteger(output) || output < 0 || output >= graph0.outputs.length) {
     throw new LrpArgumentError('options.output', `must be an integer in [0, ${graph0.outputs.length - 1}] (the model has ${graph0.outputs.length} output${graph0.outputs.length === 1 ? '' : 's'}), got ${String(output)}.`);

@@ -193,3 +193,83 @@ describe('layers without a rule', () => {
     await expectError(() => explainWithConservation(model, x, 0), LrpLayerError, /ScaleLayer/);
   });
 });
+
+describe('issue #17: prototype names, integer inputs, disposed models', () => {
+  const x = uniform([2, 4], 3);
+  afterAll(() => x.dispose());
+
+  test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])("composite '%s' (an Object.prototype name) is an unknown composite", async (name) => {
+    const model = smallModel();
+    await expectError(() => explain(model, x, 0, { composite: name as 'epsilonPlus' }), LrpRuleError, new RegExp(`Unknown composite '${name}'`), /epsilonPlusFlat/);
+    await expectError(() => createExplainer(model, { composite: name as 'epsilonPlus' }), LrpRuleError, /Unknown composite/);
+    model.dispose();
+  });
+  test.each(['constructor', 'toString', '__proto__', 'valueOf'])("rule '%s' (an Object.prototype name) is an unknown rule, as option, firstLayer and in layerRules", async (name) => {
+    const model = smallModel();
+    await expectError(() => explain(model, x, 0, { rule: name as 'epsilon' }), LrpRuleError, new RegExp(`Unknown rule '${name}'`));
+    await expectError(() => explain(model, x, 0, { layerRules: { hidden: name as 'epsilon' } }), LrpRuleError, /Unknown rule/);
+    await expectError(() => explain(model, x, 0, { firstLayer: name as 'flat' }), LrpArgumentError, /options.firstLayer/);
+    model.dispose();
+  });
+  test('an int32 input to a float32 model names the input and the fix', async () => {
+    const model = smallModel();
+    const ints = tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8]], [2, 4], 'int32');
+    const e = await expectError(() => explain(model, ints, 0), LrpArgumentError, /is int32/, /model input '.*' is float32/, /tf\.cast\(x, 'float32'\)/);
+    expect((e as LrpArgumentError).argument).toBe('input');
+    const bools = tf.cast(ints, 'bool');
+    await expectError(() => createExplainer(model).explain(bools, 0), LrpArgumentError, /is bool/);
+    // the cast input explains
+    const r = explain(model, tf.cast(ints, 'float32'), 0) as tf.Tensor;
+    expect(r.shape).toEqual([2, 4]);
+    tf.dispose([ints, bools, r]);
+    model.dispose();
+  });
+  test('a multi-input model names the int32 input', async () => {
+    const a = tf.input({ shape: [4], name: 'a' });
+    const b = tf.input({ shape: [3], name: 'b' });
+    const out = tf.layers.dense({ units: 2 }).apply(tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: [a, b], outputs: out });
+    const xa = uniform([2, 4], 1);
+    const xb = tf.zeros([2, 3], 'int32');
+    const e = await expectError(() => explain(m, [xa, xb], 0), LrpArgumentError, /model input 'b'/);
+    expect((e as LrpArgumentError).argument).toBe('input[1]');
+    tf.dispose([xa, xb]);
+    m.dispose();
+  });
+  test('int32 token ids into an Embedding model are accepted', async () => {
+    const m = tf.sequential({ layers: [tf.layers.embedding({ inputDim: 10, outputDim: 3, inputLength: 5 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    randomizeWeights(m, 4);
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5], [0, 9, 8, 7, 6]], [2, 5], 'int32');
+    const before = tf.memory().numTensors;
+    const r = explain(m, ids, 'max') as tf.Tensor;
+    expect(r.shape).toEqual([2, 5]);
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    ids.dispose();
+    m.dispose();
+  });
+  test('a disposed model: explain, createExplainer, an explainer made before, explainWithConservation', async () => {
+    const model = smallModel();
+    const explainer = createExplainer(model);
+    model.dispose();
+    await expectError(() => explain(model, x, 0), LrpModelError, /was disposed/, /model\.dispose\(\)/);
+    await expectError(() => createExplainer(model), LrpModelError, /was disposed/);
+    await expectError(() => explainer.explain(x, 0), LrpModelError, /was disposed/);
+    await expectError(() => explainer.explainWithConservation(x, 0), LrpModelError, /was disposed/);
+    await expectError(() => explainWithConservation(model, x, 0), LrpModelError, /was disposed/);
+    explainer.dispose();
+  });
+  test('a model whose weights were disposed (a model sharing the layer was disposed) names the weight', async () => {
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 4, name: 'own' })] });
+    // what disposing another model that shares the layer does to its weights
+    m.layers[0].weights.forEach((w) => (w as unknown as { val: tf.Variable }).val.dispose());
+    await expectError(() => explain(m, x, 0), LrpModelError, /Weight 'own\/kernel/, /was disposed/);
+  });
+  test('options.batchSize must be a positive integer', async () => {
+    const model = smallModel();
+    for (const bad of [0, -1, 1.5, NaN, '4']) {
+      await expectError(() => explain(model, x, 0, { batchSize: bad as number }), LrpArgumentError, /options\.batchSize/, /positive integer/);
+    }
+    model.dispose();
+  });
+});

@@ -229,7 +229,9 @@ describe('loader errors', () => {
   });
   test('a file that is not a layers model', async () => {
     fs.writeFileSync(file(), JSON.stringify({ format: 'graph-model' }));
-    await expectLoadError(/has no 'modelTopology'/);
+    await expectLoadError(/has format 'graph-model'.*graph model/);
+    fs.writeFileSync(file(), JSON.stringify({ weightsManifest: [] }));
+    await expectLoadError(/has no 'modelTopology'.*graph model/);
   });
   test('an unknown layer class', async () => {
     const json = JSON.parse(fs.readFileSync(file(), 'utf8'));

@@ -4,13 +4,14 @@
  * checked before anything is read: no path may leave the model's folder, every shard must exist
  * and hold exactly the bytes its manifest promises.
  */
+import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { LrpLoadError } from '../errors.js';
 
 interface WeightGroup {
-  readonly paths: string[];
+  readonly paths: unknown[];
   readonly weights: tf.io.WeightsManifestEntry[];
 }
 
@@ -23,15 +24,62 @@ interface ModelJsonFile {
   readonly userDefinedMetadata?: Record<string, unknown>;
 }
 
-const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 };
+/** Bytes per element of each weight dtype (a Map: no prototype names such as `__proto__`). */
+const BYTES: ReadonlyMap<string, number> = new Map([
+  ['float32', 4],
+  ['int32', 4],
+  ['bool', 1],
+  ['uint8', 1],
+  ['uint16', 2],
+  ['float16', 2],
+  ['complex64', 8],
+]);
 
-/** Bytes one manifest entry occupies in the weight data. */
-function entryBytes(entry: tf.io.WeightsManifestEntry, file: string): number {
-  const count = entry.shape.reduce((a, b) => a * b, 1);
-  const dtype = entry.quantization?.dtype ?? entry.dtype;
-  const size = BYTES[dtype];
-  if (size === undefined) throw new LrpLoadError(file, `${file}: weight '${entry.name}' has dtype '${dtype}', which tfjs-lrp cannot size (supported: ${Object.keys(BYTES).join(', ')}).`);
-  return count * size;
+/** The largest file Node.js can hold in one ArrayBuffer (`buffer.constants.MAX_LENGTH`). */
+export const MAX_SHARD_BYTES: number = bufferConstants.MAX_LENGTH;
+
+/** Reads of one file go in pieces of at most this many bytes (`fs.readSync` takes at most 2 GiB − 1). */
+const READ_PIECE = 1 << 30;
+
+/** `JSON.stringify`, cut to `n` characters. */
+const show = (value: unknown, n = 80): string => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > n ? `${text.slice(0, n)}…` : text;
+};
+
+/**
+ * Checks one weightsManifest entry (name, shape, dtype, quantization) and returns the bytes it
+ * occupies in the weight data.
+ */
+function entryBytes(entry: unknown, where: string, file: string): number {
+  const fix = 'Re-export the model (model.save or tensorflowjs_converter).';
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw new LrpLoadError(file, `${file}: ${where} is ${show(entry)}; expected a weight entry { name, shape, dtype }. ${fix}`);
+  }
+  const e = entry as Record<string, unknown>;
+  if (typeof e.name !== 'string' || e.name === '') throw new LrpLoadError(file, `${file}: ${where} has name ${show(e.name)}; expected the weight's name. ${fix}`);
+  const label = `${where} ('${e.name}')`;
+  const shape = e.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+    throw new LrpLoadError(file, `${file}: ${label} has shape ${show(shape)}; expected a list of non-negative integers. ${fix}`);
+  }
+  const q = e.quantization;
+  if (q !== undefined && q !== null && (typeof q !== 'object' || Array.isArray(q))) throw new LrpLoadError(file, `${file}: ${label} has quantization ${show(q)}; expected { dtype, scale, min }. ${fix}`);
+  const quantized = q === undefined || q === null ? undefined : (q as Record<string, unknown>).dtype;
+  const dtype = quantized ?? e.dtype;
+  const size = typeof dtype === 'string' ? BYTES.get(dtype) : undefined;
+  if (size === undefined) {
+    throw new LrpLoadError(file, `${file}: ${label} has ${quantized !== undefined ? 'quantization ' : ''}dtype ${show(dtype)}, which tfjs-lrp cannot size (supported: ${[...BYTES.keys()].join(', ')}). ${fix}`);
+  }
+  if (quantized !== undefined && !['uint8', 'uint16', 'float16'].includes(quantized as string)) {
+    throw new LrpLoadError(file, `${file}: ${label} has quantization dtype ${show(quantized)}; expected uint8, uint16 or float16. ${fix}`);
+  }
+  return (shape as number[]).reduce((a, b) => a * b, 1) * size;
+}
+
+/** The graph-model hint (README, docs/layers.md: graph models are not supported). */
+function graphModelHint(file: string, why: string): string {
+  return `${file} ${why}: it is not a TF.js layers model. It looks like a graph model (tf.loadGraphModel, converter format 'graph-model'), which tfjs-lrp cannot explain: LRP needs the layers and their weights. Convert the Keras model as a layers model instead (tensorflowjs_converter --input_format keras --output_format tfjs_layers_model model.h5 <dir>, or model.save from TF.js), then load that folder.`;
 }
 
 function readJson(file: string): ModelJsonFile {
@@ -47,10 +95,154 @@ function readJson(file: string): ModelJsonFile {
   } catch (e) {
     throw new LrpLoadError(file, `${file} is not valid JSON (${(e as Error).message}). Re-export the model with the TF.js converter.`);
   }
-  if (json === null || typeof json !== 'object' || !('modelTopology' in json)) {
-    throw new LrpLoadError(file, `${file} has no 'modelTopology': it is not a TF.js layers model (a graph model from tf.loadGraphModel cannot be explained layer by layer).`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LrpLoadError(file, `${file} holds ${show(json, 40)}, not a model.json object. Pass the model's folder or its model.json.`);
+  const j = json as Record<string, unknown>;
+  if (j.format === 'graph-model') throw new LrpLoadError(file, graphModelHint(file, "has format 'graph-model'"));
+  if (!('modelTopology' in j)) throw new LrpLoadError(file, graphModelHint(file, "has no 'modelTopology'"));
+  let topology = j.modelTopology as Record<string, unknown> | null;
+  if (topology !== null && typeof topology === 'object' && topology.model_config !== undefined && topology.model_config !== null) topology = topology.model_config as Record<string, unknown> | null;
+  if (topology === null || typeof topology !== 'object' || typeof topology.class_name !== 'string') {
+    throw new LrpLoadError(file, graphModelHint(file, "has a 'modelTopology' without a Keras 'class_name'"));
   }
+  if (topology.config === null || typeof topology.config !== 'object') {
+    throw new LrpLoadError(file, `${file}: the model '${topology.class_name}' has no 'config' (got ${show(topology.config, 40)}), so its layers are unknown. Re-export the model (model.save or tensorflowjs_converter).`);
+  }
+  validateTopology(topology, file);
   return json as ModelJsonFile;
+}
+
+/** One inbound reference of a layer call: `[layerName, nodeIndex, tensorIndex, kwargs?]`. */
+type Inbound = readonly [string, number, number];
+
+/** Keras classes whose config is a model (they hold `layers`). */
+const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+
+/**
+ * Checks the Keras topology of a model.json (and of every nested model) before tfjs builds it:
+ * tfjs's `Container.fromConfig` re-queues a layer call until its inputs exist and so loops
+ * forever on an inbound layer that does not exist, a node index no call creates, or a cycle.
+ * This replays tfjs's queue on the names alone and reports the first call that can never run.
+ *
+ * @throws {LrpLoadError} naming the layer and the bad reference
+ */
+export function validateTopology(topology: Readonly<Record<string, unknown>>, file: string, scope = ''): void {
+  const className = topology.class_name;
+  const config = topology.config;
+  const layers = Array.isArray(config) ? config : config !== null && typeof config === 'object' ? (config as Record<string, unknown>).layers : undefined;
+  const where = scope === '' ? file : `${file}, nested model '${scope}'`;
+  if (!Array.isArray(layers)) {
+    throw new LrpLoadError(file, `${where}: the ${String(className)} config has no 'layers' list. Re-export the model.`);
+  }
+  for (const [i, layer] of layers.entries()) {
+    const l = layer as Record<string, unknown> | null;
+    if (l === null || typeof l !== 'object' || typeof l.class_name !== 'string') {
+      throw new LrpLoadError(file, `${where}: layer ${i} is ${show(layer)}; expected { class_name, config, … }. Re-export the model.`);
+    }
+    if (MODEL_CLASSES.has(l.class_name) || (l.config !== null && typeof l.config === 'object' && Array.isArray((l.config as Record<string, unknown>).layers))) {
+      const name = typeof l.name === 'string' ? l.name : String((l.config as Record<string, unknown> | null)?.name ?? i);
+      validateTopology(l, file, scope === '' ? name : `${scope}/${name}`);
+    }
+  }
+  if (className === 'Sequential' || Array.isArray(config)) return; // a chain: no references to check
+  validateFunctional(layers as Array<Record<string, unknown>>, config as Record<string, unknown>, where, file);
+}
+
+/** Parses one `[name, node, tensor, kwargs?]` reference, or throws naming where it is. */
+function inboundOf(value: unknown, what: string, where: string, file: string): Inbound {
+  if (!Array.isArray(value) || value.length < 3 || value.length > 4 || typeof value[0] !== 'string' || !Number.isInteger(value[1]) || value[1] < 0 || !Number.isInteger(value[2]) || value[2] < 0) {
+    throw new LrpLoadError(file, `${where}: ${what} is ${show(value)}; expected [layerName, nodeIndex, tensorIndex, kwargs] (the Keras 2 / TF.js layers format). Re-export the model.`);
+  }
+  return [value[0], value[1], value[2]];
+}
+
+/** The functional part of {@link validateTopology}: references, node indices and cycles. */
+function validateFunctional(layers: ReadonlyArray<Record<string, unknown>>, config: Readonly<Record<string, unknown>>, where: string, file: string): void {
+  const names = new Map<string, number>();
+  const calls: Inbound[][][] = [];
+  // a layer's nodes before any call: an InputLayer and a (built) nested model make one themselves
+  const nodes: number[] = [];
+  for (const [i, l] of layers.entries()) {
+    if (typeof l.name !== 'string' || l.name === '') throw new LrpLoadError(file, `${where}: layer ${i} (${String(l.class_name)}) has no name; a functional model refers to its layers by name. Re-export the model.`);
+    if (names.has(l.name)) throw new LrpLoadError(file, `${where}: two layers are named '${l.name}' (layers ${names.get(l.name)} and ${i}); layer names must be unique. Re-export the model.`);
+    names.set(l.name, i);
+    const inbound = l.inbound_nodes ?? [];
+    if (!Array.isArray(inbound)) throw new LrpLoadError(file, `${where}: layer '${l.name}' has inbound_nodes ${show(inbound)}; expected a list of calls. Re-export the model.`);
+    calls.push(
+      inbound.map((call, k) => {
+        if (!Array.isArray(call)) throw new LrpLoadError(file, `${where}: layer '${l.name}' has inbound_nodes[${k}] = ${show(call)}; expected a list of [layerName, nodeIndex, tensorIndex, kwargs] (the Keras 2 / TF.js layers format; Keras 3 files are not read by tfjs 4). Re-export the model.`);
+        return call.map((ref, r) => inboundOf(ref, `inbound_nodes[${k}][${r}] of layer '${l.name}'`, where, file));
+      }),
+    );
+    nodes.push(l.class_name === 'InputLayer' || MODEL_CLASSES.has(l.class_name as string) ? 1 : 0);
+  }
+  const nameOf = (i: number): string => layers[i].name as string;
+  // every reference names a layer of this model
+  calls.forEach((list, i) =>
+    list.forEach((call) =>
+      call.forEach(([name]) => {
+        if (!names.has(name)) throw new LrpLoadError(file, `${where}: layer '${nameOf(i)}' takes its input from layer '${name}', which is not in the model (its layers: ${[...names.keys()].slice(0, 12).join(', ')}${names.size > 12 ? ', …' : ''}). Fix the inbound_nodes of '${nameOf(i)}' or re-export the model.`);
+      }),
+    ),
+  );
+  // replay tfjs's queue (Container.fromConfig): a call runs once every input node exists
+  let pending = calls.map((list) => [...list]);
+  for (;;) {
+    let progress = false;
+    let left = 0;
+    pending = pending.map((list, i) => {
+      const waiting: Inbound[][] = [];
+      for (const call of list) {
+        if (call.every(([name, node]) => nodes[names.get(name) as number] > node)) {
+          if (call.length > 0) nodes[i] += 1;
+          progress = true;
+        } else waiting.push(call);
+      }
+      left += waiting.length;
+      return waiting;
+    });
+    if (left === 0) break;
+    if (!progress) throw stuck(pending, nodes, names, nameOf, where, file);
+  }
+  // input_layers and output_layers name existing nodes
+  for (const key of ['input_layers', 'output_layers'] as const) {
+    const refs = config[key];
+    if (!Array.isArray(refs) || refs.length === 0) throw new LrpLoadError(file, `${where}: '${key}' is ${show(refs)}; a functional model lists its ${key === 'input_layers' ? 'inputs' : 'outputs'} as [[layerName, nodeIndex, tensorIndex], …]. Re-export the model.`);
+    refs.forEach((ref, r) => {
+      const [name, node] = inboundOf(ref, `${key}[${r}]`, where, file);
+      const i = names.get(name);
+      if (i === undefined) throw new LrpLoadError(file, `${where}: ${key}[${r}] names layer '${name}', which is not in the model. Fix '${key}' or re-export the model.`);
+      if (node >= nodes[i]) throw new LrpLoadError(file, `${where}: ${key}[${r}] names node ${node} of layer '${name}', which has ${nodes[i]} node${nodes[i] === 1 ? '' : 's'}. Fix '${key}' or re-export the model.`);
+    });
+  }
+}
+
+/** The error for calls that can never run: a node index no call creates, or a cycle. */
+function stuck(pending: Inbound[][][], nodes: number[], names: ReadonlyMap<string, number>, nameOf: (i: number) => string, where: string, file: string): LrpLoadError {
+  // a node index beyond what the layer's own calls can ever create
+  for (const [i, list] of pending.entries()) {
+    for (const call of list) {
+      for (const [name, node] of call) {
+        const j = names.get(name) as number;
+        if (node >= nodes[j] + pending[j].length) {
+          return new LrpLoadError(file, `${where}: layer '${nameOf(i)}' takes node ${node} of layer '${name}', which has only ${nodes[j] + pending[j].length} node${nodes[j] + pending[j].length === 1 ? '' : 's'} (calls). Fix the inbound_nodes of '${nameOf(i)}' or re-export the model.`);
+        }
+      }
+    }
+  }
+  // otherwise the waiting calls wait on each other: follow "waits on" until a layer repeats
+  const waitsOn = (i: number): number => {
+    const call = pending[i][0];
+    const [name] = call.find(([n, node]) => nodes[names.get(n) as number] <= node) as Inbound;
+    return names.get(name) as number;
+  };
+  const path: number[] = [];
+  let i = pending.findIndex((list) => list.length > 0);
+  while (!path.includes(i)) {
+    path.push(i);
+    i = waitsOn(i);
+  }
+  const cycle = [...path.slice(path.indexOf(i)), i].map((k) => `'${nameOf(k)}'`);
+  return new LrpLoadError(file, `${where}: the layers ${cycle.join(' → ')} form a cycle (each takes its input from the next), so the model cannot be built. Fix their inbound_nodes or re-export the model.`);
 }
 
 /** Resolves a manifest path inside `dir`, refusing anything that leaves it. */
@@ -87,12 +279,38 @@ async function tryTfjsNode(): Promise<{ io: { fileSystem(p: string): tf.io.IOHan
 }
 
 /**
+ * Reads one weight file into its own ArrayBuffer (one copy: no Buffer in between, no
+ * concatenation), in pieces that `fs.readSync` accepts.
+ */
+function readShard(file: string, size: number): ArrayBuffer {
+  const data = new ArrayBuffer(size);
+  const bytes = new Uint8Array(data);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let done = 0;
+    while (done < size) {
+      const n = fs.readSync(fd, bytes, done, Math.min(READ_PIECE, size - done), done);
+      if (n === 0) throw new LrpLoadError(file, `Weight file ${file} ended after ${done} of ${size} bytes while it was read (changed on disk?). Re-copy the model.`);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return data;
+}
+
+/**
  * Loads a TF.js layers model from a folder (containing model.json) or a model.json path.
  * Handles old converters' files (no `format`, Keras config only), several weight groups and
- * shards, and uint8/uint16/float16-quantized weights.
+ * shards, and uint8/uint16/float16-quantized weights. Everything is checked before tfjs builds
+ * the model: the topology (every inbound layer and node exists, no cycle, in nested models too:
+ * tfjs itself would loop forever), the weight manifest (names, shapes, dtypes), the weight
+ * paths, and the shard sizes. Each shard is read once into its own buffer.
  *
- * @throws {LrpLoadError} for unreadable or malformed JSON, weight paths outside the folder,
- *   missing shards and shards shorter or longer than their manifest says.
+ * @throws {LrpLoadError} for unreadable or malformed JSON, a graph model, a broken topology
+ *   (naming the layer and the bad reference), a malformed manifest entry, weight paths outside
+ *   the folder, missing shards, shards shorter or longer than their manifest says, and a shard
+ *   larger than one buffer can hold.
  */
 export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
   if (typeof modelPath !== 'string' || modelPath === '') throw new LrpLoadError(String(modelPath), `loadModel(path): expected a folder or a model.json path, got ${JSON.stringify(modelPath)}.`);
@@ -105,31 +323,45 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
   const groups = json.weightsManifest ?? [];
   if (!Array.isArray(groups)) throw new LrpLoadError(modelFile, `${modelFile}: 'weightsManifest' must be a list of weight groups.`);
 
-  const buffers: Buffer[] = [];
-  for (const group of groups) {
+  const shards: Array<{ file: string; size: number }> = [];
+  for (const [g, group] of groups.entries()) {
     if (group === null || typeof group !== 'object' || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new LrpLoadError(modelFile, `${modelFile}: every weightsManifest group needs 'paths' and 'weights' lists; got ${JSON.stringify(group).slice(0, 120)}.`);
     }
     const files = group.paths.map((p) => safeWeightPath(dir, realDir, p, modelFile));
-    const expected = group.weights.reduce((n, w) => n + entryBytes(w, modelFile), 0);
+    const expected = group.weights.reduce((n, w, i) => n + entryBytes(w, `weightsManifest[${g}].weights[${i}]`, modelFile), 0);
     const sizes = files.map((f) => fs.statSync(f).size);
     const actual = sizes.reduce((a, b) => a + b, 0);
     if (actual !== expected) {
       const listing = files.map((f, i) => `${path.basename(f)} (${sizes[i]} bytes)`).join(', ');
       throw new LrpLoadError(files[files.length - 1], `Weight files ${listing} hold ${actual} bytes, but ${modelFile} describes ${expected} bytes for them (${group.weights.map((w) => w.name).slice(0, 3).join(', ')}${group.weights.length > 3 ? ', …' : ''}). A shard is ${actual < expected ? 'truncated' : 'too long'}: re-copy or re-export the model.`);
     }
-    for (const f of files) buffers.push(fs.readFileSync(f));
+    files.forEach((file, i) => {
+      if (sizes[i] > MAX_SHARD_BYTES) {
+        throw new LrpLoadError(file, `Weight file ${file} is ${sizes[i]} bytes, more than Node.js can hold in one buffer (${MAX_SHARD_BYTES} bytes). Re-save the model with smaller shards, e.g. tensorflowjs_converter --weight_shard_size_bytes 4194304 (4 MB shards, the converter's default), then load that folder.`);
+      }
+      shards.push({ file, size: sizes[i] });
+    });
   }
 
-  const node = await tryTfjsNode();
+  // tfjs-node's file handler reads each shard with one readFile (2 GiB at most): ours beyond that
+  const node = shards.some((s) => s.size >= 2 ** 31 - 1) ? null : await tryTfjsNode();
   // A model that fails half-way through deserialization leaves the variables of the layers built
   // so far registered: dispose those on failure so that a failed load leaks nothing.
   const registered = (): Record<string, tf.Variable> => (tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> }).registeredVariables;
   const existing = new Set(Object.keys(registered()));
   try {
     if (node !== null) return await tf.loadLayersModel(node.io.fileSystem(modelFile));
-    const all = Buffer.concat(buffers);
-    const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+    // one ArrayBuffer per shard, handed to tfjs as a list (it reads weights across them)
+    const weightData: ArrayBuffer[] = [];
+    for (const s of shards) {
+      try {
+        weightData.push(readShard(s.file, s.size));
+      } catch (e) {
+        if (e instanceof LrpLoadError) throw e;
+        throw new LrpLoadError(s.file, `Cannot read weight file ${s.file} (${s.size} bytes): ${(e as Error).message}. ${e instanceof RangeError ? 'Not enough memory for it: re-save the model with smaller shards (tensorflowjs_converter --weight_shard_size_bytes 4194304) or free memory.' : 'Check the file and its permissions.'}`);
+      }
+    }
     return await tf.loadLayersModel(
       tf.io.fromMemory({
         modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
@@ -149,6 +381,7 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
     if (unknown !== null) {
       throw new LrpLoadError(modelFile, `${modelFile} uses the ${unknown[1]} class '${unknown[2]}', which tfjs-layers does not know. Define it in JavaScript and register it with tf.serialization.registerClass before loading (and give it a rule with registerLayerRule('${unknown[2]}', rule)).`);
     }
+    if (/Improper config format/.test(message)) throw new LrpLoadError(modelFile, graphModelHint(modelFile, 'could not be read as a Keras model config'));
     throw new LrpLoadError(modelFile, `Could not build the model from ${modelFile}: ${message}`);
   }
 }

@@ -54,6 +54,8 @@ export interface ItemFailure {
   readonly index: number;
   readonly id: string;
   readonly reason: string;
+  /** sha1 (hex) of the bytes the item was read from, when it was read from a file (see `contentHashes`). */
+  readonly contentHash?: string;
 }
 
 /** Conservation numbers per item of a batch. */
@@ -77,6 +79,11 @@ export interface ExplainedBatch {
   readonly ids: string[];
   /** Per item: 'image' (from an image file) or 'array'. */
   readonly kinds: ItemKind[];
+  /**
+   * Per item: sha1 (hex) of the bytes it was read from (an image file, an `.npy` row, a JSON
+   * line), or undefined for items of a user source. Present for batches of files (the CLI).
+   */
+  readonly contentHashes?: Array<string | undefined>;
   /** The item shape (without the batch axis). */
   readonly shape: number[];
   /** The inputs, `n × size` float32, with `keepInputs`. */
@@ -166,6 +173,9 @@ function prepare(model: tf.LayersModel, options: ExplainDatasetOptions): Prepare
   }
 }
 
+/** Items in the batch of zeros each worker explains once before the first real batch. */
+const WARMUP_ITEMS = 1;
+
 /** A block of refs: one batch's worth of items. */
 interface Block {
   readonly batchIndex: number;
@@ -192,6 +202,7 @@ interface LoadedBlock {
   readonly job: BatchJob | null;
   readonly ids: string[];
   readonly kinds: ItemKind[];
+  readonly contentHashes?: Array<string | undefined>;
   readonly inputs?: Float32Array;
   readonly errors: ItemFailure[];
 }
@@ -207,7 +218,8 @@ async function loadBlock(block: Block, p: Prepared, keepInputs: boolean): Promis
         checkItem(data, p.size, ref.id);
         return { ref, data };
       } catch (e) {
-        errors.push({ index: ref.index, id: ref.id, reason: e instanceof ItemError ? e.message : `${ref.id}: ${(e as Error).message}` });
+        const reason = e instanceof ItemError ? e.message : `${ref.id}: ${(e as Error).message}`;
+        errors.push({ index: ref.index, id: ref.id, reason, ...(ref.contentHash !== undefined ? { contentHash: ref.contentHash } : {}) });
         return null;
       }
     }),
@@ -224,7 +236,8 @@ async function loadBlock(block: Block, p: Prepared, keepInputs: boolean): Promis
     data,
     classes: ok.map((x) => (typeof x.ref.classIdx === 'number' ? x.ref.classIdx : p.defaultClass)),
   };
-  return { job, ids: ok.map((x) => x.ref.id), kinds: ok.map((x) => x.ref.kind), inputs: keepInputs ? Float32Array.from(data) : undefined, errors };
+  const hashes = ok.map((x) => x.ref.contentHash);
+  return { job, ids: ok.map((x) => x.ref.id), kinds: ok.map((x) => x.ref.kind), ...(hashes.some((h) => h !== undefined) ? { contentHashes: hashes } : {}), inputs: keepInputs ? Float32Array.from(data) : undefined, errors };
 }
 
 function emptyBatch(batchIndex: number, shape: number[], errors: ItemFailure[]): ExplainedBatch {
@@ -243,7 +256,9 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
   let chain: Promise<unknown> = Promise.resolve();
   try {
     if (p.workers > 1 || options.workerThreads === true) {
-      pool = await WorkerPool.start(p.workers, await modelArtifacts(model), options.backend ?? tf.getBackend(), portableOptions(explainOptionsOf(options)), [p.batchSize, ...p.shape]);
+      // warm-up: one item (compiles kernels, builds weight-derived tensors); a full batch of zeros
+      // would cost a batch's memory in every worker before any item is read
+      pool = await WorkerPool.start(p.workers, await modelArtifacts(model), options.backend ?? tf.getBackend(), portableOptions(explainOptionsOf(options)), [Math.min(p.batchSize, WARMUP_ITEMS), ...p.shape]);
     }
     const skip = options.skip;
     const selected = (b: number) => (p.shard === null || b % p.shard.count === p.shard.index) && (skip === undefined || !skip(b));
@@ -271,6 +286,7 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
           indices,
           ids: l.ids,
           kinds: l.kinds,
+          ...(l.contentHashes !== undefined ? { contentHashes: l.contentHashes } : {}),
           shape: p.shape,
           inputs: l.inputs,
           classIdx: r.classIdx,

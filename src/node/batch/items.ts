@@ -4,12 +4,13 @@
  * the rest without reading them). Sources: any (async) iterable, a `tf.data.Dataset`, or files
  * (`.npy` rows, JSON lines, images through a reader given by the caller).
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as readline from 'readline';
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../../errors.js';
 import type { InputFile } from './glob.js';
-import { NpyFile, parseNpyHeader } from './npy.js';
+import { NpyFile } from './npy.js';
 import { isFloat32Array } from './typed.js';
 
 /** Nested arrays of numbers (one JSON-lines item, or a plain-array source item). */
@@ -55,6 +56,28 @@ export interface ItemRef {
   readonly classIdx?: number | ItemError;
   /** Reads the input (float32, the model's input size); throws for a bad item. */
   load(): Promise<Float32Array> | Float32Array;
+  /**
+   * A hash of the bytes the item was read from (sha1, hex): the image file's bytes, the `.npy`
+   * row's bytes, the JSON line's text. Set by `load()` for file items (also when the bytes then
+   * fail to decode); undefined for items of a user source and before `load()`.
+   */
+  contentHash?: string;
+}
+
+/** sha1 (hex) of bytes or text: the cheap per-item content hash of {@link ItemRef.contentHash}. */
+export function contentHashOf(bytes: Uint8Array | string): string {
+  return createHash('sha1').update(bytes).digest('hex');
+}
+
+/** sha1 (hex) of a file's bytes, streamed. */
+function hashFile(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha1');
+    fs.createReadStream(file)
+      .on('data', (chunk) => h.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
 }
 
 /** The values of a nested array, flattened; throws ItemError for a non-number. */
@@ -151,22 +174,75 @@ export function fileKind(file: string): 'npy' | 'jsonl' | 'image' | 'other' {
   return 'other';
 }
 
+/** The input files a run reads, for messages. */
+export const SUPPORTED_INPUTS = 'images (.png, .jpg, .jpeg, .webp, .gif, .tif, .tiff), arrays (.npy: one item per row) and JSON lines (.jsonl, .ndjson: one array per line)';
+
+/** Whether a JSON-lines file has a non-blank line (reads only up to the first one). */
+function hasNonBlankLine(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) return false;
+      if (/\S/.test(buf.toString('utf8', 0, n))) return true;
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Checks that input files hold at least one item (to explain, or to report as failed): some
+ * file is an image or array file, and not every array file is empty. Cheap: an image ends the
+ * check, an .npy file costs its header, a JSON-lines file is read up to its first non-blank line.
+ *
+ * @param files the resolved input files
+ * @param inputs the input arguments as given (named in the error)
+ * @throws {LrpArgumentError} (argument `--input`) naming the inputs, what they hold and the
+ *   supported files, when there is nothing to explain
+ */
+export function checkInputsHoldItems(files: readonly InputFile[], inputs: readonly string[]): void {
+  const given = inputs.map((p) => `'${p}'`).join(', ');
+  const supported = files.filter((f) => fileKind(f.file) !== 'other');
+  if (supported.length === 0) {
+    const examples = files.slice(0, 3).map((f) => f.id).join(', ');
+    const what = files.length === 1 ? `1 file (${examples}), not an image or array file` : `${files.length} files (${examples}${files.length > 3 ? ', …' : ''}), none of them an image or array file`;
+    throw new LrpArgumentError('--input', `${given} hold${inputs.length === 1 ? 's' : ''} ${what}: nothing to explain. Supported: ${SUPPORTED_INPUTS}.`);
+  }
+  const empty: string[] = [];
+  for (const f of supported) {
+    const kind = fileKind(f.file);
+    if (kind === 'image') return;
+    try {
+      if (kind === 'npy') {
+        const npy = new NpyFile(f.file);
+        npy.close();
+        if (npy.rows > 0) return;
+        empty.push(`${f.id}: 0 rows`);
+      } else {
+        if (hasNonBlankLine(f.file)) return;
+        empty.push(`${f.id}: no line`);
+      }
+    } catch {
+      return; // unreadable: one failing item, reported with its reason
+    }
+  }
+  throw new LrpArgumentError('--input', `${given} hold${inputs.length === 1 ? 's' : ''} no item: nothing to explain (${empty.slice(0, 3).join(', ')}${empty.length > 3 ? ', …' : ''}). Supported: ${SUPPORTED_INPUTS}.`);
+}
+
 /** How many items a file holds (1 for images and other files; rows for .npy; lines for JSON lines). */
 export async function countItems(file: string): Promise<number> {
   const kind = fileKind(file);
   if (kind === 'npy') {
     try {
-      const fd = fs.openSync(file, 'r');
-      try {
-        const head = Buffer.alloc(4096);
-        const n = fs.readSync(fd, head, 0, head.length, 0);
-        const h = parseNpyHeader(head.subarray(0, n), file);
-        return h.shape.length === 0 ? 1 : h.shape[0];
-      } finally {
-        fs.closeSync(fd);
-      }
+      // the header is checked against the file size here, before the count is used for anything
+      const npy = new NpyFile(file);
+      npy.close();
+      return npy.rows;
     } catch {
-      return 1; // unreadable: one failing item
+      return 1; // unreadable or inconsistent: one failing item (refsFromFiles gives the reason)
     }
   }
   if (kind === 'jsonl') {
@@ -225,7 +301,7 @@ export async function* refsFromFiles(files: readonly InputFile[], options: FileR
       for (let r = 0; r < npy.rows; r++) {
         const k = index++;
         const id = `${f.id}#${r}`;
-        yield {
+        const ref: ItemRef = {
           index: k,
           id,
           kind: 'array',
@@ -233,12 +309,15 @@ export async function* refsFromFiles(files: readonly InputFile[], options: FileR
           load: () => {
             const file = new NpyFile(f.file);
             try {
-              return checkSize(file.row(r), id);
+              const bytes = file.rawRow(r);
+              ref.contentHash = contentHashOf(bytes);
+              return checkSize(file.decodeRow(bytes), id);
             } finally {
               file.close();
             }
           },
         };
+        yield ref;
       }
     } else if (kind === 'jsonl') {
       let r = 0;
@@ -254,12 +333,13 @@ export async function* refsFromFiles(files: readonly InputFile[], options: FileR
       for await (const line of lines) {
         const k = index++;
         const id = `${f.id}#${r++}`;
-        yield {
+        const ref: ItemRef = {
           index: k,
           id,
           kind: 'array',
           classIdx: cls(id, k),
           load: () => {
+            ref.contentHash = contentHashOf(line);
             let value: unknown;
             try {
               value = JSON.parse(line);
@@ -270,26 +350,38 @@ export async function* refsFromFiles(files: readonly InputFile[], options: FileR
             return checkSize(flattenNumbers(value, id), id);
           },
         };
+        yield ref;
       }
     } else if (kind === 'image') {
       const k = index++;
       const loader = options.loadImage;
-      yield {
+      const ref: ItemRef = {
         index: k,
         id: f.id,
         kind: 'image',
         classIdx: cls(f.id, k),
         load: async () => {
           if (loader === undefined) throw new ItemError(`${f.id}: an image, but the model input is not an image of 1 or 3 channels ([H, W, C] or [H, W]); pass arrays (.npy, .jsonl) instead.`);
+          // hashed while the decoder reads the same bytes (streamed: memory stays bounded); a
+          // file that cannot be read fails in the decoder, with its message, as before
+          const hashing = hashFile(f.file).then(
+            (h) => {
+              ref.contentHash = h;
+            },
+            () => undefined,
+          );
           try {
             return checkSize(await loader(f.file), f.id);
           } catch (e) {
             if (e instanceof ItemError) throw e;
             // the id, not the absolute path: reports are the same on every machine
             throw new ItemError((e as Error).message.split(f.file).join(f.id));
+          } finally {
+            await hashing;
           }
         },
       };
+      yield ref;
     } else {
       const k = index++;
       const err = new ItemError(`${f.id}: not an image or array file (expected .png, .jpg, .jpeg, .webp, .gif, .tif, .npy or .jsonl).`);

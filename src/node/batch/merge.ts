@@ -12,6 +12,7 @@ import type { ItemFailure } from './explainDataset.js';
 import { RunState, type RunManifest } from './manifest.js';
 import { writeFinalOutputs, type SummaryRow } from './outputs.js';
 import { writeFileAtomicSync } from './atomic.js';
+import { OutputLock } from './lock.js';
 
 /** What a merge did. */
 export interface MergeResult {
@@ -39,6 +40,7 @@ function copyTree(from: string, to: string): void {
  *
  * @throws {LrpArgumentError} (argument `<dirs>`) when a folder is not a finished shard, the
  *   shards come from different runs, or shards are missing or repeated
+ * @throws {LrpLockError} (`--out`) when another run or merge is writing into `out`
  */
 export async function mergeRuns(dirs: readonly string[], out: string, options: { copy?: boolean } = {}): Promise<MergeResult> {
   const manifests: Array<{ dir: string; m: RunManifest }> = [];
@@ -65,6 +67,17 @@ export async function mergeRuns(dirs: readonly string[], out: string, options: {
   const resolvedOut = path.resolve(out);
   if (manifests.some(({ dir }) => path.resolve(dir) === resolvedOut)) throw new LrpArgumentError('--out', 'must not be one of the shard folders.');
 
+  // one writer per output folder (two merges, or a merge and a run, into one --out would mix)
+  const lock = OutputLock.acquire(out, 'tfjs-lrp merge');
+  try {
+    return await mergeInto(manifests, out, options, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function mergeInto(manifests: Array<{ dir: string; m: RunManifest }>, out: string, options: { copy?: boolean }, lock: OutputLock): Promise<MergeResult> {
+  const first = manifests[0].m;
   const rows: SummaryRow[] = [];
   const errors: ItemFailure[] = [];
   let agg: RelevanceAggregator | null = null;
@@ -85,6 +98,7 @@ export async function mergeRuns(dirs: readonly string[], out: string, options: {
   const used = String(first.settings.backend ?? 'cpu');
   await selectBackend((['tensorflow', 'wasm', 'cpu'].includes(used) ? used : 'cpu') as BackendChoice).catch(() => selectBackend('cpu'));
   fs.mkdirSync(out, { recursive: true });
+  lock.verify();
   await writeFinalOutputs(rows, errors, agg, { out, draw: first.draw, classNames: first.classNames });
   writeFileAtomicSync(path.join(out, 'merge.json'), JSON.stringify({ shards: manifests.map(({ dir, m }) => ({ dir, shard: m.shard })), explained: rows.length, failed: errors.length, merged: new Date().toISOString() }, null, 1) + '\n');
   return { shards: manifests.length, explained: rows.length, failed: errors.length };

@@ -11,11 +11,16 @@
  *                                mean.png, mean_abs.png
  *
  * `<item>` is the input path relative to the inputs' common folder without its extension; rows of
- * an `.npy` or JSON-lines file are `<file>/<row>`.
+ * an `.npy` or JSON-lines file are `<file>/<row>`. Names never collide (see {@link outputStems}):
+ * files whose names would be equal keep their extension (`a_png`, then the whole id), and the
+ * rows of `a.npy` become `a.npy/<row>` when an image `a/<digits>.png` would take `a/<row>`.
+ * Pictures are at most {@link MAX_PICTURE_SIDE} pixels a side, enlarged at most {@link MAX_UPSCALE}
+ * times ({@link checkPictureSize}).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { LrpArgumentError } from '../../errors.js';
 import { heatmap } from '../../heatmap/heatmap.js';
 import { overlay, upscale } from '../../heatmap/overlay.js';
 import type { ColormapName } from '../../heatmap/colormaps.js';
@@ -81,18 +86,104 @@ export function isImageShape(shape: readonly number[]): boolean {
   return shape.length === 2 || shape.length === 3;
 }
 
-/** Output names for input files: the id without extension; ids that collide keep it (`a_png`). */
+/**
+ * Output names (stems, without extension) for input files, never two the same: the id without
+ * its extension (`sub/cat.png` → `sub/cat`); ids whose stems would be equal keep the extension as
+ * `_ext` (`a.png`, `a.jpg` → `a_png`, `a_jpg`), and if that still collides, the whole id. An array
+ * file's stem is the folder of its rows' files (`x.npy` → `x/0`, `x/1`, …); when another file's
+ * stem is `x/<digits>` (an image `x/0.png`), the rows use the whole id instead (`x.npy/0`), which
+ * no other input can take (`x.npy` is a file, not a folder). The names depend on the whole input
+ * list only, so every shard and every resumed run of it uses the same names.
+ *
+ * Names are compared as given (case-sensitively): on a case-insensitive output file system, inputs
+ * whose paths differ in case alone (`A.png`, `a.png`, possible on Linux) would share files.
+ *
+ * @throws {LrpArgumentError} (argument `--input`) if two inputs would still write the same files
+ *   (a safety net: the rules above leave none)
+ */
 export function outputStems(files: readonly InputFile[]): Map<string, string> {
   const strip = (id: string) => id.replace(/\.[^./]*$/, '');
   const counts = new Map<string, number>();
   for (const f of files) counts.set(strip(f.id), (counts.get(strip(f.id)) ?? 0) + 1);
-  return new Map(files.map((f) => {
+  const names = files.map((f) => {
     const s = strip(f.id);
-    return [f.id, (counts.get(s) as number) > 1 ? f.id.replace(/\.([^./]*)$/, '_$1') : s];
-  }));
+    return (counts.get(s) as number) > 1 ? f.id.replace(/\.([^./]*)$/, '_$1') : s;
+  });
+  const isRows = files.map((f) => fileKind(f.id) === 'npy' || fileKind(f.id) === 'jsonl');
+  // each change turns a name into its (unique) id, so this ends after at most files.length rounds
+  for (let changed = true; changed; ) {
+    changed = false;
+    const byName = new Map<string, number[]>();
+    names.forEach((n, k) => {
+      const group = byName.get(n);
+      if (group === undefined) byName.set(n, [k]);
+      else group.push(k);
+    });
+    for (const group of byName.values()) {
+      if (group.length < 2) continue;
+      for (const k of group) {
+        if (names[k] === files[k].id) continue;
+        names[k] = files[k].id;
+        changed = true;
+      }
+    }
+    const rowFolders = new Map<string, number>();
+    names.forEach((n, k) => {
+      if (isRows[k]) rowFolders.set(n, k);
+    });
+    names.forEach((n, k) => {
+      const slash = n.lastIndexOf('/');
+      if (slash < 0 || !/^\d+$/.test(n.slice(slash + 1))) return;
+      const owner = rowFolders.get(n.slice(0, slash));
+      if (owner === undefined || owner === k || names[owner] === files[owner].id) return;
+      names[owner] = files[owner].id;
+      changed = true;
+    });
+  }
+  // the rounds above leave no collision; a last check, so that a mistake here cannot mix results up
+  const taken = new Map<string, number>();
+  const rowFolders = new Map<string, number>();
+  names.forEach((n, k) => {
+    if (isRows[k]) rowFolders.set(n, k);
+  });
+  names.forEach((n, k) => {
+    const key = n;
+    const slash = key.lastIndexOf('/');
+    const other = taken.get(key) ?? (slash > 0 && /^\d+$/.test(key.slice(slash + 1)) ? rowFolders.get(key.slice(0, slash)) : undefined);
+    if (other !== undefined && other !== k) {
+      throw new LrpArgumentError('--input', `the inputs '${files[other].id}' and '${files[k].id}' would write the same output files (heatmaps/${n}.png); rename one of them.`);
+    }
+    taken.set(key, k);
+  });
+  return new Map(files.map((f, k) => [f.id, names[k]]));
 }
 
-/** The output stem of an item id (`file#k` → `<file stem>/k`). */
+/** The largest side, in pixels, of a picture drawn (heatmaps, overlays, aggregate pictures). */
+export const MAX_PICTURE_SIDE = 8192;
+
+/** The largest upscale factor (that of `upscale()` in tfjs-lrp/heatmap). */
+export const MAX_UPSCALE = 64;
+
+/**
+ * Checks, before anything is drawn or written, an upscale factor: at most {@link MAX_UPSCALE},
+ * and pictures of items of `itemShape` enlarged by it at most {@link MAX_PICTURE_SIDE} pixels a
+ * side. Shapes that are not pictures ([H, W] or [H, W, C]) only get the factor checked.
+ *
+ * @throws {LrpArgumentError} naming `argument` (default `--upscale`), the picture size it would
+ *   give and the largest factor that fits
+ */
+export function checkPictureSize(itemShape: readonly number[], upscale: number, argument = '--upscale'): void {
+  if (!Number.isInteger(upscale) || upscale < 1) throw new LrpArgumentError(argument, `must be a positive integer, got ${JSON.stringify(upscale)}.`);
+  const picture = isImageShape(itemShape);
+  const [h, w] = picture ? itemShape : [1, 1];
+  const side = Math.max(h, w);
+  const fit = Math.min(MAX_UPSCALE, Math.floor(MAX_PICTURE_SIDE / side));
+  if (upscale <= fit) return;
+  const size = picture ? ` would draw ${h * upscale}x${w * upscale}-pixel pictures of the ${h}x${w} inputs;` : ' is too large;';
+  throw new LrpArgumentError(argument, `${upscale}${size} the factor is at most ${MAX_UPSCALE} and pictures at most ${MAX_PICTURE_SIDE} pixels a side: use ${fit >= 1 ? `${argument} ${fit} or less` : `no ${argument}`}.`);
+}
+
+/** The output stem of an item id (`file#k` → `<file stem>/k`, with the stems of {@link outputStems}). */
 export function stemFunction(stems: Map<string, string>): (id: string) => string {
   return (id) => {
     const direct = stems.get(id);
@@ -160,31 +251,46 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
   if (n > 0 && drawable && (o.heatmaps || rows.some((r) => r.overlay !== undefined))) {
     const [h, w] = batch.shape;
     const c = batch.shape.length === 3 ? batch.shape[2] : 1;
+    const k = o.draw.upscale;
+    checkPictureSize(batch.shape, k, 'draw.upscale');
     const heat = tf.tidy(() => heatmap(tf.tensor4d(batch.relevance, [n, h, w, c]), { colormap: o.draw.colormap, clipPercentile: o.draw.clipPercentile }));
-    const pictures: tf.Tensor[] = [];
+    const withOverlay = batch.inputs !== undefined && (c === 1 || c === 3) && rows.some((r) => r.overlay !== undefined);
+    const image = withOverlay ? tf.tensor4d(toDisplay(batch.inputs as Float32Array, o.scale, c, o.invert === true), [n, h, w, c]) : null;
     try {
-      if (o.heatmaps) {
-        const big = upscale(heat, o.draw.upscale);
-        pictures.push(big);
-        writes.push(writePngs(big, rows.map((r) => path.join(o.out, r.heatmap as string))));
-      }
-      const withOverlay = rows.map((r, k) => (r.overlay !== undefined ? k : -1)).filter((k) => k >= 0);
-      if (withOverlay.length > 0 && batch.inputs !== undefined && (c === 1 || c === 3)) {
-        const blended = tf.tidy(() => {
-          const image = tf.tensor4d(toDisplay(batch.inputs as Float32Array, o.scale, c, o.invert === true), [n, h, w, c]);
-          return upscale(overlay(image, heat, { alpha: o.draw.alpha, mode: o.draw.mode }), o.draw.upscale);
-        });
-        pictures.push(blended);
-        writes.push(writePngs(blended, rows.map((r) => (r.overlay === undefined ? undefined : path.join(o.out, r.overlay)))));
+      // enlarged pictures are made a few items at a time: memory stays bounded whatever the batch
+      const chunk = Math.max(1, Math.floor(DRAW_BUDGET / (h * k * w * k * 3)));
+      for (let s = 0; s < n; s += chunk) {
+        const e = Math.min(n, s + chunk);
+        const part = (t: tf.Tensor4D) => (s === 0 && e === n ? t : t.slice([s, 0, 0, 0], [e - s, h, w, t.shape[3]]));
+        const chunkRows = rows.slice(s, e);
+        if (o.heatmaps) {
+          const big = tf.tidy(() => upscale(part(heat), k));
+          try {
+            await writePngs(big, chunkRows.map((r) => path.join(o.out, r.heatmap as string)));
+          } finally {
+            big.dispose();
+          }
+        }
+        if (image !== null && chunkRows.some((r) => r.overlay !== undefined)) {
+          const blended = tf.tidy(() => upscale(overlay(part(image), part(heat), { alpha: o.draw.alpha, mode: o.draw.mode }), k));
+          try {
+            await writePngs(blended, chunkRows.map((r) => (r.overlay === undefined ? undefined : path.join(o.out, r.overlay))));
+          } finally {
+            blended.dispose();
+          }
+        }
       }
       await Promise.all(writes);
     } finally {
       heat.dispose();
-      tf.dispose(pictures);
+      image?.dispose();
     }
   } else await Promise.all(writes);
   return rows;
 }
+
+/** Values of enlarged pictures made at once when drawing a batch (2^25: 128 MB of float32). */
+const DRAW_BUDGET = 1 << 25;
 
 /**
  * Writes pictures [N,H,W,C] (float 0..1) as PNG files, one per sample (skipping empty names):
@@ -273,6 +379,7 @@ export async function writeFinalOutputs(rows: SummaryRow[], errors: ItemFailure[
  * `classNames` is given), float64 arrays and heatmap images.
  */
 export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw: DrawOptions, classNames?: readonly string[]): Promise<void> {
+  checkPictureSize(agg.shape, draw.upscale, 'draw.upscale');
   writeFileAtomicSync(path.join(dir, 'state.json'), JSON.stringify(agg.toJSON()) + '\n');
   const table: unknown[] = [];
   for (const c of agg.classIndices()) {

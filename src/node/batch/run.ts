@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer } from '../../explain.js';
-import { LrpArgumentError } from '../../errors.js';
+import { LrpArgumentError, LrpError } from '../../errors.js';
 import { loadSharp, readImage, type PixelScaling } from '../image.js';
 import { loadModel } from '../loadModel.js';
 import { RelevanceAggregator } from './aggregator.js';
@@ -20,7 +20,8 @@ import { explainRefs, type ItemFailure } from './explainDataset.js';
 import { resolveInputs, type InputFile } from './glob.js';
 import { countItems, fileKind, refsFromFiles } from './items.js';
 import { classLookup, type ClassLookup, type ClassSpec } from './labels.js';
-import { hashJson, hashModelFiles, RunState, type AggregateCheckpoint, type DoneRecord, type RunManifest } from './manifest.js';
+import { OutputLock } from './lock.js';
+import { hashJson, hashModelFiles, RunState, type AggregateCheckpoint, type DoneRecord, type InputSpan, type RunManifest } from './manifest.js';
 import { checkOutputChoice } from './modelOutputs.js';
 import { isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
 import { Progress, type ProgressMode, type ProgressSink } from './progress.js';
@@ -87,6 +88,8 @@ interface PreparedRun {
   /** Elements per item. */
   readonly size: number;
   readonly total: number;
+  /** Items per input file (in the order of `files`). */
+  readonly counts: number[];
   readonly shardTotal: number;
   readonly classOf: ClassLookup | undefined;
   readonly loadImage: ((file: string) => Promise<Float32Array>) | undefined;
@@ -96,11 +99,13 @@ interface PreparedRun {
 interface OpenedRun {
   readonly state: RunState;
   readonly resumed: boolean;
-  /** Batches committed in an earlier session. */
+  /** Batches committed in an earlier session (and, once committed, in this one). */
   readonly done: Set<number>;
   /** Done batches to explain again only to rebuild the aggregate since its last checkpoint. */
   readonly replay: Set<number>;
   readonly aggregator: RelevanceAggregator | null;
+  /** The batches the aggregator holds. */
+  readonly aggregated: Set<number>;
   /** Items done in earlier sessions. */
   readonly doneItems: number;
 }
@@ -154,7 +159,8 @@ async function prepareRun(o: RunOptions, model: tf.LayersModel, files: InputFile
     });
   }
   const classOf = classLookup(o.classSpec);
-  const total = (await Promise.all(files.map((f) => countItems(f.file)))).reduce((a, b) => a + b, 0);
+  const counts = await Promise.all(files.map((f) => countItems(f.file)));
+  const total = counts.reduce((a, b) => a + b, 0);
   const shardTotal = shardItemCount(total, o.batchSize, o.shard);
 
   const imageShape = itemShape.length === 2 ? [...itemShape, 1] : itemShape;
@@ -180,7 +186,7 @@ async function prepareRun(o: RunOptions, model: tf.LayersModel, files: InputFile
         }
       }
     : undefined;
-  return { files, itemShape, size, total, shardTotal, classOf, loadImage };
+  return { files, itemShape, size, total, counts, shardTotal, classOf, loadImage };
 }
 
 /**
@@ -233,21 +239,67 @@ function openOutputs(o: RunOptions, p: PreparedRun, backend: BackendInfo): Opene
     if (old.total !== manifest.total) diffs.push(`${old.total} vs ${manifest.total} input items`);
     return diffs.length > 0 ? diffs.join(', ') : 'different model, inputs, options or backend';
   };
-  const { state, resumed, records, checkpoint } = RunState.open(o.out, manifest, o.overwrite, differs);
-  const done = new Set(records.map((r) => r.batch));
+  const { state, resumed, records, checkpoint, damage } = RunState.open(o.out, manifest, o.overwrite, differs);
+  const log = path.join(o.out, '.tfjs-lrp', 'done.jsonl');
+  if (damage.corrupt.length > 0) {
+    const shown = damage.corrupt.slice(0, 3).map((c) => `line ${c.line}: ${JSON.stringify(c.text.slice(0, 60))}`).join('; ');
+    o.log(`warning: ${log}: skipped ${damage.corrupt.length} corrupt line${damage.corrupt.length === 1 ? '' : 's'} (${shown}${damage.corrupt.length > 3 ? '; …' : ''}); their batches are explained again`);
+  }
+  let done = new Set(records.map((r) => r.batch));
+  // what the inputs hold now: a file whose contents changed is explained again
+  const spans: InputSpan[] = [];
+  let first = 0;
+  p.files.forEach((f, i) => {
+    spans.push({ id: f.id, file: f.file, first, items: p.counts[i] });
+    first += p.counts[i];
+  });
+  const inShard = (b: number) => o.shard === null || b % o.shard.count === o.shard.index;
+  const inputs = state.checkInputs(spans, done, inShard);
+  if (inputs.redone.length > 0) {
+    const names = inputs.changed.slice(0, 3).join(', ') + (inputs.changed.length > 3 ? `, … (${inputs.changed.length} files)` : '');
+    o.log(`note: ${names} changed since the last session: ${inputs.redone.length} done batch${inputs.redone.length === 1 ? ' is' : 'es are'} explained again`);
+    // the aggregate is written anew when the run finishes; a class the changed items no longer have must not stay
+    fs.rmSync(path.join(o.out, 'aggregate'), { recursive: true, force: true });
+  }
+  const kept = records.filter((r) => done.has(r.batch));
+  done = new Set(kept.map((r) => r.batch));
   const replay = new Set<number>();
-  const aggregator = o.aggregate ? restoreAggregator(checkpoint, records, replay, p.itemShape, settingsKey) : null;
-  const doneItems = records.reduce((n, r) => n + r.rows.length + r.errors.length, 0);
-  return { state, resumed, done, replay, aggregator, doneItems };
+  const aggregated = new Set<number>();
+  const aggregator = o.aggregate ? restoreAggregator(checkpoint, kept, records, damage.corrupt.length > 0 || damage.duplicates > 0, replay, aggregated, p.itemShape, settingsKey) : null;
+  const doneItems = kept.reduce((n, r) => n + r.rows.length + r.errors.length, 0);
+  return { state, resumed, done, replay, aggregator, aggregated, doneItems };
 }
 
-/** The aggregator at its last checkpoint (or empty); the done batches after it go into `replay`. */
-function restoreAggregator(checkpoint: AggregateCheckpoint | null, records: DoneRecord[], replay: Set<number>, itemShape: number[], settingsKey: string): RelevanceAggregator {
+/**
+ * The aggregator at its last checkpoint (or empty when there is none, or it covers a batch that
+ * is no longer done: a withdrawn or corrupt record); the done batches it does not cover go into
+ * `replay`, the batches it covers into `aggregated`.
+ *
+ * @param kept the done records (after withdrawals)
+ * @param read every record read from done.jsonl (for checkpoints of older versions, which count lines)
+ */
+function restoreAggregator(
+  checkpoint: AggregateCheckpoint | null,
+  kept: DoneRecord[],
+  read: DoneRecord[],
+  damaged: boolean,
+  replay: Set<number>,
+  aggregated: Set<number>,
+  itemShape: number[],
+  settingsKey: string,
+): RelevanceAggregator {
+  const done = new Set(kept.map((r) => r.batch));
+  let covered: number[] | null = null;
   if (checkpoint !== null) {
-    for (const r of records.slice(checkpoint.lines)) replay.add(r.batch);
+    if (Array.isArray(checkpoint.batches)) covered = checkpoint.batches;
+    else if (!damaged && kept.length === read.length) covered = read.slice(0, checkpoint.lines).map((r) => r.batch);
+  }
+  if (checkpoint !== null && covered !== null && covered.every((b) => done.has(b))) {
+    for (const b of covered) aggregated.add(b);
+    for (const r of kept) if (!aggregated.has(r.batch)) replay.add(r.batch);
     return RelevanceAggregator.fromJSON(checkpoint.state);
   }
-  for (const r of records) replay.add(r.batch);
+  for (const r of kept) replay.add(r.batch);
   return new RelevanceAggregator(itemShape, settingsKey);
 }
 
@@ -274,8 +326,8 @@ function planWorkers(o: RunOptions, p: PreparedRun, opened: OpenedRun, backend: 
  * aggregate, commits it to the done-log, reports progress, checkpoints the aggregate.
  * @returns the items explained in this session
  */
-async function explainBatches(o: RunOptions, model: tf.LayersModel, p: PreparedRun, opened: OpenedRun, plan: WorkerPlan, backend: BackendInfo): Promise<number> {
-  const { state, done, replay, aggregator } = opened;
+async function explainBatches(o: RunOptions, model: tf.LayersModel, p: PreparedRun, opened: OpenedRun, plan: WorkerPlan, backend: BackendInfo, lock: OutputLock): Promise<number> {
+  const { state, done, replay, aggregator, aggregated } = opened;
   const isExplain = o.command === 'explain';
   const stems = stemFunction(outputStems(p.files));
   const progress = new Progress(o.progressSink, o.progress, p.shardTotal, opened.doneItems);
@@ -297,29 +349,45 @@ async function explainBatches(o: RunOptions, model: tf.LayersModel, p: PreparedR
   for await (const batch of iterator) {
     if (replay.has(batch.batchIndex)) {
       aggregator?.addBatch(batch);
+      aggregated.add(batch.batchIndex);
       replay.delete(batch.batchIndex);
       continue;
     }
+    // someone removed the lock and started another run here: stop before writing anything
+    lock.verify();
     const rows = await writeItemOutputs(batch, { out: o.out, heatmaps: isExplain && o.heatmaps, overlays: isExplain && o.overlays, saveRelevance: o.saveRelevance, draw: o.draw, scale: o.image.scale, invert: o.image.invert, stemOf: stems });
     aggregator?.addBatch(batch);
+    aggregated.add(batch.batchIndex);
     state.commit({ batch: batch.batchIndex, rows, errors: batch.errors });
+    done.add(batch.batchIndex);
     explainedNow += rows.length;
     progress.update(rows.length, batch.errors.length);
     if (aggregator !== null && replay.size === 0 && Date.now() - lastCheckpoint >= every) {
-      state.checkpoint(aggregator.toJSON());
+      state.checkpoint(aggregator.toJSON(), aggregated);
       lastCheckpoint = Date.now();
     }
   }
   progress.finish();
-  if (aggregator !== null) state.checkpoint(aggregator.toJSON());
+  if (aggregator !== null) state.checkpoint(aggregator.toJSON(), aggregated);
   return explainedNow;
 }
 
 /** Writes summary, errors, aggregate and run.json; marks the run complete. */
-async function finishRun(o: RunOptions, opened: OpenedRun, backend: BackendInfo, plan: WorkerPlan, explainedNow: number, t0: number): Promise<RunResult> {
+async function finishRun(o: RunOptions, opened: OpenedRun, backend: BackendInfo, plan: WorkerPlan, explainedNow: number, t0: number, committed: ReadonlySet<number>): Promise<RunResult> {
   const all: DoneRecord[] = opened.state.records();
   const rows: SummaryRow[] = all.flatMap((r) => r.rows);
   const errors: ItemFailure[] = all.flatMap((r) => r.errors);
+  // never a short or doubled summary: every batch done or committed now is read back, each item once
+  const seen = new Set<number>();
+  for (const x of rows) seen.add(x.index);
+  for (const x of errors) seen.add(x.index);
+  const readBack = new Set(all.map((r) => r.batch));
+  const missing = [...committed].filter((b) => !readBack.has(b));
+  if (missing.length > 0 || seen.size !== rows.length + errors.length) {
+    throw new LrpError(
+      `${path.join(o.out, '.tfjs-lrp', 'done.jsonl')} was changed while the run went on (${missing.length > 0 ? `batches ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} are missing` : 'items are listed twice'}). Rerun the command: it explains what is missing.`,
+    );
+  }
   await writeFinalOutputs(rows, errors, opened.aggregator, { out: o.out, draw: o.draw, classNames: o.classNames });
   opened.state.complete();
   const seconds = (Date.now() - t0) / 1000;
@@ -338,20 +406,30 @@ async function finishRun(o: RunOptions, opened: OpenedRun, backend: BackendInfo,
  * {@link finishRun}. The model is disposed and the backend released whatever happens.
  * @throws {LrpArgumentError} for usage problems (exit status 2 in the CLI), named by flag: e.g.
  *   `--output` for a multi-output model without a chosen output, `--class`, `--labels`, `--input`
+ * @throws {LrpLockError} (`--out`, exit status 2 in the CLI) when another run is writing into
+ *   the same output folder: the error names its pid and host (a killed run's lock is taken over)
+ * @throws {LrpWriteError} when an output cannot be written (e.g. `ENOSPC`), naming the file; the
+ *   files already written stay valid and a rerun resumes
  */
 export async function runBatch(o: RunOptions): Promise<RunResult> {
   const t0 = Date.now();
   const files = resolveRunInputs(o);
   const backend = await selectBackend(o.backend);
   let model: tf.LayersModel | null = null;
+  let lock: OutputLock | null = null;
   try {
     model = await loadModel(o.model);
     const prepared = await prepareRun(o, model, files);
+    // one run per output folder (refused with the other run's pid and host; a killed run's lock is taken over)
+    lock = OutputLock.acquire(o.out, `tfjs-lrp ${o.command}${o.shard !== null ? ` --shard ${o.shard.index}/${o.shard.count}` : ''}`);
+    if (lock.tookOver !== null) o.log(`note: took over the lock of a stopped run (pid ${lock.tookOver.pid}, started ${lock.tookOver.started || 'unknown'})`);
     const opened = openOutputs(o, prepared, backend);
     const plan = planWorkers(o, prepared, opened, backend);
-    const explainedNow = await explainBatches(o, model, prepared, opened, plan, backend);
-    return await finishRun(o, opened, backend, plan, explainedNow, t0);
+    const explainedNow = await explainBatches(o, model, prepared, opened, plan, backend, lock);
+    lock.verify();
+    return await finishRun(o, opened, backend, plan, explainedNow, t0, opened.done);
   } finally {
+    lock?.release();
     model?.dispose();
     releaseBackend(backend.name); // webgpu: Node does not exit while the device lives
   }

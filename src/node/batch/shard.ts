@@ -32,11 +32,16 @@ export function shardOfBatch(batchIndex: number, count: number): number {
   return batchIndex % count;
 }
 
-/** Number of items a shard holds out of `total` items in batches of `batchSize`. */
+/**
+ * Number of items a shard holds out of `total` items in batches of `batchSize`: computed in
+ * constant time (no loop over batches, so a huge `total` cannot stall a run).
+ */
 export function shardItemCount(total: number, batchSize: number, shard: Shard | null): number {
   if (shard === null) return total;
   const batches = Math.ceil(total / batchSize);
-  let n = 0;
-  for (let b = shard.index; b < batches; b += shard.count) n += Math.min(batchSize, total - b * batchSize);
-  return n;
+  if (shard.index >= batches) return 0;
+  // batches index, index + count, …, up to batches − 1
+  const mine = Math.floor((batches - 1 - shard.index) / shard.count) + 1;
+  const shortLast = (batches - 1) % shard.count === shard.index ? batches * batchSize - total : 0;
+  return mine * batchSize - shortLast;
 }

@@ -15,7 +15,11 @@ export interface WorkerInit {
   readonly backend: BackendChoice | string;
   readonly artifacts: tf.io.ModelArtifacts;
   readonly options: PortableOptions;
-  /** A batch shape to explain once (zeros) before reporting ready: compiles kernels, builds weight-derived tensors. */
+  /**
+   * A batch shape to explain once (zeros) before reporting ready: compiles kernels, builds
+   * weight-derived tensors. Keep it small (explainDataset sends one item: a full batch of zeros
+   * would cost a whole batch's memory in every worker before any item is read).
+   */
   readonly warmup?: number[];
 }
 

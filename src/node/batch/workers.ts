@@ -76,7 +76,8 @@ export class WorkerPool {
   /**
    * Starts `count` workers on `backend` with the model and options; resolves when every worker
    * has loaded the model (and explained one batch of zeros of shape `warmup`, if given, so that
-   * start-up costs are paid before the first real batch).
+   * start-up costs are paid before the first real batch; one item is enough, and costs a batch's
+   * memory only for that one item).
    */
   static async start(count: number, artifacts: tf.io.ModelArtifacts, backend: string, options: PortableOptions, warmup?: number[]): Promise<WorkerPool> {
     const { file, execArgv } = workerScript();

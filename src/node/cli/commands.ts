@@ -13,7 +13,7 @@ import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../batch/bac
 import { parseClassSpec, readClassNames } from '../batch/labels.js';
 import { mergeRuns } from '../batch/merge.js';
 import { checkOutputChoice, formatOutputs, listOutputs } from '../batch/modelOutputs.js';
-import type { DrawOptions } from '../batch/outputs.js';
+import { checkPictureSize, MAX_PICTURE_SIDE, MAX_UPSCALE, type DrawOptions } from '../batch/outputs.js';
 import type { ProgressMode, ProgressSink } from '../batch/progress.js';
 import { runBatch } from '../batch/run.js';
 import { parseShard } from '../batch/shard.js';
@@ -67,14 +67,18 @@ const RUN_FLAGS: FlagSpec[] = [
   { name: 'clip', type: 'number', value: '<p>', description: 'colour scale of each heatmap: the p-th percentile of |relevance|, 0 < p <= 100, instead of its maximum; larger values saturate (e.g. 99.5); also for the aggregate pictures', default: '100 (the maximum)' },
   { name: 'overlay-mode', type: 'string', value: '<mode>', description: "how overlays blend the heatmap onto the image: alpha mixes, multiply darkens (good for dark strokes on white, e.g. digits), screen lightens", choices: OVERLAY_MODES, default: 'alpha' },
   { name: 'overlay-alpha', type: 'number', value: '<a>', description: 'weight of the heatmap in overlays, 0..1 (--alpha is the alphaBeta rule parameter)', min: 0, default: '0.5' },
-  { name: 'upscale', type: 'int', value: '<k>', description: 'enlarge heatmap pictures k times (nearest)', min: 1, default: '1' },
+  { name: 'upscale', type: 'int', value: '<k>', description: `enlarge heatmap pictures k times (nearest), k <= ${MAX_UPSCALE}; pictures are at most ${MAX_PICTURE_SIDE} pixels a side`, min: 1, default: '1' },
   { name: 'progress', type: 'string', value: '<mode>', description: 'progress display', choices: ['auto', 'bar', 'log', 'none'], default: 'auto: bar on a terminal, log lines otherwise' },
   { name: 'overwrite', type: 'boolean', description: 'start over in an --out folder that holds a run' },
   { name: 'checkpoint', type: 'number', value: '<s>', description: 'seconds between aggregate checkpoints (a resumed run re-explains at most the batches since the last one)', min: 0, default: '5' },
   { name: 'quiet', alias: 'q', type: 'boolean', description: 'no status lines and no progress' },
 ];
 
-const EXIT_STATUS = 'Exit status: 0 every item explained; 1 some items failed (listed in <out>/errors.jsonl); 2 usage error\n(bad flag, value or path; a multi-output model without --output); 3 fatal error.';
+const EXIT_STATUS =
+  'Exit status: 0 every item explained; 1 some items failed (listed in <out>/errors.jsonl); 2 usage error\n' +
+  '(bad flag, value or path; a multi-output model without --output; inputs with nothing to explain: no\n' +
+  'image, .npy or .jsonl file, or only empty ones; an --upscale over ' + MAX_UPSCALE + ' or drawing pictures over ' + MAX_PICTURE_SIDE + ' pixels a side);\n' +
+  '3 fatal error.';
 
 /** The commands. */
 export const COMMANDS: Record<'explain' | 'aggregate' | 'describe' | 'merge', CommandSpec> = {
@@ -215,14 +219,49 @@ export function drawOptions(args: ParsedArgs): DrawOptions {
   const clip = f.clip as number | undefined;
   if (clip !== undefined && !(clip > 0 && clip <= 100)) throw new LrpUsageError('--clip', `must be a percentile in (0, 100], e.g. 99.5 (100: scale by the maximum), got ${clip}.`);
   const mode = f['overlay-mode'] as DrawOptions['mode'] | undefined;
+  const upscale = (f.upscale as number | undefined) ?? 1;
   return {
     colormap: ((f.colormap as string | undefined) ?? 'bwr') as ColormapName,
-    upscale: (f.upscale as number | undefined) ?? 1,
+    upscale,
     alpha,
     // only when given: the run's fingerprint stays that of earlier versions otherwise
     ...(mode !== undefined ? { mode } : {}),
     ...(clip !== undefined && clip !== 100 ? { clipPercentile: clip } : {}),
   };
+}
+
+/**
+ * The item shape a layers model.json declares for its (single) input, without loading the model:
+ * the first layer's `batch_input_shape` (Sequential) or the input layer's (functional). Null when
+ * it cannot tell (several inputs, unknown dimensions, another format): the run checks later.
+ */
+export function declaredInputShape(model: string): number[] | null {
+  try {
+    const file = fs.statSync(model).isDirectory() ? path.join(model, 'model.json') : model;
+    if (fs.statSync(file).size > 64 * 1024 * 1024) return null;
+    type LayerJSON = { name?: unknown; config?: Record<string, unknown> };
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { modelTopology?: Record<string, unknown> };
+    const top = json.modelTopology;
+    const topo = (top?.model_config ?? top) as { class_name?: unknown; config?: unknown } | undefined;
+    const config = topo?.config as { layers?: unknown; input_layers?: unknown } | unknown[] | undefined;
+    const layers = (Array.isArray(config) ? config : config?.layers) as LayerJSON[] | undefined;
+    if (!Array.isArray(layers) || layers.length === 0) return null;
+    let first: LayerJSON | undefined;
+    if (Array.isArray(config) || topo?.class_name === 'Sequential') first = layers[0];
+    else {
+      const inputs = (config as { input_layers?: unknown }).input_layers;
+      if (!Array.isArray(inputs) || inputs.length !== 1 || !Array.isArray(inputs[0])) return null;
+      const name = (inputs[0] as unknown[])[0];
+      first = layers.find((l) => l?.name === name || l?.config?.name === name);
+    }
+    const c = first?.config;
+    const shape = c?.batch_input_shape ?? c?.batch_shape ?? (Array.isArray(c?.input_shape) ? [null, ...(c?.input_shape as unknown[])] : undefined);
+    if (!Array.isArray(shape) || shape.length < 2) return null;
+    const dims = shape.slice(1);
+    return dims.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0) ? (dims as number[]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A usage problem found by the batch pipeline (an LrpArgumentError naming a flag) as an LrpUsageError. */
@@ -258,6 +297,9 @@ export async function runCommand(command: 'explain' | 'aggregate', args: ParsedA
   const classNames = labels === undefined ? undefined : usage(() => readClassNames(path.resolve(io.cwd, labels)));
   const image = { scale: pixelScaling(args), fit: resizeMode(args), kernel: ((f.kernel as string | undefined) ?? 'lanczos3') as 'lanczos3', ...(f.invert === true ? { invert: true } : {}) };
   const draw = drawOptions(args);
+  // pictures too large to draw are refused now, not after the run started writing --out
+  const drawsPictures = command === 'aggregate' || f.aggregate === true || f.heatmap !== false || f.overlay !== false;
+  if (drawsPictures) usage(() => checkPictureSize(declaredInputShape(model) ?? [], draw.upscale));
   const result = await runBatch({
     command,
     model,

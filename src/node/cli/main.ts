@@ -4,7 +4,7 @@
  *     npx tfjs-lrp explain --model fixtures/digits --input digits/ --out out/explained
  *
  * Exit status: 0 every item explained; 1 some items failed (listed in errors.jsonl); 2 usage
- * error (unknown flag, missing or bad value, bad path); 3 fatal error.
+ * error (unknown flag, missing or bad value, bad path, inputs with nothing to explain); 3 fatal error.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -29,7 +29,7 @@ export function generalHelp(): string {
     "Run 'tfjs-lrp <command> --help' for its options, examples and exit statuses.",
     '',
     'Exit status: 0 success; 1 explain, aggregate, merge: some items failed (listed in <out>/errors.jsonl);',
-    '2 usage error (bad flag, value or path); 3 fatal error.',
+    '2 usage error (bad flag, value or path; inputs with nothing to explain); 3 fatal error.',
   ].join('\n');
 }
 
