@@ -14,7 +14,8 @@ import { explainDataset, loadModel, writeImage } from '../src/node';
 import { resolveInputs, walkFiles } from '../src/node/batch/glob';
 import { countItems, refsFromFiles, type ItemRef } from '../src/node/batch/items';
 import { decodeNpy, encodeNpy, encodeNpyHeader, NPY_MAX_HEADER_BYTES, NpyFile, readNpy } from '../src/node/batch/npy';
-import { checkPictureSize, MAX_PICTURE_SIDE, MAX_UPSCALE, outputStems, stemFunction } from '../src/node/batch/outputs';
+import { checkPictureSize, MAX_PICTURE_SIDE, MAX_UPSCALE, outputStems, stemFunction, writeAggregate } from '../src/node/batch/outputs';
+import { RelevanceAggregator } from '../src/node/batch/aggregator';
 import { shardItemCount } from '../src/node/batch/shard';
 import { WorkerPool } from '../src/node/batch/workers';
 import { main } from '../src/node/cli/main';
@@ -269,6 +270,36 @@ describe('usage errors before anything is written (8)', () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/3 explained/);
+  });
+
+  test('a folder input with a link to itself: the CLI notes the skipped link in its own output (not a stray warning) and explains each item once', async () => {
+    const dir = folder('linked-run');
+    fs.writeFileSync(path.join(dir, 'x.npy'), encodeNpy(set.pixels.slice(0, 3 * 784), [3, 28, 28, 1]));
+    fs.symlinkSync('.', path.join(dir, 'self'), 'dir');
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const r = await cli('explain', '-m', MODEL, '-i', 'linked-run', '-o', 'out-linked', '--backend', 'cpu', '--workers', '1', '--no-heatmap', '--progress', 'none');
+      expect(r.code).toBe(0);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/note: skipped .*self: a link to its own ancestor .* \(a cycle\)/);
+      expect(r.stdout).toMatch(/3 explained/);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  test('writeAggregate into a folder that holds an older aggregate removes the class folders the new one does not have', async () => {
+    const dir = folder('agg-stale');
+    for (const c of [3, 7]) {
+      fs.mkdirSync(path.join(dir, `class-${c}`));
+      fs.writeFileSync(path.join(dir, `class-${c}`, 'mean.npy'), 'old');
+    }
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'kept');
+    const agg = new RelevanceAggregator([2, 2]);
+    agg.add({ classIdx: 3, score: 1, relevance: Float32Array.from([1, 2, 3, 4]) });
+    await writeAggregate(dir, agg, { colormap: 'bwr', upscale: 1, alpha: 0.5 });
+    expect(fs.readdirSync(dir).sort()).toEqual(['class-3', 'classes.json', 'notes.txt', 'state.json']);
+    expect(decodeNpy(fs.readFileSync(path.join(dir, 'class-3', 'mean.npy'))).data).toEqual(Float32Array.from([1, 2, 3, 4]));
   });
 
   test('checkPictureSize: the factor at most MAX_UPSCALE, the side times the factor at most MAX_PICTURE_SIDE', async () => {

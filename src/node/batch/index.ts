@@ -17,3 +17,6 @@ export { parseShard } from './shard.js';
 export type { Shard } from './shard.js';
 export { listOutputs, formatOutputs, checkOutputChoice } from './modelOutputs.js';
 export type { ModelOutputInfo } from './modelOutputs.js';
+export { LrpLockError } from './lock.js';
+export type { LockInfo } from './lock.js';
+export { LrpWriteError } from './atomic.js';

@@ -411,4 +411,10 @@ export async function writeAggregate(dir: string, agg: RelevanceAggregator, draw
     table.push({ class: c, ...(classNames !== undefined ? { name: className(classNames, c) } : {}), count: r.count, meanScore: r.meanScore, meanRelevanceSum: r.meanRelevanceSum, files });
   }
   writeFileAtomicSync(path.join(dir, 'classes.json'), JSON.stringify({ shape: agg.shape, total: agg.total, classes: table }, null, 1) + '\n');
+  // a class folder left from an earlier aggregate written here (e.g. merging into a used folder)
+  // that this aggregate does not have would look like part of it
+  const written = new Set(agg.classIndices().map((c) => `class-${c}`));
+  for (const entry of fs.readdirSync(dir)) {
+    if (/^class-\d+$/.test(entry) && !written.has(entry)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+  }
 }

@@ -23,7 +23,7 @@ import { classLookup, type ClassLookup, type ClassSpec } from './labels.js';
 import { OutputLock } from './lock.js';
 import { hashJson, hashModelFiles, RunState, type AggregateCheckpoint, type DoneRecord, type InputSpan, type RunManifest } from './manifest.js';
 import { checkOutputChoice } from './modelOutputs.js';
-import { isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
+import { checkPictureSize, isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
 import { Progress, type ProgressMode, type ProgressSink } from './progress.js';
 import { shardItemCount, type Shard } from './shard.js';
 
@@ -120,7 +120,7 @@ interface WorkerPlan {
 function resolveRunInputs(o: RunOptions): InputFile[] {
   // outputs written into an input folder are not inputs (a rerun would see a different input)
   const outDir = path.resolve(o.out) + path.sep;
-  const files = resolveInputs(o.inputs).filter((f) => !path.resolve(f.file).startsWith(outDir));
+  const files = resolveInputs(o.inputs, process.cwd(), { onNote: o.log }).filter((f) => !path.resolve(f.file).startsWith(outDir));
   if (files.length === 0) throw new LrpArgumentError('--input', `every input file lies inside the output folder ${o.out}; choose an --out outside the inputs.`);
   if (!fs.existsSync(o.model)) throw new LrpArgumentError('--model', `'${o.model}' does not exist; pass the model's folder (with model.json) or its model.json.`);
   return files;
@@ -141,6 +141,8 @@ async function prepareRun(o: RunOptions, model: tf.LayersModel, files: InputFile
   const raw = inputs[0].shape.slice(1);
   if (raw.some((d) => d === null)) throw new LrpArgumentError('--model', `has an input shape with unknown dimensions [${raw.map((d) => d ?? '?').join(', ')}]; the CLI needs a fixed input size.`);
   const itemShape = raw as number[];
+  // before anything is read or written: pictures of this size must be drawable
+  if (o.heatmaps || o.overlays || o.aggregate) checkPictureSize(itemShape, o.draw.upscale);
   const size = itemShape.reduce((a, b) => a * b, 1);
   if (o.classSpec.kind === 'index' && o.classSpec.value >= classes) {
     throw new LrpArgumentError('--class', `class ${o.classSpec.value} is out of range: the model has ${classes} outputs (0..${classes - 1}).`);
