@@ -302,6 +302,30 @@ describe('usage errors before anything is written (8)', () => {
     expect(decodeNpy(fs.readFileSync(path.join(dir, 'class-3', 'mean.npy'))).data).toEqual(Float32Array.from([1, 2, 3, 4]));
   });
 
+  test('a run writes nothing outside --out: every other file under the working folder keeps its bytes and time, and no file appears beside them', async () => {
+    const dir = folder('outside-check');
+    fs.writeFileSync(path.join(dir, 'in.npy'), encodeNpy(set.pixels.slice(0, 5 * 784), [5, 28, 28, 1]));
+    fs.writeFileSync(path.join(dir, 'labels.txt'), '1\n2\n3\n4\n5\n');
+    const snapshot = (): string[] => {
+      const rows: string[] = [];
+      const walk = (d: string): void => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+          const p = path.join(d, e.name);
+          if (p === path.join(dir, 'out')) continue;
+          if (e.isDirectory()) walk(p);
+          else rows.push(`${path.relative(tmp, p)} ${fs.statSync(p).size} ${fs.statSync(p).mtimeMs}`);
+        }
+      };
+      walk(tmp);
+      return rows.sort();
+    };
+    const before = snapshot();
+    const r = await cli('explain', '-m', MODEL, '-i', 'outside-check/in.npy', '--class', 'outside-check/labels.txt', '-o', 'outside-check/out', '--aggregate', '--save-relevance', '--backend', 'cpu', '--workers', '1', '-q');
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(path.join(dir, 'out')).sort()).toEqual(expect.arrayContaining(['aggregate', 'heatmaps', 'relevance', 'summary.json']));
+    expect(snapshot()).toEqual(before);
+  });
+
   test('checkPictureSize: the factor at most MAX_UPSCALE, the side times the factor at most MAX_PICTURE_SIDE', async () => {
     expect([MAX_PICTURE_SIDE, MAX_UPSCALE]).toEqual([8192, 64]);
     expect(() => checkPictureSize([28, 28, 1], 64)).not.toThrow();
