@@ -313,7 +313,7 @@ describe('usage errors before anything is written (8)', () => {
           const p = path.join(d, e.name);
           if (p === path.join(dir, 'out')) continue;
           if (e.isDirectory()) walk(p);
-          else rows.push(`${path.relative(tmp, p)} ${fs.statSync(p).size} ${fs.statSync(p).mtimeMs}`);
+          else rows.push(`${path.relative(tmp, p)} ${fs.lstatSync(p).size} ${fs.lstatSync(p).mtimeMs}`);
         }
       };
       walk(tmp);
