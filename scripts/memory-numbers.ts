@@ -38,7 +38,7 @@ function inputs(model: tf.LayersModel, n: number): tf.Tensor {
   return tf.randomUniform(shape, 0, 1, 'float32', 1);
 }
 
-async function peak(fn: () => Promise<tf.Tensor | tf.Tensor[]>): Promise<number> {
+async function peak(fn: () => tf.Tensor | tf.Tensor[] | Promise<tf.Tensor | tf.Tensor[]>): Promise<number> {
   const info = await tf.profile(async () => {
     const out = await fn();
     tf.dispose(out);
@@ -52,9 +52,9 @@ async function row(name: string): Promise<MemoryRow> {
   const x32 = inputs(model, 32);
   const x1024 = inputs(model, 1024);
   try {
-    await explain(model, x32, 'max'); // warm-up (kernels, derived weights)
+    tf.dispose(explain(model, x32, 'max')); // warm-up (kernels, derived weights)
     const before = tf.memory().numBytes;
-    const predict32 = (await peak(async () => model.predict(x32) as tf.Tensor)) - before;
+    const predict32 = (await peak(() => model.predict(x32) as tf.Tensor)) - before;
     const explain32 = (await peak(() => explain(model, x32, 'max'))) - before;
     const explain1024 = (await peak(() => explain(model, x1024, 'max'))) - before;
     return { model: name, inputShape: x32.shape.slice(1), weightBytes, predict32, explain32, explain1024 };
