@@ -16,6 +16,7 @@ export type LayerGroup =
   | 'reshape' // Flatten, Reshape, Permute, ZeroPadding2D, Cropping2D, UpSampling2D
   | 'identity' // Dropout and other layers that are the identity at inference
   | 'embedding' // Embedding
+  | 'multiply' // Multiply (element-wise product of branches)
   | 'other'; // classes registered by users
 
 /** The groups whose layers get the LRP rules proper. */
@@ -30,7 +31,7 @@ export interface GroupDefault {
    * the rule or composite, and any other layer without a rule throws (map it in
    * `options.layerRules`, or pass `options.unknownLayers = 'gradient'`).
    */
-  readonly rule: 'pass' | 'norm' | 'gradient' | null;
+  readonly rule: 'pass' | 'norm' | 'gradient' | 'uniform' | null;
   /** One line: why this rule, for plans and docs. */
   readonly why: string;
 }
@@ -54,6 +55,7 @@ export const GROUP_DEFAULTS: Readonly<Record<LayerGroup, GroupDefault>> = Object
   reshape: { rule: 'gradient', why: 'relevance moves with the values' },
   identity: { rule: 'pass', why: 'the identity at inference' },
   embedding: { rule: 'gradient', why: 'token relevance = sum over its embedding vector' },
+  multiply: { rule: 'uniform', why: 'each of the n multiplied inputs gets R/n (AttnLRP)' },
   other: { rule: null, why: 'no default: register a rule for the class (registerLayerRule), map it in options.layerRules, or pass options.unknownLayers = "gradient"' },
 });
 

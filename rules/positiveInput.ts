@@ -30,7 +30,7 @@ export function splitForPositiveInput(ctx: LinearRuleContext): PositiveInputSpli
   const { kernel, bias } = ctx.params;
   const positiveKernel = derived('positive', [kernel], () => tf.relu(kernel));
   const positive = ctx.map.apply(ctx.x, { kernel: positiveKernel, bias: null });
-  const linear = bias === null ? ctx.z : tf.sub(ctx.z, bias);
+  const linear = bias === null ? ctx.z : channelBias(tf.sub, ctx.z, bias);
   return {
     positiveKernel,
     positive,
@@ -42,5 +42,15 @@ export function splitForPositiveInput(ctx: LinearRuleContext): PositiveInputSpli
 
 /** `t + b` (t when b is null). */
 export function plusBias(t: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
-  return b === null ? t : tf.add(t, b);
+  return b === null ? t : channelBias(tf.add, t, b);
+}
+
+/**
+ * `op(t, b)` for a bias `b` on the last axis; on rank > 4 (Conv3D's NDHWC) through a 2-D view:
+ * a broadcast binary op of rank 5 does not compile on tfjs 4.22's WebGPU ("cannot index type
+ * 'vec5'", the GPU policy of src/ops/gpu.ts). The same numbers on every backend.
+ */
+function channelBias(op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, t: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (t.rank <= 4) return op(t, b);
+  return tf.reshape(op(tf.reshape(t, [-1, b.size]), b), t.shape);
 }

@@ -12,7 +12,9 @@ import { gammaDefinition } from './gamma.js';
 import { gradientDefinition } from './gradient.js';
 import { normDefinition } from './norm.js';
 import { passDefinition } from './pass.js';
+import { productDefinition } from './product.js';
 import type { Rule, RuleDefinition, RuleParameterName, RuleParameters, RuleParameterSpec } from './types.js';
+import { uniformDefinition } from './uniform.js';
 import { wSquareDefinition } from './wSquare.js';
 import { zBoxDefinition } from './zBox.js';
 import { zPlusDefinition } from './zPlus.js';
@@ -35,6 +37,8 @@ export const BUILTIN_RULE_DEFINITIONS: readonly RuleDefinition[] = Object.freeze
   passDefinition,
   normDefinition,
   gradientDefinition,
+  uniformDefinition,
+  productDefinition,
 ]);
 
 // (a new key: older copies kept bare factories under 'tfjs-lrp.rules')

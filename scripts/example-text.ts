@@ -30,7 +30,7 @@ const SHOWN = 10;
 const FONT = 2;
 
 /** Highlighted sentences as an RGB picture: one row per sentence, "+0.99" / "-0.01" then the coloured words. */
-function sentencesPng(rows: Array<{ prefix: string; words: string[]; relevance: number[] }>): Buffer {
+export function sentencesPng(rows: Array<{ prefix: string; words: string[]; relevance: number[] }>): Buffer {
   const table = colormapBytes('bwr');
   const pad = 3;
   const gap = 4;
@@ -197,7 +197,9 @@ ${body}
   model.dispose();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

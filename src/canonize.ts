@@ -100,7 +100,7 @@ function finalActivationName(node: GraphNode): string | null {
 }
 
 function ancestors(nodes: readonly GraphNode[], key: string): GraphNode[] {
-  const producer = new Map(nodes.map((n) => [n.output, n]));
+  const producer = new Map(nodes.flatMap((n) => [n.output, ...(n.extraOutputs ?? [])].map((k) => [k, n] as const)));
   const needed = new Set<string>();
   const stack = [key];
   while (stack.length > 0) {

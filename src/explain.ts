@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { perSampleSum, runBackward } from './backward.js';
+import { conceptRelevanceWith, explainLayersWith, type ConceptTarget, type LayerRelevance, type LayerRelevanceOptions } from './concepts.js';
 import { checkClassIdx, checkInputs, checkMethodCall, checkNotDisposed, checkOutputRelevance } from './checks.js';
 import { LrpArgumentError, LrpError } from './errors.js';
 import { runForward } from './forward.js';
@@ -72,6 +73,10 @@ export interface Explainer {
   explainWithConservation(input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options?: { readonly perLayer?: boolean }): Promise<{ relevance: Relevance; conservation: ConservationReport }>;
   /** The plan as rows (one per node, forward order). */
   describe(): PlanRow[];
+  /** {@link explainLayers} with this explainer's plan: input relevance and relevance at the named layers. */
+  explainLayers(input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerNames: readonly string[], options?: LayerRelevanceOptions): LayerRelevance;
+  /** {@link conceptRelevance} with this explainer's plan: `[N, C]` relevance per channel of a layer. */
+  conceptRelevance(input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerName: string, options?: LayerRelevanceOptions): tf.Tensor2D;
   /**
    * Releases the weight-derived tensors the explainer keeps between calls (flipped and sign-split
    * kernels, merged BatchNorm): call it when done, as with a model. `explain()` and
@@ -348,6 +353,12 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
     },
     describe() {
       return describePlan(plan);
+    },
+    explainLayers(input, classIdx, layerNames, extra = {}) {
+      return explainLayersWith(plan, opts, live(), input, classIdx, layerNames, extra);
+    },
+    conceptRelevance(input, classIdx, layerName, extra = {}) {
+      return conceptRelevanceWith(plan, opts, live(), input, classIdx, layerName, extra);
     },
   };
 }

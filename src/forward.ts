@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GraphNode } from './graph.js';
-import { applyLayer } from './layers/adapter.js';
+import { applyLayer, type Layer } from './layers/adapter.js';
 import { batchNormAffine } from './layers/normalization.js';
 import { derived } from './ops/derived.js';
 import type { LinearParams } from './ops/linear.js';
@@ -17,12 +17,18 @@ export interface ForwardRecord {
   readonly tensors: ReadonlyMap<string, tf.Tensor>;
   /** Parameters (BatchNorm merged) of each linear node, by node id. */
   readonly params: ReadonlyMap<string, LinearParams>;
+  /** What layers with inner linear maps (recurrent layers) saved for their backward, by node id. */
+  readonly saved: ReadonlyMap<string, readonly tf.Tensor[]>;
 }
 
-/** The parameters a linear node computes with: its own, with a following BatchNorm merged. */
-export function linearParamsOf(node: GraphNode): LinearParams {
+/**
+ * The parameters a linear node computes with: its own, with a following BatchNorm merged. `x` is
+ * the node's input, for parts whose parameters depend on it (`LinearPart.paramsFor`).
+ */
+export function linearParamsOf(node: GraphNode, x?: tf.Tensor): LinearParams {
   if (node.op.kind !== 'linear') throw new Error(`internal: '${node.name}' is not linear`);
-  const own = node.op.part.params();
+  const part = node.op.part;
+  const own = x !== undefined && part.paramsFor !== undefined ? part.paramsFor(x) : part.params();
   const bn = node.op.mergedBatchNorm;
   if (bn === null) return own;
   const map = node.op.part.map;
@@ -35,10 +41,10 @@ export function linearParamsOf(node: GraphNode): LinearParams {
   return { kernel, bias };
 }
 
-function runNode(node: GraphNode, inputs: tf.Tensor[], params: Map<string, LinearParams>): tf.Tensor {
+function runNode(node: GraphNode, inputs: tf.Tensor[], params: Map<string, LinearParams>, mask: tf.Tensor | null, extra: tf.Tensor[][]): tf.Tensor {
   switch (node.op.kind) {
     case 'linear': {
-      const p = linearParamsOf(node);
+      const p = linearParamsOf(node, inputs[0]);
       params.set(node.id, p);
       return node.op.part.map.apply(inputs[0], p);
     }
@@ -46,9 +52,31 @@ function runNode(node: GraphNode, inputs: tf.Tensor[], params: Map<string, Linea
       return node.op.activation.apply(inputs[0]);
     case 'merged':
       return inputs[0];
-    default:
+    default: {
+      const inner = node.adapter.innerLinear;
+      if (inner !== undefined) {
+        const { outputs, saved } = inner.forward(node.layer, inputs, mask);
+        extra.push(outputs.slice(1), saved);
+        return outputs[0];
+      }
       return node.adapter.forward?.(node.layer, inputs) ?? applyLayer(node.layer, inputs);
+    }
   }
+}
+
+/**
+ * The mask of a node's output as tfjs-layers' executor computes it (Keras masking): only layers
+ * that support masking carry a mask on (Embedding with maskZero and Masking make one; an RNN
+ * keeps it with returnSequences). A split Dense part or activation carries its layer's mask on.
+ */
+function outputMask(node: GraphNode, inputs: tf.Tensor[], masks: ReadonlyArray<tf.Tensor | null>): tf.Tensor | null {
+  const layer = node.layer as Layer & { supportsMasking?: boolean };
+  if (layer.supportsMasking !== true) return null;
+  if (node.op.kind !== 'layer') return masks[0];
+  if (masks.every((m) => m === null) && node.className !== 'Embedding' && node.className !== 'Masking') return null;
+  const m = layer.computeMask(inputs, masks.map((k) => k ?? undefined) as tf.Tensor[]) as tf.Tensor | tf.Tensor[] | null | undefined;
+  const first = Array.isArray(m) ? m[0] : m;
+  return first ?? null;
 }
 
 /**
@@ -59,16 +87,38 @@ export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): Forwa
   const tensors = new Map<string, tf.Tensor>();
   plan.graph.inputs.forEach((input, i) => tensors.set(input.key, inputs[i]));
   const params = new Map<string, LinearParams>();
+  const saved = new Map<string, tf.Tensor[]>();
+  // Keras masks (Embedding maskZero, Masking) by tensor key: a recurrent layer skips masked steps
+  const masks = new Map<string, tf.Tensor | null>();
   for (const { node } of plan.nodes) {
     const ins = node.inputs.map((k) => tensors.get(k) as tf.Tensor);
-    const [output, kernel, bias] = tf.tidy(() => {
+    const inMasks = node.inputs.map((k) => masks.get(k) ?? null);
+    // what survives the node's tidy, in one list: output, [kernel, bias], further outputs, saved, mask
+    let counts = { params: 0, extra: 0, saved: 0, ownMask: false };
+    let passedMask: tf.Tensor | null = null;
+    const kept = tf.tidy(() => {
       const own = new Map<string, LinearParams>();
-      const out = runNode(node, ins, own);
+      const extra: tf.Tensor[][] = [];
+      const out = runNode(node, ins, own, inMasks.find((m) => m !== null) ?? null, extra);
+      const m = outputMask(node, ins, inMasks);
+      const ownMask = m !== null && !inMasks.includes(m);
+      passedMask = ownMask ? null : m;
       const p = own.get(node.id);
-      return p === undefined ? [out] : p.bias === null ? [out, p.kernel] : [out, p.kernel, p.bias];
+      const ps = p === undefined ? [] : p.bias === null ? [p.kernel] : [p.kernel, p.bias];
+      const [extraOutputs, savedHere] = extra.length > 0 ? extra : [[], []];
+      counts = { params: ps.length, extra: extraOutputs.length, saved: savedHere.length, ownMask };
+      return [out, ...ps, ...extraOutputs, ...savedHere, ...(ownMask ? [m as tf.Tensor] : [])];
     });
-    if (kernel !== undefined) params.set(node.id, { kernel, bias: bias ?? null });
+    const [output, kernel, bias] = kept;
+    if (counts.params > 0) params.set(node.id, { kernel, bias: counts.params > 1 ? bias : null });
     tensors.set(node.output, output);
+    let at = 1 + counts.params;
+    (node.extraOutputs ?? []).forEach((key, i) => tensors.set(key, kept[at + i]));
+    at += counts.extra;
+    if (counts.saved > 0) saved.set(node.id, kept.slice(at, at + counts.saved));
+    at += counts.saved;
+    masks.set(node.output, counts.ownMask ? kept[at] : passedMask);
   }
-  return { tensors, params };
+  tf.dispose([...new Set([...masks.values()].filter((m): m is tf.Tensor => m !== null))]);
+  return { tensors, params, saved };
 }

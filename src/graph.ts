@@ -33,6 +33,11 @@ export interface GraphNode {
   readonly inputs: readonly string[];
   /** Key of the output tensor. */
   readonly output: string;
+  /**
+   * Keys of a layer's further outputs (a recurrent layer's `returnState` states), in the
+   * layer's order after `output`. Only layers with an `innerLinear` adapter have them.
+   */
+  readonly extraOutputs?: readonly string[];
   /** What canonization did to this node, for descriptions. */
   readonly notes: readonly string[];
 }

@@ -6,6 +6,8 @@
  */
 export { explain, explainWithConservation, createExplainer, describe } from './explain.js';
 export type { ClassIndex, Relevance, Explainer, ConservationReport, LayerConservation } from './explain.js';
+export { explainLayers, conceptRelevance, channelSums, layerOutputKeys } from './concepts.js';
+export type { LayerChannel, ConceptTarget, LayerRelevanceOptions, LayerRelevance } from './concepts.js';
 export { describePlan, formatPlan } from './planFormat.js';
 export type { PlanRow } from './planFormat.js';
 export type { ExplainOptions, RuleName, CompositeName } from './options.js';
@@ -15,7 +17,7 @@ export type { GraphNode, GraphInput, ModelGraph, NodeOp } from './graph.js';
 export { LrpError, LrpArgumentError, LrpRuleError, LrpLayerError, LrpModelError, LrpLoadError, LrpEnvironmentError } from './errors.js';
 export { registerLayer, registerLayerRule, unregisterLayer, layerClassNames, layerTable } from './layers/registry.js';
 export type { LayerTableRow } from './layers/registry.js';
-export type { Layer, LayerAdapter, LinearPart, LinearLayerSpec, ActivationFn } from './layers/adapter.js';
+export type { Layer, LayerAdapter, LinearPart, LinearLayerSpec, ActivationFn, LayerCall, ExpandedLayer, InnerLinearCapability, InnerLinearContext, InnerLinearForward } from './layers/adapter.js';
 export type { LayerGroup, GroupDefault } from '../rules/groups.js';
 export { GROUP_DEFAULTS, LAYER_GROUPS, LINEAR_GROUPS } from '../rules/groups.js';
 export type { LinearMap, LinearParams } from './ops/linear.js';
@@ -38,6 +40,7 @@ export type { ZBoxOptions } from '../rules/zBox.js';
 export { passRule, passDefinition } from '../rules/pass.js';
 export { normRule, normDefinition } from '../rules/norm.js';
 export { gradientRule, gradientDefinition } from '../rules/gradient.js';
+export { uniformRule, uniformDefinition } from '../rules/uniform.js';
 export { templateRule, keepParams, mapParams, positivePart, negativePart } from '../rules/template.js';
 export type { TemplateSpec, ModifiedForward, ParamModifier, InputModifier, CustomInput } from '../rules/template.js';
 export type { Rule, LinearRule, LayerRule, LinearRuleContext, LayerRuleContext, RuleParam, RuleDefinition, RuleParameterSpec, RuleParameterName, RuleReferences } from '../rules/types.js';

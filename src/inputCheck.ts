@@ -60,8 +60,11 @@ export function finiteFlags(inputs: readonly tf.Tensor[]): InputFlags | null {
 export function maskNonFinite(relevance: readonly tf.Tensor[], check: InputFlags): tf.Tensor[] {
   const ok = tf.all(check.flags, 1);
   return relevance.map((r) => {
-    const cond = tf.reshape(ok, [r.shape[0], ...r.shape.slice(1).map(() => 1)]);
-    return tf.where(cond, r, tf.scalar(NaN, r.dtype));
+    // on a [batch, rest] view: where() broadcasts with Tile, which WebGPU runs on the CPU (a
+    // synchronous read) for rank > 4 (a Conv3D model's [N, D, H, W, C] input)
+    const flat = tf.reshape(r, [r.shape[0], -1]);
+    const cond = tf.reshape(ok, [r.shape[0], 1]);
+    return tf.reshape(tf.where(cond, flat, tf.scalar(NaN, r.dtype)), r.shape);
   });
 }
 

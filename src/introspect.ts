@@ -85,15 +85,23 @@ export function introspect(model: unknown): ModelGraph {
       if (isLayersModel(layer)) {
         const outs = expand(layer as unknown as ContainerLike, `${name}/`, `${idScope}${layer.name}@${t.nodeIndex}/`, ins);
         knode.outputTensors.forEach((o, i) => keys.set(o.id, outs[i]));
+      } else if (adapterFor(className)?.expand !== undefined) {
+        // a wrapper (TimeDistributed, Bidirectional): the nodes it stands for
+        const expanded = (adapterFor(className) as Required<Pick<LayerAdapter, 'expand'>>).expand(layer, { id: `${idScope}${layer.name}@${t.nodeIndex}`, name, inputs: ins });
+        if (expanded.outputs.length !== knode.outputTensors.length) throw new LrpModelError(`internal: '${name}' (${className}) expanded into ${expanded.outputs.length} outputs, the layer has ${knode.outputTensors.length}.`);
+        nodes.push(...expanded.nodes);
+        knode.outputTensors.forEach((o, i) => keys.set(o.id, expanded.outputs[i]));
       } else {
-        if (knode.outputTensors.length !== 1) {
+        const adapter = adapterFor(className) ?? UNKNOWN_LAYER;
+        if (knode.outputTensors.length !== 1 && adapter.innerLinear === undefined) {
           throw new LrpLayerError(name, className, `Layer '${name}' (${className}) has ${knode.outputTensors.length} outputs; tfjs-lrp explains single-output layers only.`);
         }
-        const adapter = adapterFor(className) ?? UNKNOWN_LAYER;
         adapter.check?.(layer, name);
         const id = `${idScope}${layer.name}@${t.nodeIndex}`;
-        nodes.push({ id, name, className, layer, adapter, op: { kind: 'layer' }, inputs: ins, output: id, notes: [] });
-        keys.set(knode.outputTensors[0].id, id);
+        // further outputs (a recurrent layer's returnState states) get keys of their own
+        const extraOutputs = knode.outputTensors.slice(1).map((_, i) => `${id}#${i + 1}`);
+        nodes.push({ id, name, className, layer, adapter, op: { kind: 'layer' }, inputs: ins, output: id, ...(extraOutputs.length > 0 ? { extraOutputs } : {}), notes: [] });
+        knode.outputTensors.forEach((o, i) => keys.set(o.id, i === 0 ? id : extraOutputs[i - 1]));
       }
       const key = keys.get(t.id);
       if (key === undefined) throw new LrpModelError(`Model '${top.name}': could not resolve tensor '${t.name}' of '${name}'.`);

@@ -5,7 +5,7 @@ import type { AttributionMethod, GradientMethodOptions } from './methods.js';
 import type { Rule } from '../rules/types.js';
 
 /** Names of the built-in rules (any registered name is accepted too). */
-export type RuleName = 'epsilon' | 'zero' | 'zPlus' | 'alphaBeta' | 'gamma' | 'flat' | 'wSquare' | 'zBox' | 'pass' | 'norm' | 'gradient';
+export type RuleName = 'epsilon' | 'zero' | 'zPlus' | 'alphaBeta' | 'gamma' | 'flat' | 'wSquare' | 'zBox' | 'pass' | 'norm' | 'gradient' | 'uniform' | 'product';
 
 /** Names of the built-in composites. */
 export type CompositeName = 'epsilonPlus' | 'epsilonPlusFlat' | 'epsilonGammaBox' | 'epsilonAlpha2Beta1' | 'epsilonAlpha2Beta1Flat';

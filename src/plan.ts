@@ -8,6 +8,7 @@ import { GROUP_DEFAULTS } from '../rules/groups.js';
 import { gradientDefinition } from '../rules/gradient.js';
 import { normDefinition } from '../rules/norm.js';
 import { passDefinition } from '../rules/pass.js';
+import { uniformDefinition } from '../rules/uniform.js';
 import { firstLayerRuleNames, makeRule, RuleParameters, ruleNames, ruleParameterSpecs } from '../rules/registry.js';
 import type { Rule, RuleDefinition, RuleParameterSpec } from '../rules/types.js';
 import { canonize, CanonicalGraph } from './canonize.js';
@@ -199,7 +200,7 @@ export function ruleForNode(node: GraphNode, ctx: RuleContext): { rule: Rule; re
   const hit = findEntry(ctx.entries, node, ctx.firsts);
   if (hit !== undefined) return { rule: typeof hit.rule === 'function' ? hit.rule() : hit.rule, reason: hit.source, source: hit.source };
   // (a class's rule is for its own nodes: not for an activation split from it or a merged BatchNorm)
-  if (node.adapter.defaultRule !== undefined && (node.op.kind === 'layer' || node.op.kind === 'linear')) return { rule: node.adapter.defaultRule(), reason: `registered rule for ${node.className}`, source: null };
+  if (node.adapter.defaultRule !== undefined && (node.op.kind === 'layer' || node.op.kind === 'linear')) return { rule: node.adapter.defaultRule(ctx.params, node.layer), reason: `registered rule for ${node.className}`, source: null };
   const base = findEntry(ctx.base, node, ctx.firsts);
   if (base !== undefined) return { rule: typeof base.rule === 'function' ? base.rule() : base.rule, reason: base.source, source: null };
   const group = groupOf(node);
@@ -216,21 +217,19 @@ export function ruleForNode(node: GraphNode, ctx: RuleContext): { rule: Rule; re
 }
 
 /** A group default by name, from the built-in definitions (a re-registered name does not change defaults). */
-function makeDefault(name: 'pass' | 'norm' | 'gradient', params: RuleParameters): Rule {
+function makeDefault(name: 'pass' | 'norm' | 'gradient' | 'uniform', params: RuleParameters): Rule {
   return BUILTIN_DEFAULTS[name].make(params);
 }
 
-const BUILTIN_DEFAULTS: Readonly<Record<'pass' | 'norm' | 'gradient', RuleDefinition>> = { pass: passDefinition, norm: normDefinition, gradient: gradientDefinition };
+const BUILTIN_DEFAULTS: Readonly<Record<'pass' | 'norm' | 'gradient' | 'uniform', RuleDefinition>> = { pass: passDefinition, norm: normDefinition, gradient: gradientDefinition, uniform: uniformDefinition };
 
-/** Step 5: a rule must fit its node (Dense/Conv rules on Dense/Conv only; no softmax inside the network through the base map). */
+/** Step 5: a rule must fit its node (Dense/Conv rules on Dense/Conv only). */
 function checkRuleFits(node: GraphNode, rule: Rule, reason: string): void {
-  if (rule.appliesTo === 'linear' && node.op.kind !== 'linear') {
+  // (a recurrent layer applies a Dense rule to the linear maps inside it: adapter.innerLinear)
+  if (rule.appliesTo === 'linear' && node.op.kind !== 'linear' && !(node.op.kind === 'layer' && node.adapter.innerLinear !== undefined)) {
     throw new LrpRuleError(rule.name, `Rule '${rule.name}' applies to Dense/Conv layers only, but ${reason} gives it to layer '${node.name}' (${node.className}). Use 'pass', 'norm' or 'gradient' there.`);
   }
-  const activation = node.op.kind === 'activation' ? node.op.activation.name : node.adapter.activationName?.(node.layer);
-  if (activation === 'softmax' && reason.startsWith('base map')) {
-    throw new LrpLayerError(node.name, node.className, `Layer '${node.name}' (${node.className}) applies softmax inside the network; tfjs-lrp strips a softmax only when it is the final activation. If passing relevance through it unchanged is what you want, map it: options.layerRules = { '${node.layer.name}': 'pass' }.`);
-  }
+  // (a softmax inside the network, e.g. attention weights, passes like every activation: LRP_RULES §9)
 }
 
 /** Introspects, canonizes and assigns a rule to every node. */

@@ -23,7 +23,11 @@ export function describePlan(plan: ModelPlan): PlanRow[] {
     group: groupOf(p.node),
     rule: ruleLabel(p.rule),
     reason: p.reason,
-    notes: [...p.node.notes, ...(p.node.adapter.note !== undefined && p.node.op.kind === 'layer' ? [p.node.adapter.note] : [])],
+    notes: [
+      ...p.node.notes,
+      ...(p.node.adapter.note !== undefined && p.node.op.kind === 'layer' ? [p.node.adapter.note] : []),
+      ...(p.node.adapter.innerLinear !== undefined && p.node.op.kind === 'layer' ? [p.node.adapter.innerLinear.describe(p.node.layer)] : []),
+    ],
   }));
   const stripped = plan.graph.stripped;
   if (stripped !== null) {

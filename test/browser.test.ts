@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { Browser, Page } from 'playwright-core';
-import { compositeDefinitions, explain, ruleDefinitions } from '../src';
+import { compositeDefinitions, conceptRelevance, explain, explainLayers, ruleDefinitions } from '../src';
 import { heatmap, overlay } from '../src/heatmap';
 import type { ExplainOptions } from '../src';
 import { buildWeb, CHROMIUM_PATH, hasChromium, launchChromium, ROOT } from '../scripts/browser';
@@ -49,6 +49,7 @@ interface DemoResult {
   clipPercentile: number;
   colormap: string;
   backend: string;
+  concepts: { layer: string; relevance: number[]; channels: Array<{ channel: number; relevance: number; heatmap: number[] }> } | null;
 }
 interface DemoWindow {
   __lrpDemo: {
@@ -308,6 +309,47 @@ suite('in Chromium (WebGL 2 on SwiftShader)', () => {
       // the conservation numbers are about this map
       const sum = r.relevance.reduce((a, b) => a + b, 0);
       expect(r.conservation?.inputSum[0]).toBeCloseTo(sum, 2);
+    }
+    expect(demo.errors).toEqual([]);
+  });
+
+  test('the concepts view: the top channels of conv2 and their conditional heatmaps, as in Node', async () => {
+    const { page } = demo;
+    const pixels = digit(7, heldOutIndex(7, 12));
+    await page.evaluate((m) => (window as unknown as DemoWindow).__lrpDemo.setMethod(m), 'composite:epsilonPlusFlat');
+    const r = await page.evaluate((p) => (window as unknown as DemoWindow).__lrpDemo.setInput(p), pixels);
+    const concepts = r.concepts;
+    if (concepts === null) throw new Error('no concepts in the page result');
+    expect(concepts.layer).toBe('conv2');
+    expect(concepts.relevance).toHaveLength(16);
+    const x = tf.tensor4d(Float32Array.from(pixels), [1, SIZE, SIZE, 1]);
+    const rel = conceptRelevance(model, x, r.classIdx, 'conv2', r.options);
+    expectClose(concepts.relevance, rel.dataSync(), 1e-3, 'concept relevance page vs node');
+    const ranked = concepts.relevance.map((v, c) => ({ v, c })).sort((a, b) => b.v - a.v).slice(0, 4);
+    expect(concepts.channels.map((c) => c.channel)).toEqual(ranked.map((t) => t.c));
+    for (const ch of concepts.channels) {
+      const { input } = explainLayers(model, x, r.classIdx, [], { ...r.options, conditions: { conv2: [ch.channel] } });
+      expect(maxAbs((input as tf.Tensor).dataSync())).toBeGreaterThan(1e-3);
+      expectClose(ch.heatmap, (input as tf.Tensor).dataSync(), 1e-3, `channel ${ch.channel}: page vs node`);
+      (input as tf.Tensor).dispose();
+    }
+    tf.dispose([x, rel]);
+    // four figures, each a canvas of the input's size with coloured (non-white) pixels and its channel
+    const view = await page.evaluate(() => {
+      const figures = Array.from(document.querySelectorAll('#concepts figure'));
+      return figures.map((f) => {
+        const canvas = f.querySelector('canvas') as HTMLCanvasElement;
+        const data = (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, canvas.width, canvas.height).data;
+        let coloured = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] < 250 || data[i + 1] < 250 || data[i + 2] < 250) coloured++;
+        return { width: canvas.width, channel: Number(canvas.dataset.channel), caption: f.querySelector('figcaption')?.textContent ?? '', coloured };
+      });
+    });
+    expect(view.map((v) => v.channel)).toEqual(ranked.map((t) => t.c));
+    for (const v of view) {
+      expect(v.width).toBe(SIZE);
+      expect(v.caption).toMatch(new RegExp(`^channel ${v.channel} · `));
+      expect(v.coloured).toBeGreaterThan(10);
     }
     expect(demo.errors).toEqual([]);
   });

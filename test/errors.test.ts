@@ -129,6 +129,10 @@ describe('rule and option errors', () => {
     await expectError(() => explain(model, x, 0, { epsilonn: 1 } as unknown as { epsilon: number }), LrpArgumentError, /options.epsilonn/, /unknown option/);
     await expectError(() => explain(model, x, 0, { layerRules: { hiden: 'zPlus' } }), LrpArgumentError, /layerRules\['hiden'\]/, /hidden/);
   });
+  test("the element-wise rules ('pass', 'uniform') on a Dense layer name the layer and the fix", async () => {
+    await expectError(() => explain(model, x, 0, { layerRules: { hidden: 'uniform' } }), LrpLayerError, /Rule 'uniform' on layer 'hidden' \(Dense\)/, /inputs of shapes \[2,4\]/, /options\.layerRules/);
+    await expectError(() => explain(model, x, 0, { layerRules: { hidden: 'pass' } }), LrpLayerError, /Rule 'pass' on layer 'hidden' \(Dense\)/, /options\.layerRules/);
+  });
   test('a linear rule on a non-linear layer', async () => {
     const m = tf.sequential();
     m.add(tf.layers.dense({ inputShape: [4], units: 3, name: 'd' }));

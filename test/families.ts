@@ -347,7 +347,139 @@ const multiOutput: Family = {
   },
 };
 
-export const FAMILIES: Family[] = [vgg, resnetV1, resnetV2, mobilenetV1, mobilenetV2, inception, darknet, teachable, cnn1d, textConv, textBag, multiInput, multiOutput];
+const textRecurrent: Family = {
+  name: 'text LSTM → GRU (Embedding maskZero)',
+  vocab: 30,
+  build: (bf) => {
+    const input = tf.input({ shape: [12], dtype: 'int32' });
+    // token 0 is padding: the recurrent layers skip those steps (Keras masks)
+    // (8-dim embeddings: with 16, one of the seeded LSTM pre-activations lies within 1e-4 of 0,
+    // where LRP-ε with ε = 1e-6 amplifies float32 differences between backends beyond 1e-3)
+    let x = apply(tf.layers.embedding({ inputDim: 30, outputDim: 8, maskZero: true }), input);
+    x = apply(tf.layers.lstm({ units: 16, returnSequences: true, useBias: !bf }), x);
+    x = apply(tf.layers.gru({ units: 16, useBias: !bf }), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const timeSeriesRnn: Family = {
+  name: 'time series SimpleRNN',
+  build: (bf) => {
+    const input = tf.input({ shape: [10, 4] });
+    let x = apply(tf.layers.simpleRNN({ units: 16, returnSequences: true, useBias: !bf }), input);
+    x = apply(tf.layers.simpleRNN({ units: 16, goBackwards: true, useBias: !bf }), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const sequenceWrappers: Family = {
+  name: 'sequence: TimeDistributed(Dense) + Bidirectional(LSTM)',
+  build: (bf) => {
+    const input = tf.input({ shape: [6, 4] });
+    let x = apply(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 16, activation: 'relu', useBias: !bf }) }), input);
+    x = apply(tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 8, returnSequences: true, useBias: !bf }) as tf.RNN, mergeMode: 'concat' }), x);
+    x = apply(tf.layers.globalAveragePooling1d({}), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const gatedBlock: Family = {
+  name: 'gated block x ⊙ sigmoid(Dense(x)) (squeeze-and-excitation)',
+  notConserving: {
+    alphaBeta: 'the gate path is narrow: a unit of the 8-unit bottleneck Dense sums only 16 pooled ReLU channels (and the 16 gate units only 8), so units whose contributions all have one sign occur, and alphaBeta(2, 1) then creates or destroys relevance by definition (2R or −R instead of R)',
+  },
+  build: (bf) => {
+    const input = tf.input({ shape: [8, 8, 3] });
+    const x = apply(tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), input);
+    let gate = apply(tf.layers.globalAveragePooling2d({}), x);
+    gate = apply(tf.layers.dense({ units: 8, activation: 'relu', useBias: !bf }), gate);
+    gate = apply(tf.layers.dense({ units: 16, activation: 'sigmoid', useBias: !bf }), gate);
+    gate = apply(tf.layers.reshape({ targetShape: [1, 1, 16] }), gate);
+    const gated = apply(tf.layers.multiply(), [x, gate]);
+    let h = apply(tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), gated);
+    h = apply(tf.layers.globalAveragePooling2d({}), h);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), h);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const transformerBlock: Family = {
+  name: 'transformer block (Dense, Dot, Softmax, Add, LayerNormalization)',
+  build: (bf) => {
+    const input = tf.input({ shape: [6, 16] });
+    const q = apply(tf.layers.dense({ units: 16, useBias: !bf }), input);
+    const k = apply(tf.layers.dense({ units: 16, useBias: !bf }), input);
+    const v = apply(tf.layers.dense({ units: 16, useBias: !bf }), input);
+    const weights = apply(tf.layers.softmax({ axis: -1 }), apply(tf.layers.dot({ axes: 2 }), [q, k]));
+    const attended = apply(tf.layers.dot({ axes: [2, 1] }), [weights, v]);
+    let x = apply(tf.layers.layerNormalization({ center: !bf }), apply(tf.layers.add(), [input, attended]));
+    const ff = apply(tf.layers.dense({ units: 16, useBias: !bf }), apply(tf.layers.dense({ units: 32, activation: 'relu', useBias: !bf }), x));
+    x = apply(tf.layers.layerNormalization({ center: !bf }), apply(tf.layers.add(), [x, ff]));
+    x = apply(tf.layers.globalAveragePooling1d({}), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const videoWrappers: Family = {
+  name: 'video: TimeDistributed(Conv2D) + Bidirectional(GRU sum, SimpleRNN mul, LSTM ave)',
+  build: (bf) => {
+    // [T, H, W, C] frames: TimeDistributed(Conv2D) has rank-5 tensors (folded to rank 4 for the GPU)
+    const input = tf.input({ shape: [4, 6, 6, 2] });
+    let x = apply(tf.layers.timeDistributed({ layer: tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }) }), input);
+    x = apply(tf.layers.timeDistributed({ layer: tf.layers.maxPooling2d({ poolSize: 2 }) }), x);
+    x = apply(tf.layers.timeDistributed({ layer: tf.layers.flatten() }), x);
+    x = apply(tf.layers.bidirectional({ layer: tf.layers.gru({ units: 8, returnSequences: true, useBias: !bf }) as tf.RNN, mergeMode: 'sum' }), x);
+    x = apply(tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 8, returnSequences: true, useBias: !bf }) as tf.RNN, mergeMode: 'mul' }), x);
+    x = apply(tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 8, useBias: !bf }) as tf.RNN, mergeMode: 'ave' }), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const cnn3d: Family = {
+  name: '3-D CNN on volumes (Conv3D, MaxPooling3D, AveragePooling3D)',
+  build: (bf) => {
+    // [D, H, W, C] volumes: rank-5 tensors through Conv3D and the 3-D pools (GPU policy: test/gpu-safety.test.ts)
+    const input = tf.input({ shape: [6, 8, 8, 1] });
+    let x = apply(tf.layers.conv3d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), input);
+    x = apply(tf.layers.maxPooling3d({ poolSize: 2 }), x);
+    x = apply(tf.layers.conv3d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), x);
+    x = apply(tf.layers.averagePooling3d({ poolSize: [3, 2, 2] }), x);
+    x = apply(tf.layers.flatten(), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+const preprocessingFront: Family = {
+  name: 'preprocessing front (Rescaling, CenterCrop) + CNN',
+  build: (bf) => {
+    const input = tf.input({ shape: [12, 12, 3] });
+    const scaled = apply(tf.layers.rescaling({ scale: 2, offset: 0 }), input);
+    // (tfjs 4.22's CenterCrop writes its output size into its input's shape: a Reshape keeps the model input intact)
+    const cropped = apply(tf.layers.centerCrop({ height: 8, width: 8 }), apply(tf.layers.reshape({ targetShape: [12, 12, 3] }), scaled));
+    let x = apply(tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), cropped);
+    x = apply(tf.layers.maxPooling2d({ poolSize: 2 }), x);
+    x = apply(tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', useBias: !bf }), x);
+    x = apply(tf.layers.globalAveragePooling2d({}), x);
+    const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', useBias: !bf }), x);
+    return tf.model({ inputs: input, outputs: out });
+  },
+  logits: (m, xs) => beforeDenseSoftmax(m, xs),
+};
+
+export const FAMILIES: Family[] = [vgg, resnetV1, resnetV2, mobilenetV1, mobilenetV2, inception, darknet, teachable, cnn1d, textConv, textBag, multiInput, multiOutput, textRecurrent, timeSeriesRnn, sequenceWrappers, gatedBlock, transformerBlock, preprocessingFront, videoWrappers, cnn3d];
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -4,7 +4,15 @@
  * (WebGL: the packed Pad shader does not compile for rank 6; WebGPU: PadProgram's WGSL is
  * invalid for rank 6 and silently returns garbage) and where a WebGPU shader binds at most 8
  * storage buffers by default (tf.addN of 8 or more tensors gives wrong numbers, no error). So:
- *   - no kernel other than Reshape (a no-op on the data) has an input or output of rank > 4;
+ *   - no kernel other than Reshape (a no-op on the data) has an input or output of rank > 4,
+ *     except at rank exactly 5: the 3-D kernels (Conv3D, its two backprop kernels, MaxPool3D,
+ *     AvgPool3D and their gradients), which tfjs 4.22 registers on webgl, webgpu, wasm and cpu
+ *     and whose geometry is rank 5, and element-wise kernels without broadcasting (every input of
+ *     the output's shape, or a scalar []): both GPU backends run those on the flat index, whatever
+ *     the rank. Broadcasting binary ops of rank 5 do not compile on WebGPU, and rank 6 fails on
+ *     both (above), so both stay violations. Checked: the 3-D CNN family of test/families.ts
+ *     equals cpu on WebGPU in Node (test/architectures.test.ts) and on WebGL 2 / WebGPU in
+ *     Chromium (test/browser-backends.test.ts);
  *   - no kernel has more than 7 tensor inputs, except Concat and Pack: both backends split
  *     those themselves (tfjs-backend-webgpu's concatImpl in chunks of
  *     maxStorageBuffersPerShaderStage − 1, and its Pack is expandDims + that concat;
@@ -27,6 +35,10 @@ import { CASES } from './models';
 const RANK_FREE = new Set(['Reshape']);
 /** The largest rank any other kernel may see. */
 const MAX_RANK = 4;
+/** The 3-D kernels: rank 5 is their geometry (registered on every tfjs 4.22 backend). */
+const RANK5_3D = new Set(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2', 'MaxPool3D', 'MaxPool3DGrad', 'AvgPool3D', 'AvgPool3DGrad']);
+/** Element-wise kernels allowed at rank 5 when they do not broadcast (see {@link rank5Allowed}). */
+const RANK5_ELEMENTWISE = new Set(['Identity', 'OnesLike', 'ZerosLike', 'Cast', 'Relu', 'Neg', 'Abs', 'Sign', 'Step', 'Add', 'AddN', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum']);
 /** The most tensor inputs of one kernel (WebGPU: 8 storage buffers, one for the output). */
 const MAX_INPUTS = 7;
 /** Kernels that both GPU backends split into chunks of few inputs by themselves. */
@@ -41,13 +53,25 @@ interface KernelCall {
 
 const fmt = (shapes: ReadonlyArray<readonly number[] | null>): string => shapes.map((s) => (s === null ? 'null' : `[${s.join(',')}]`)).join(' ');
 
+/**
+ * Whether a rank-5 call is allowed: a 3-D kernel, or an element-wise kernel whose inputs all have
+ * the output's shape or are scalars (no broadcasting: WebGPU's rank-5 broadcast does not compile).
+ */
+function rank5Allowed(k: KernelCall): boolean {
+  if (RANK5_3D.has(k.name)) return true;
+  if (!RANK5_ELEMENTWISE.has(k.name) || k.outputShapes.length !== 1) return false;
+  const out = k.outputShapes[0].join(',');
+  return k.inputShapes.every((s) => s === null || s.length === 0 || s.join(',') === out);
+}
+
 /** The policy violations among `calls`, each naming the case, the kernel and its shapes. */
 function violations(calls: readonly KernelCall[], label: string): string[] {
   const found: string[] = [];
   for (const k of calls) {
     const shapes = `inputs ${fmt(k.inputShapes)} → outputs ${fmt(k.outputShapes)}`;
     const ranks = [...k.inputShapes, ...k.outputShapes].map((s) => (s === null ? 0 : s.length));
-    if (!RANK_FREE.has(k.name) && Math.max(0, ...ranks) > MAX_RANK) {
+    const rank = Math.max(0, ...ranks);
+    if (!RANK_FREE.has(k.name) && rank > MAX_RANK && !(rank === 5 && rank5Allowed(k))) {
       found.push(`${label}: ${k.name} has rank ${Math.max(...ranks)} > ${MAX_RANK} (${shapes})`);
     }
     const inputs = k.inputShapes.filter((s) => s !== null).length;
@@ -250,6 +274,32 @@ describe('GPU-safe kernels (rank ≤ 4 except Reshape; ≤ 7 inputs except Conca
       expect(problems.some((p) => p.startsWith('self-check: Sum has rank 5'))).toBe(true);
       expect(problems.some((p) => p.startsWith('self-check: Transpose has rank 5'))).toBe(true);
     });
+    test('a rank-5 broadcasting multiply, a rank-5 sum over a 3-D pool, and rank-6 element-wise ops', async () => {
+      const { problems } = await check('self-check', () => [
+        tf.mul(tf.ones([1, 2, 2, 2, 2]), tf.ones([1, 1, 1, 1, 2])),
+        tf.sum(tf.maxPool3d(tf.ones([1, 2, 2, 2, 1]) as tf.Tensor5D, 2, 1, 'same'), 4),
+        tf.relu(tf.ones([1, 1, 1, 1, 1, 2])),
+        tf.mul(tf.ones([1, 1, 1, 1, 1, 2]), tf.ones([1, 1, 1, 1, 1, 2])),
+      ]);
+      expect(problems).toContain('self-check: Multiply has rank 5 > 4 (inputs [1,2,2,2,2] [1,1,1,1,2] → outputs [1,2,2,2,2])');
+      expect(problems.some((p) => p.startsWith('self-check: Sum has rank 5'))).toBe(true);
+      expect(problems).toContain('self-check: Relu has rank 6 > 4 (inputs [1,1,1,1,1,2] → outputs [1,1,1,1,1,2])');
+      expect(problems).toContain('self-check: Multiply has rank 6 > 4 (inputs [1,1,1,1,1,2] [1,1,1,1,1,2] → outputs [1,1,1,1,1,2])');
+      expect(problems.some((p) => p.startsWith('self-check: MaxPool3D'))).toBe(false);
+    });
+    test('rank-5 3-D kernels and non-broadcasting element-wise ops are allowed', async () => {
+      const x = tf.ones([1, 3, 3, 3, 2]) as tf.Tensor5D;
+      const { problems, kernels } = await check('self-check', () => [
+        tf.conv3d(x, tf.ones([2, 2, 2, 2, 1]) as tf.Tensor5D, 1, 'same'),
+        tf.avgPool3d(x, 2, 1, 'valid'),
+        tf.relu(x),
+        tf.mul(x, x),
+        tf.mul(x, tf.scalar(2)),
+        tf.addN([x, x]),
+      ]);
+      expect(kernels).toBeGreaterThanOrEqual(6);
+      expect(problems).toEqual([]);
+    });
     test('tf.addN of 9 tensors', async () => {
       const { problems } = await check('self-check', () => tf.addN(Array.from({ length: 9 }, () => tf.ones([2]))));
       expect(problems).toContain('self-check: AddN has 9 tensor inputs > 7 (inputs [2] [2] [2] [2] [2] [2] [2] [2] [2] → outputs [2])');
@@ -308,9 +358,9 @@ describe('GPU-safe kernels (rank ≤ 4 except Reshape; ≤ 7 inputs except Conca
 
   test('every registered rule and composite (registry loop), on strided and 9-way merged models', async () => {
     const problems: string[] = [];
-    // 'pass' needs layers whose input and output have one size (not Dense/Conv in general)
+    // 'pass' and 'uniform' need element-wise layers (inputs of the output's size; not Dense/Conv)
     const options: Array<[string, ExplainOptions]> = [
-      ...ruleNames().filter((name) => name !== 'pass').map((name): [string, ExplainOptions] => [`rule ${name}`, { rule: name as ExplainOptions['rule'], low: -1, high: 1 }]),
+      ...ruleNames().filter((name) => name !== 'pass' && name !== 'uniform').map((name): [string, ExplainOptions] => [`rule ${name}`, { rule: name as ExplainOptions['rule'], low: -1, high: 1 }]),
       ...COMPOSITE_NAMES.map((name): [string, ExplainOptions] => [`composite ${name}`, { composite: name as ExplainOptions['composite'], low: -1, high: 1 }]),
     ];
     for (const extra of [EXTRAS[0], EXTRAS[7]]) {

@@ -14,7 +14,7 @@
  * counted.
  */
 import * as tf from '@tensorflow/tfjs';
-import { COMPOSITE_NAMES, createExplainer, explain, explainWithConservation, LrpArgumentError } from '../src';
+import { COMPOSITE_NAMES, createExplainer, explain, explainWithConservation, layerOutputKeys, LrpArgumentError } from '../src';
 import { crossValidate } from '../src/evaluate';
 import type { ExplainOptions } from '../src';
 import { computeBatch } from '../src/node/batch/compute';
@@ -102,6 +102,20 @@ const MODELS = [
   byName('Add (residual'),
   byName('multi-input'),
   byName('Embedding'),
+  {
+    // recurrent layers (test/recurrent.test.ts): a Masking mask, LSTM with returnSequences, GRU
+    name: 'Masking → LSTM → GRU → Dense',
+    classes: [0, 1, 2],
+    build: () => {
+      const input = tf.input({ shape: [4, 3] });
+      const masked = tf.layers.masking().apply(input) as tf.SymbolicTensor;
+      const seq = tf.layers.lstm({ units: 4, returnSequences: true }).apply(masked) as tf.SymbolicTensor;
+      const last = tf.layers.gru({ units: 3 }).apply(seq) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3 }).apply(last) as tf.SymbolicTensor });
+      const x = tf.mul(tf.randomUniform([3, 4, 3], -1, 1, 'float32', 3), tf.tensor3d([1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1], [3, 4, 1]));
+      return { model, inputs: [x] };
+    },
+  } satisfies TestCase,
 ];
 const GRADIENT_METHODS = ['gradient', 'gradientXInput', 'integratedGradients', 'smoothGrad'] as const;
 
@@ -163,6 +177,22 @@ describe.each(BACKENDS.map((b) => [b]))('%s: no synchronous read', (backend) => 
 
     test('explainWithConservation reads asynchronously only', async () => {
       expect(await syncReadsOf(async () => (await explainWithConservation(model, input(), 'max', { perLayer: true })).relevance)).toEqual([]);
+    });
+
+    test('explainLayers / conceptRelevance (relevance inside, CRP conditions, hidden start) read nothing', async () => {
+      const explainer = createExplainer(model);
+      const keys = layerOutputKeys(explainer.plan);
+      const inputNames = new Set(explainer.plan.graph.inputs.map((i) => i.name));
+      const names = [...keys.keys()].filter((n) => !inputNames.has(n));
+      const top = names.find((n) => keys.get(n) === explainer.plan.graph.explained) as string;
+      const run = () => {
+        const r = explainer.explainLayers(input(), 'max', names, { conditions: { [top]: [0] } });
+        const c = explainer.conceptRelevance(input(), { layer: top, channel: 1 }, names[0]);
+        return [...(Array.isArray(r.input) ? r.input : [r.input]), ...Object.values(r.layers), c];
+      };
+      tf.dispose(run()); // warm-up
+      expect(await syncReadsOf(run)).toEqual([]);
+      explainer.dispose();
     });
   });
 

@@ -53,7 +53,7 @@ test('every file package.json names exists after the build', () => {
   const named = [pkg.main, pkg.module, pkg.types, pkg.unpkg, ...Object.values(pkg.bin), ...entryPoints.flatMap(([, c]) => [c.types, c.import, c.require])];
   const missing = named.filter((p): p is string => p !== undefined).filter((p) => !existsSync(join(root, p)));
   expect(missing).toEqual([]);
-  expect(entryPoints.map(([k]) => k).sort()).toEqual(['.', './evaluate', './heatmap', './node']);
+  expect(entryPoints.map(([k]) => k).sort()).toEqual(['.', './evaluate', './heatmap', './node', './spray']);
 });
 
 test('npm pack ships the bin, every export target and no sources or tests', () => {

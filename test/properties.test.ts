@@ -274,12 +274,13 @@ describe('layers beyond the reference', () => {
     x.dispose();
   });
 
-  test('a softmax inside the network is an error that says how to map it', async () => {
+  test('a softmax inside the network passes relevance like any activation (LRP_RULES §9)', async () => {
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax', name: 'attn' }), tf.layers.dense({ units: 2 })] });
-    expect(() => createExplainer(model)).toThrow(/applies softmax inside the network.*layerRules = \{ 'attn': 'pass' \}/s);
     const x = uniform([2, 4], 1);
-    const r = await take(explain(model, x, 0, { layerRules: { 'attn:softmax': 'pass' } }));
-    expect(r.every(Number.isFinite)).toBe(true);
+    const base = await take(explain(model, x, 0));
+    const mapped = await take(explain(model, x, 0, { layerRules: { 'attn:softmax': 'pass' } }));
+    expect(base.every(Number.isFinite)).toBe(true);
+    expectClose(base, mapped, 0, 'softmax inside: base map vs pass');
     x.dispose();
   });
 

@@ -51,7 +51,7 @@ describe('rule definitions', () => {
     const defs = ruleDefinitions();
     expect(defs.map((d) => d.name)).toEqual(ruleNames());
     expect(defs.slice(0, BUILTIN_RULE_DEFINITIONS.length)).toEqual(BUILTIN_RULE_DEFINITIONS);
-    expect(BUILTIN_RULE_DEFINITIONS.map((d) => d.name)).toEqual(['epsilon', 'zero', 'zPlus', 'alphaBeta', 'gamma', 'flat', 'wSquare', 'zBox', 'pass', 'norm', 'gradient']);
+    expect(BUILTIN_RULE_DEFINITIONS.map((d) => d.name)).toEqual(['epsilon', 'zero', 'zPlus', 'alphaBeta', 'gamma', 'flat', 'wSquare', 'zBox', 'pass', 'norm', 'gradient', 'uniform', 'product']);
     for (const d of BUILTIN_RULE_DEFINITIONS) {
       // required parameters from their examples, the others left to the factory's own defaults
       const required = Object.fromEntries(d.params.filter((p) => p.required === true).map((p) => [p.name, p.example]));
@@ -132,7 +132,7 @@ describe('composite definitions', () => {
 describe('group defaults and the layer table', () => {
   test('GROUP_DEFAULTS lists every group; the base map and the gradient method are built from it', () => {
     expect(LAYER_GROUPS).toEqual(Object.keys(GROUP_DEFAULTS));
-    expect(LAYER_GROUPS).toHaveLength(12);
+    expect(LAYER_GROUPS).toHaveLength(13);
     const base = baseEntries({}).map((e) => [e.match.group, (e.rule as { name: string }).name]);
     expect(base).toEqual(LAYER_GROUPS.filter((g) => ['pass', 'norm'].includes(GROUP_DEFAULTS[g].rule ?? '')).map((g) => [g, GROUP_DEFAULTS[g].rule]));
     expect(gradientComposite().entries.map((e) => e.match.group)).toEqual(LAYER_GROUPS);

@@ -4,8 +4,9 @@
  * adapter plus one line in `registry.ts` (or `registerLayer` from user code).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rule } from '../../rules/types.js';
+import type { Rule, RuleParameters } from '../../rules/types.js';
 import { LrpLayerError } from '../errors.js';
+import type { GraphNode } from '../graph.js';
 import type { LinearMap, LinearParams } from '../ops/linear.js';
 import type { LayerGroup } from './group.js';
 
@@ -19,6 +20,12 @@ export interface LinearPart {
   readonly map: LinearMap;
   /** The layer's current parameters (the variables' own tensors: never dispose them). */
   params(): LinearParams;
+  /**
+   * Parameters that depend on the layer's input (LayerNormalization: its σ per sample, held
+   * constant). When present, the forward pass calls it with the recorded input instead of
+   * `params()`; the tensors it returns are new (the forward pass keeps and releases them).
+   */
+  paramsFor?(x: tf.Tensor): LinearParams;
 }
 
 /** A fused activation, split from its Dense/Conv layer. */
@@ -53,13 +60,79 @@ export interface LayerAdapter {
   nonNegative?(layer: Layer, inputsNonNegative: readonly boolean[]): boolean;
   /**
    * The rule of this class when no `layerRules`, `firstLayer` or composite entry matches (set by
-   * registerLayerRule). Absent (the built-in classes): the group's default of `GROUP_DEFAULTS`
-   * (`pass`, `norm` or `gradient`); a group without a default (`dense`, `conv`, `other`) then
-   * throws an LrpLayerError naming the layer, unless `options.unknownLayers` is `'gradient'`.
+   * registerLayerRule, or by a built-in class with a rule of its own, e.g. Dot's `product`, which
+   * reads the rule parameters of the call such as `stabilizer`, and the layer, when the plan has
+   * it, for its configuration). Absent (most built-in classes):
+   * the group's default of `GROUP_DEFAULTS` (`pass`, `norm` or `gradient`); a group without a
+   * default (`dense`, `conv`, `other`) then throws an LrpLayerError naming the layer, unless
+   * `options.unknownLayers` is `'gradient'`.
    */
-  defaultRule?(): Rule;
+  defaultRule?(params?: RuleParameters, layer?: Layer): Rule;
   /** A short note for the plan description, e.g. 'relevance split in proportion to the branches'. */
   readonly note?: string;
+  /**
+   * A layer with linear maps inside (recurrent layers): it runs its own forward with the input
+   * mask, records per-node tensors, and applies the planned rule (any Dense rule) to its inner
+   * linear maps itself. The plan lets a Dense/Conv rule through to such a layer.
+   */
+  readonly innerLinear?: InnerLinearCapability;
+  /**
+   * Wrapper classes (TimeDistributed, Bidirectional): the graph nodes one call of the layer stands
+   * for. The introspector then adds these nodes instead of one node of the layer itself.
+   */
+  expand?(layer: Layer, call: LayerCall): ExpandedLayer;
+}
+
+/** One call of a layer in the model, as the introspector sees it (for {@link LayerAdapter.expand}). */
+export interface LayerCall {
+  /** The node id the call would get (unique in the graph); expanded nodes use it as a prefix. */
+  readonly id: string;
+  /** The layer's name in the graph (`outer/inner` in nested models). */
+  readonly name: string;
+  /** Keys of the call's input tensors. */
+  readonly inputs: readonly string[];
+}
+
+/** What a wrapper's call expands into (see {@link LayerAdapter.expand}). */
+export interface ExpandedLayer {
+  /** The nodes, in forward (topological) order. */
+  readonly nodes: readonly GraphNode[];
+  /** Keys of the call's output tensors, in the layer's output order. */
+  readonly outputs: readonly string[];
+}
+
+/** What {@link InnerLinearCapability.forward} returns. */
+export interface InnerLinearForward {
+  /** The layer's outputs: the main output first, then the others (e.g. `returnState` states). */
+  readonly outputs: tf.Tensor[];
+  /** What the backward pass needs (per-step states, gates…), in the adapter's own layout. */
+  readonly saved: tf.Tensor[];
+}
+
+/** What {@link InnerLinearCapability.relevance} receives. */
+export interface InnerLinearContext {
+  readonly layer: Layer;
+  /** Layer name, for errors. */
+  readonly name: string;
+  /** The planned rule (a Dense rule, or a rule for any layer such as `gradient`). */
+  readonly rule: Rule;
+  readonly inputs: readonly tf.Tensor[];
+  /** The outputs recorded by the forward (main first). */
+  readonly outputs: readonly tf.Tensor[];
+  /** Relevance of each output (`null`: none reached it). */
+  readonly R: ReadonlyArray<tf.Tensor | null>;
+  /** The tensors the forward saved. */
+  readonly saved: readonly tf.Tensor[];
+}
+
+/** A layer that applies LRP rules to linear maps inside itself (recurrent layers). */
+export interface InnerLinearCapability {
+  /** Forward on concrete tensors (inference mode) with the input mask (`null`: none). */
+  forward(layer: Layer, inputs: tf.Tensor[], mask: tf.Tensor | null): InnerLinearForward;
+  /** Lower relevance, one tensor per input. */
+  relevance(ctx: InnerLinearContext): tf.Tensor[];
+  /** One line for `describe()`: what happens inside this layer. */
+  describe(layer: Layer): string;
 }
 
 // ---- helpers shared by adapters ------------------------------------------------------------

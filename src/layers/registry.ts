@@ -5,15 +5,23 @@
 import type { Rule } from '../../rules/types.js';
 import { LrpLayerError } from '../errors.js';
 import * as activations from './activations.js';
+import { averageAdapter, multiplyAdapter } from './averageMultiply.js';
 import type { LayerAdapter } from './adapter.js';
 import { embeddingAdapter } from './embedding.js';
 import { GROUP_DEFAULTS, LAYER_GROUPS, type LayerGroup } from './group.js';
 import { identityAdapter } from './identity.js';
 import * as linear from './linear.js';
+import { averagePooling3dAdapter, conv3dAdapter, conv3dTransposeAdapter, maxPooling3dAdapter } from './conv3d.js';
+import { dotAdapter } from './dot.js';
+import { layerNormalizationAdapter } from './layerNormalization.js';
+import * as preprocessing from './preprocessing.js';
+import { maximumAdapter, minimumAdapter } from './select.js';
 import { addAdapter, concatenateAdapter } from './merging.js';
 import { batchNormAdapter } from './normalization.js';
 import * as pooling from './pooling.js';
+import * as recurrent from './recurrent.js';
 import * as reshaping from './reshaping.js';
+import * as wrappers from './wrappers.js';
 
 const KEY = Symbol.for('tfjs-lrp.layers');
 type Holder = { [KEY]?: Map<string, LayerAdapter> };
@@ -57,6 +65,30 @@ function builtins(): Map<string, LayerAdapter> {
     ['GaussianDropout', identityAdapter],
     ['AlphaDropout', identityAdapter],
     ['Embedding', embeddingAdapter],
+    ['Conv3D', conv3dAdapter],
+    ['Conv3DTranspose', conv3dTransposeAdapter],
+    ['MaxPooling3D', maxPooling3dAdapter],
+    ['AveragePooling3D', averagePooling3dAdapter],
+    ['LayerNormalization', layerNormalizationAdapter],
+    ['Dot', dotAdapter],
+    ['Maximum', maximumAdapter],
+    ['Minimum', minimumAdapter],
+    ['Rescaling', preprocessing.rescalingAdapter],
+    ['CenterCrop', preprocessing.centerCropAdapter],
+    ['CategoryEncoding', preprocessing.categoryEncodingAdapter],
+    ['Resizing', preprocessing.resizingAdapter],
+    ['RandomWidth', preprocessing.randomWidthAdapter],
+    ['LSTM', recurrent.recurrentAdapter],
+    ['GRU', recurrent.recurrentAdapter],
+    ['SimpleRNN', recurrent.recurrentAdapter],
+    ['RNN', recurrent.recurrentAdapter],
+    ['ConvLSTM2D', recurrent.recurrentAdapter],
+    ['Masking', recurrent.maskingAdapter],
+    ['Average', averageAdapter],
+    ['Multiply', multiplyAdapter],
+    ['RepeatVector', wrappers.repeatVectorAdapter],
+    ['TimeDistributed', wrappers.timeDistributedAdapter(adapterFor)],
+    ['Bidirectional', wrappers.bidirectionalAdapter(adapterFor)],
   ]);
 }
 
@@ -118,7 +150,9 @@ export interface LayerTableRow {
    * The rule a layer of the class gets when no `layerRules`, `firstLayer` or composite entry
    * matches: the class's registered rule, else its group's default (`GROUP_DEFAULTS`), else
    * `'none'` (Dense/Conv take the rule or composite's rule; other layers throw unless mapped or
-   * `unknownLayers: 'gradient'`).
+   * `unknownLayers: 'gradient'`); `'expanded'` for wrappers (TimeDistributed, Bidirectional),
+   * whose parts get their own rules; `'refused'` for a built-in class that is an LrpLayerError
+   * (the note says why, e.g. Resizing, which tfjs 4.22 cannot run inside a model).
    */
   readonly defaultRule: string;
   /** One line: what that rule does for this class. */
@@ -130,9 +164,12 @@ export function layerTable(): readonly LayerTableRow[] {
   return [...registry().entries()].map(([className, adapter]) => {
     const group = adapter.group;
     const fallback = GROUP_DEFAULTS[group];
+    if (adapter.expand !== undefined) return { className, group, defaultRule: 'expanded', note: adapter.note ?? 'expanded into the layers it wraps' };
     if (adapter.defaultRule !== undefined) {
       return { className, group, defaultRule: adapter.defaultRule().name, note: adapter.note ?? 'the rule registered for the class (registerLayerRule)' };
     }
-    return { className, group, defaultRule: fallback.rule ?? 'none', note: fallback.rule === null ? fallback.why : (adapter.note ?? fallback.why) };
+    // (a built-in 'other' class without a rule is a refusal: its note says why)
+    const refusal = group === 'other' && adapter.note !== undefined;
+    return { className, group, defaultRule: refusal ? 'refused' : (fallback.rule ?? 'none'), note: fallback.rule === null && !refusal ? fallback.why : (adapter.note ?? fallback.why) };
   });
 }

@@ -13,3 +13,7 @@ export type { SaveHeatmapOptions, SaveGridOptions } from './heatmap.js';
 export * from './batch/index.js';
 export { useWebGPU, releaseWebGPU, defaultWebGPUAttempts } from './webgpu.js';
 export type { UseWebGPUOptions, WebGPUInfo, WebGPUAttempt, WebGPUFeatureLevel } from './webgpu.js';
+export { collectReferenceSamples, conceptHeatmaps, cropToSupport, writeConceptReport } from './concepts.js';
+export type { ReferenceSampleOptions, ReferenceSample, ChannelReferences, ReferenceSamples, ConceptReportOptions, CropBox } from './concepts.js';
+export { writeSprayReport } from './spray.js';
+export type { SprayReportOptions, SprayReportFiles } from './spray.js';

@@ -25,6 +25,12 @@ export interface LinearMap {
   transpose(g: tf.Tensor, kernel: tf.Tensor, inputShape: readonly number[]): tf.Tensor;
   /** Multiplies the kernel by a per-output-channel scale (BatchNorm merging). */
   scaleKernel(kernel: tf.Tensor, scale: tf.Tensor1D): tf.Tensor;
+  /**
+   * The layer's true vector-Jacobian product at input `x`, for maps whose `transpose` holds a
+   * statistic of `x` constant (LayerNormalization's σ): what the gradient rule and the gradient
+   * methods use. Absent: `transpose` is the Jacobian.
+   */
+  vjp?(x: tf.Tensor, g: tf.Tensor, params: LinearParams): tf.Tensor;
 }
 
 function addBias(z: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {

@@ -6,6 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Arr, Padding, RefGraph, RefNode, RefOp } from './lrp64';
+import { moreRefOp } from './more64';
+import { bidirectional64, timeDistributedRecurrent64 } from './wrappers64';
 
 type Layer = tf.layers.Layer;
 type SymTensor = tf.SymbolicTensor;
@@ -246,9 +248,42 @@ function convertLayer(layer: Layer, inputRanks: number[]): RefOp {
     }
     case 'Embedding':
       return { type: 'embedding', embeddings: need(w(), 'embeddings', layer) };
-    default:
+    case 'Average':
+      return { type: 'average' };
+    case 'Multiply':
+      return { type: 'multiply' };
+    case 'RepeatVector':
+      return { type: 'repeatVector', n: num(cfg, 'n') };
+    case 'TimeDistributed':
+      return timeDistributed(layer, inputRanks);
+    case 'Bidirectional':
+      return { type: 'custom', impl: bidirectional64(layer) };
+    default: {
+      // the classes of LRP_RULES §9 (LayerNormalization, Dot, Conv3D, …): test/reference/more64.ts
+      const more = moreRefOp(layer, inputRanks);
+      if (more !== undefined) return more;
       throw new Error(`refGraphFromModel: unsupported layer class '${cls}' ('${layer.name}')`);
+    }
   }
+}
+
+/**
+ * TimeDistributed(inner) as the op it equals on [T, ...]: a Dense acts on the last axis at every
+ * position already; a Conv1D at every step is a Conv2D with a 1 × k kernel over [T, L, C];
+ * nested TimeDistributed recurses; a recurrent layer runs on every outer step (wrappers64.ts).
+ * Other inner classes are not in the reference.
+ */
+function timeDistributed(layer: Layer, inputRanks: number[]): RefOp {
+  const inner = (layer as unknown as { layer: Layer }).layer;
+  const cls = inner.getClassName();
+  if (cls === 'Dense' || cls === 'TimeDistributed') return convertLayer(inner, inputRanks.map((r) => r - 1));
+  if (cls === 'LSTM' || cls === 'GRU' || cls === 'SimpleRNN') return { type: 'custom', impl: timeDistributedRecurrent64(layer) };
+  if (cls === 'Conv1D') {
+    const op = convertLayer(inner, inputRanks.map((r) => r - 1));
+    if (op.type !== 'conv1d') throw new Error('refGraphFromModel: TimeDistributed(Conv1D)');
+    return { ...op, type: 'conv2d', kernel: { shape: [1, ...op.kernel.shape], data: op.kernel.data }, strides: [1, ...op.strides], dilation: [1, ...op.dilation] };
+  }
+  throw new Error(`refGraphFromModel: TimeDistributed(${cls}) ('${layer.name}') is not in the reference`);
 }
 
 interface Ctx {

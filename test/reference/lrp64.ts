@@ -93,7 +93,23 @@ export type RefOp =
   | { type: 'zeroPadding2d'; padding: [[number, number], [number, number]] }
   | { type: 'cropping2d'; cropping: [[number, number], [number, number]] }
   | { type: 'upSampling2d'; size: [number, number] }
-  | { type: 'embedding'; embeddings: Arr /* [vocab, dim] */ };
+  | { type: 'embedding'; embeddings: Arr /* [vocab, dim] */ }
+  | { type: 'custom'; impl: CustomRefOp }
+  | { type: 'average' } // Keras Average: mean of equal-shaped inputs (Norm, §9)
+  | { type: 'multiply' } // Keras Multiply: product of equal-shaped inputs (uniform R/n, §9)
+  | { type: 'repeatVector'; n: number }; // [F] -> [n, F] (gradient: copies summed, §8)
+
+/**
+ * A layer written outside this file (test/reference/more64.ts: LayerNormalization, Dot, Conv3D,
+ * …): its own float64 forward and LRP step, each written from LRP_RULES.md in plain loops.
+ * `linearGroup` marks a layer that takes the Dense/Conv rule of the composite (refRules).
+ */
+export interface CustomRefOp {
+  readonly linearGroup?: 'dense' | 'conv';
+  forward(xs: Arr[]): Arr;
+  /** Lower relevance, one Arr per input. `rule`: the node's rule when it is linear. */
+  lrp(xs: Arr[], y: Arr, R: Arr, ctx: { rule: RefRule | undefined; stabilizer: number }): Arr[];
+}
 
 export interface RefNode {
   name: string;
@@ -112,6 +128,13 @@ export interface Lrp64Options {
   stabilizer?: number;
   /** 'logit' (default): R_out = one_hot(c) * score; 'one': R_out = one_hot(c). */
   outputRelevance?: 'logit' | 'one';
+  /**
+   * §10 conditional relevance (CRP): per node name, the channels (last axis) whose relevance that
+   * node passes on; relevance in flight on paths bypassing the node is dropped there.
+   */
+  conditions?: Record<string, number[]>;
+  /** §10 starting inside: the pass starts at `node` with one_hot(channel[n]) ⊙ its output (classIdx ignored). */
+  start?: { node: string; channel: number[] };
 }
 
 export interface Lrp64Result {
@@ -260,13 +283,13 @@ function convGeometry(
 // Linear layers as explicit connection lists
 // ------------------------------------------------------------------------------------------
 
-interface Conn {
+export interface Conn {
   i: number; // input element (per-sample flat index; padding positions never appear)
   w: number; // weight index into W
 }
 
 /** One linear map x -> z (per sample): z_j = b[biasOf[j]] + Σ_{(i,w) ∈ conns[j]} x_i W_w. */
-interface LinearMap {
+export interface LinearMap {
   inShape: number[]; // per sample
   outShape: number[]; // per sample
   W: Float64Array;
@@ -539,7 +562,7 @@ function linearMaps(node: RefNode, inShape: number[]): LinearMap[] {
 }
 
 /** z[n, j] = b_j + Σ_{(i,w)} x[n, i] W_w for the whole batch. */
-function linearForward(lm: LinearMap, x: Arr): Arr {
+export function linearForward(lm: LinearMap, x: Arr): Arr {
   const N = x.shape[0];
   const nIn = numel(lm.inShape);
   const nOut = numel(lm.outShape);
@@ -580,7 +603,7 @@ function mergeBatchNorm(lm: LinearMap, bn: Extract<RefOp, { type: 'batchNorm' }>
  * Lower relevance of one linear map for one rule. x: [N, ...inShape], R: [N, ...outShape].
  * Returns [N, ...inShape].
  */
-function applyRule(rule: RefRule, lm: LinearMap, x: Arr, R: Arr): Arr {
+export function applyRule(rule: RefRule, lm: LinearMap, x: Arr, R: Arr): Arr {
   const N = x.shape[0];
   const nIn = numel(lm.inShape);
   const nOut = numel(lm.outShape);
@@ -737,7 +760,7 @@ function softplus(v: number): number {
   return v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
 }
 
-function activate(name: string, x: Arr, p: { alpha?: number; maxValue?: number; axis?: number }): Arr {
+export function activate(name: string, x: Arr, p: { alpha?: number; maxValue?: number; axis?: number }): Arr {
   if (name === 'softmax') return softmax(x, p.axis ?? -1);
   const f = ((): ((v: number) => number) => {
     switch (name) {
@@ -979,6 +1002,14 @@ function indexMap(op: RefOp, inShapes: number[][]): IndexMap {
       }
       return { outShape, src, srcInput: new Int32Array(n) };
     }
+    case 'repeatVector': {
+      const F = numel(s0);
+      const outShape = [op.n, ...s0];
+      const n = numel(outShape);
+      const src = new Int32Array(n);
+      for (let j = 0; j < n; j++) src[j] = j % F;
+      return { outShape, src, srcInput: new Int32Array(n) };
+    }
     default:
       throw new Error(`reference: no index map for '${op.type}'`);
   }
@@ -993,6 +1024,7 @@ const MOVING_TYPES = new Set([
   'zeroPadding2d',
   'cropping2d',
   'upSampling2d',
+  'repeatVector',
 ]);
 
 // ------------------------------------------------------------------------------------------
@@ -1066,6 +1098,19 @@ export function forward64(graph: RefGraph, inputs: Arr[]): Map<string, Arr> {
           }
           break;
         }
+        case 'average':
+        case 'multiply': {
+          y = { shape: x.shape.slice(), data: Float64Array.from(x.data) };
+          for (const a of xs.slice(1)) {
+            if (a.data.length !== x.data.length) throw new Error(`reference: ${op.type} needs equal shapes`);
+            for (let k = 0; k < a.data.length; k++) y.data[k] = op.type === 'average' ? y.data[k] + a.data[k] : y.data[k] * a.data[k];
+          }
+          if (op.type === 'average') for (let k = 0; k < y.data.length; k++) y.data[k] /= xs.length;
+          break;
+        }
+        case 'custom':
+          y = op.impl.forward(xs);
+          break;
         case 'embedding': {
           const [V, D] = op.embeddings.shape;
           y = makeArr([...x.shape, D]);
@@ -1170,7 +1215,15 @@ export function lrp64(
 
   const nodeRelevance = new Map<string, Arr>();
   const layerIn = new Map<string, Arr[]>();
-  nodeRelevance.set(graph.output, R0);
+  if (opts.start === undefined) nodeRelevance.set(graph.output, R0);
+  else {
+    const act = get(values, opts.start.node);
+    const C = act.shape[act.shape.length - 1];
+    const per = numel(act.shape.slice(1));
+    const Rs = zerosLike(act);
+    for (let k = 0; k < act.data.length; k++) if (k % C === opts.start.channel[Math.floor(k / per)]) Rs.data[k] = act.data[k];
+    nodeRelevance.set(opts.start.node, Rs);
+  }
   const accumulate = (nm: string, r: Arr): void => {
     const prev = nodeRelevance.get(nm);
     if (prev === undefined) {
@@ -1188,8 +1241,15 @@ export function lrp64(
 
   for (let q = graph.nodes.length - 1; q >= 0; q--) {
     const n = graph.nodes[q];
-    const R = nodeRelevance.get(n.name);
+    let R = nodeRelevance.get(n.name);
     if (R === undefined || n.op.type === 'input') continue;
+    const kept = opts.conditions?.[n.name];
+    if (kept !== undefined) {
+      // §10: only the kept channels pass on; relevance in flight elsewhere (bypassing paths) is dropped
+      for (let m = 0; m < q; m++) nodeRelevance.get(graph.nodes[m].name)?.data.fill(0);
+      const C = R.shape[R.shape.length - 1];
+      R = { shape: R.shape.slice(), data: R.data.map((v, k) => (kept.includes(k % C) ? v : 0)) };
+    }
     const op = n.op;
     const xs = n.inputs.map((nm) => get(values, nm));
     const x = xs[0];
@@ -1276,6 +1336,25 @@ export function lrp64(
           }
           break;
         }
+        case 'average': {
+          // Norm (§9): R_k = (in_k / n) * R / stab(mean)
+          rin = xs.map(zerosLike);
+          for (let k = 0; k < R.data.length; k++) {
+            let mean = 0;
+            for (const a of xs) mean += a.data[k];
+            mean /= xs.length;
+            const g = R.data[k] / stab(mean, normEps);
+            for (let m = 0; m < xs.length; m++) rin[m].data[k] = (xs[m].data[k] / xs.length) * g;
+          }
+          break;
+        }
+        case 'multiply':
+          // uniform (§9, AttnLRP): each of the n inputs gets R / n
+          rin = xs.map((a) => ({ shape: a.shape.slice(), data: R.data.map((r) => r / xs.length) }));
+          break;
+        case 'custom':
+          rin = op.impl.lrp(xs, get(values, n.name), R, { rule: rules[n.name], stabilizer: normEps });
+          break;
         case 'embedding': {
           // relevance of a token = sum over its embedding vector
           const D = op.embeddings.shape[1];
@@ -1418,9 +1497,11 @@ export function refRules(graph: RefGraph, spec: RefRuleSpec): Record<string, Ref
   const out: Record<string, RefRule> = {};
   let firstName: string | undefined;
   for (const n of graph.nodes) {
-    if (!isLinearOp(n.op)) continue;
-    out[n.name] = isConvOp(n.op) ? convRule : denseRule;
-    if (first !== undefined && firstName === undefined && (!first.convOnly || isConvOp(n.op))) {
+    const customGroup = n.op.type === 'custom' ? n.op.impl.linearGroup : undefined;
+    if (!isLinearOp(n.op) && customGroup === undefined) continue;
+    const conv = isConvOp(n.op) || customGroup === 'conv';
+    out[n.name] = conv ? convRule : denseRule;
+    if (first !== undefined && firstName === undefined && (!first.convOnly || conv)) {
       firstName = n.name;
       out[n.name] = first.rule;
       if (n.op.type === 'separableConv2d') out[pointwiseKey(n.name)] = convRule;

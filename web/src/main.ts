@@ -55,7 +55,13 @@ const ui = {
   opacity: el<HTMLInputElement>('opacity'),
   top: el<HTMLOListElement>('top'),
   modelDesc: el<HTMLSpanElement>('model-desc'),
+  conceptsView: el<HTMLDivElement>('concepts-view'),
+  conceptLayer: el<HTMLSelectElement>('concept-layer'),
+  concepts: el<HTMLDivElement>('concepts'),
 };
+
+/** Channels shown in the concepts view. */
+const CONCEPT_CHANNELS = 4;
 
 // ---- models ----------------------------------------------------------------------------------
 
@@ -252,6 +258,17 @@ interface Result {
   readonly clipPercentile: number;
   readonly colormap: ColormapName;
   readonly backend: string;
+  /** The concepts view's numbers (null for gradient methods). */
+  readonly concepts: ConceptsResult | null;
+}
+
+/** What the concepts view shows: a layer's concept relevance and its top channels' conditional maps. */
+interface ConceptsResult {
+  readonly layer: string;
+  /** Concept relevance of every channel of the layer. */
+  readonly relevance: number[];
+  /** The top channels, most relevant first, each with its conditional heatmap (H×W×C row-major). */
+  readonly channels: Array<{ channel: number; relevance: number; heatmap: number[] }>;
 }
 
 const state = {
@@ -371,6 +388,8 @@ async function update(): Promise<void> {
     await drawHeatmap(ui.overlay, heat, { from: 'heatmap', overlay: { image, alpha: Number(ui.opacity.value) } });
     const t3 = performance.now();
     const relValues = Array.from(await relevance.data());
+    // (before `updates` counts this update: the tests wait for it, then read `result`)
+    const concepts = method.lrp ? await renderConcepts(explainerFor(model, method.key, method.options), x, classIdx, colors) : null;
 
     const label = entry.labels[classIdx] ?? String(classIdx);
     ui.explainedClass.textContent = label;
@@ -400,13 +419,60 @@ async function update(): Promise<void> {
     ui.status.classList.remove('error');
     state.firstCall = false;
     state.updates += 1;
-    state.result = { model: entry.id, method: ui.rule.value, options: method.options, classIdx, probabilities: probs, relevance: relValues, conservation, timing, clipPercentile, colormap, backend: tf.getBackend() };
+    state.result = { model: entry.id, method: ui.rule.value, options: method.options, classIdx, probabilities: probs, relevance: relValues, conservation, timing, clipPercentile, colormap, backend: tf.getBackend(), concepts };
   } finally {
     x.dispose();
     relevance?.dispose();
     image?.dispose();
     heat?.dispose();
   }
+}
+
+/**
+ * The concepts view: the channels of the chosen layer ranked by concept relevance
+ * (conceptRelevance), the top ones each with its conditional heatmap (explainLayers with
+ * conditions: only that channel passes relevance on). Null for gradient methods or no layer.
+ */
+async function renderConcepts(explainer: Explainer, x: tf.Tensor, classIdx: number, colors: Parameters<typeof heatmap>[1]): Promise<ConceptsResult | null> {
+  const layer = ui.conceptLayer.value;
+  if (layer === '' || ui.conceptsView.hidden) return null;
+  const rel = explainer.conceptRelevance(x, classIdx, layer);
+  const relevance = Array.from(await rel.data());
+  rel.dispose();
+  const top = relevance.map((v, c) => ({ v, c })).sort((a, b) => b.v - a.v).slice(0, CONCEPT_CHANNELS);
+  const figures: HTMLElement[] = [];
+  const channels: ConceptsResult['channels'] = [];
+  for (const { v, c } of top) {
+    const r = explainer.explainLayers(x, classIdx, [], { conditions: { [layer]: [c] } });
+    const map = r.input as tf.Tensor;
+    const heat = heatmap(map, colors);
+    try {
+      const figure = document.createElement('figure');
+      const canvas = document.createElement('canvas');
+      canvas.width = map.shape[2] ?? 1;
+      canvas.height = map.shape[1] ?? 1;
+      canvas.dataset.channel = String(c);
+      await drawHeatmap(canvas, heat, { from: 'heatmap' });
+      const caption = document.createElement('figcaption');
+      caption.textContent = `channel ${c} · ${num(v)}`;
+      figure.append(canvas, caption);
+      figures.push(figure);
+      channels.push({ channel: c, relevance: v, heatmap: Array.from(await map.data()) });
+    } finally {
+      tf.dispose([map, heat]);
+    }
+  }
+  ui.concepts.replaceChildren(...figures);
+  return { layer, relevance, channels };
+}
+
+/** The hidden Conv/Dense layers of a model, for the concepts view (the last conv layer first chosen). */
+function fillConceptLayers(model: tf.LayersModel): void {
+  const names = model.layers.slice(0, -1).filter((l) => /^(Conv[123]D|Dense|DepthwiseConv2D|SeparableConv2D)$/.test(l.getClassName())).map((l) => ({ name: l.name, conv: l.getClassName() !== 'Dense' }));
+  const chosen = [...names].reverse().find((n) => n.conv) ?? names[names.length - 1];
+  ui.conceptLayer.replaceChildren(...names.map((n) => new Option(n.name, n.name, n === chosen, n === chosen)));
+  ui.conceptsView.hidden = names.length === 0;
+  ui.concepts.replaceChildren();
 }
 
 // Coalesced updates: while one runs, later requests collapse into one more run.
@@ -593,6 +659,7 @@ async function selectModel(id: string): Promise<void> {
     ui.tagRow.hidden = entry.tag === undefined;
     ui.tagLabel.textContent = entry.tag?.label ?? '';
     fillTargets(entry.labels);
+    fillConceptLayers(loaded.model);
     renderSamples(loaded.samples);
     // the new model's input at once, so that no update pairs it with the old model's input
     const first = loaded.samples[3] ?? loaded.samples[0];
@@ -608,7 +675,7 @@ async function selectModel(id: string): Promise<void> {
 }
 
 function wireControls(): void {
-  for (const c of [ui.rule, ui.epsilon, ui.gamma, ui.alpha, ui.steps, ui.clip, ui.opacity, ui.target, ui.colormap]) {
+  for (const c of [ui.rule, ui.epsilon, ui.gamma, ui.alpha, ui.steps, ui.clip, ui.opacity, ui.target, ui.colormap, ui.conceptLayer]) {
     c.addEventListener('input', () => {
       showParams();
       if (c === ui.colormap) drawLegend();

@@ -1,7 +1,7 @@
 /**
  * NumPy `.npy` files (format version 1.0 written; 1.0–3.0 read): little-endian float32 (`<f4`)
  * or float64 (`<f8`) arrays in C order. Reading also accepts `|u1`, `|i1`, `<i2`, `<u2`, `<i4`,
- * `<u4` and `|b1` and converts to float32. Rows (the first axis) can be read one at a time
+ * `<u4`, `<i8`, `<u8` (numpy's default integers: token ids) and `|b1` and converts to float32. Rows (the first axis) can be read one at a time
  * without loading the whole file ({@link NpyFile}). Headers of any length the format allows are
  * read (version 1.0: up to 65,535 bytes; 2.0 and 3.0: up to {@link NPY_MAX_HEADER_BYTES}, 1 MiB,
  * a sanity cap), and a file's header is checked against its size before its shape is used.
@@ -36,6 +36,9 @@ const READERS: Record<string, { size: number; read(b: Buffer, o: number): number
   '<i2': { size: 2, read: (b, o) => b.readInt16LE(o) },
   '<u4': { size: 4, read: (b, o) => b.readUInt32LE(o) },
   '<i4': { size: 4, read: (b, o) => b.readInt32LE(o) },
+  // numpy's default integers (token ids: `np.save('ids.npy', np.array(ids))`); exact up to 2^24 as float32
+  '<u8': { size: 8, read: (b, o) => Number(b.readBigUInt64LE(o)) },
+  '<i8': { size: 8, read: (b, o) => Number(b.readBigInt64LE(o)) },
 };
 
 /**

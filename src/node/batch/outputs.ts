@@ -1,7 +1,7 @@
 /**
  * The files a batch run writes, all atomically (temp + rename):
  *
- *     heatmaps/<item>.png        relevance as a heatmap (image-shaped inputs)
+ *     heatmaps/<item>.png        relevance as a heatmap (image-shaped inputs; volumes [D,H,W,C]: a grid of slices)
  *     overlays/<item>.png        the heatmap blended onto the input (image files)
  *     relevance/<item>.npy       raw relevance, float32, the input's shape (--save-relevance)
  *     summary.json, summary.csv  one row per explained item (file, class, score, relevance sum, conservation)
@@ -32,6 +32,7 @@ import type { ExplainedBatch, ItemFailure } from './explainDataset.js';
 import { fileKind } from './items.js';
 import type { InputFile } from './glob.js';
 import { encodeNpy } from './npy.js';
+import { isVolumeShape, writeSliceGrids } from './volumes.js';
 
 /** One row of summary.json / summary.csv. */
 export interface SummaryRow {
@@ -240,7 +241,7 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
       absorbed: batch.conservation.absorbed[k],
       conservationError: batch.conservation.relativeError[k],
     };
-    if (o.heatmaps && drawable) row.heatmap = rel(path.join('heatmaps', `${stem}.png`));
+    if (o.heatmaps && (drawable || isVolumeShape(batch.shape))) row.heatmap = rel(path.join('heatmaps', `${stem}.png`));
     if (o.overlays && drawable && batch.kinds[k] === 'image' && batch.inputs !== undefined) row.overlay = rel(path.join('overlays', `${stem}.png`));
     if (o.saveRelevance) {
       row.relevance = rel(path.join('relevance', `${stem}.npy`));
@@ -285,6 +286,11 @@ export async function writeItemOutputs(batch: ExplainedBatch, o: ItemOutputOptio
       heat.dispose();
       image?.dispose();
     }
+  } else if (n > 0 && o.heatmaps && isVolumeShape(batch.shape)) {
+    // volumes [D, H, W, C]: one grid of depth slices per item (src/node/batch/volumes.ts)
+    checkPictureSize(batch.shape, o.draw.upscale, 'draw.upscale');
+    await writeSliceGrids(batch, rows.map((r) => (r.heatmap === undefined ? undefined : path.join(o.out, r.heatmap))), o.draw);
+    await Promise.all(writes);
   } else await Promise.all(writes);
   return rows;
 }

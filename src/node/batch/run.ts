@@ -24,6 +24,7 @@ import { OutputLock } from './lock.js';
 import { hashJson, hashModelFiles, RunState, type AggregateCheckpoint, type DoneRecord, type InputSpan, type RunManifest } from './manifest.js';
 import { checkOutputChoice } from './modelOutputs.js';
 import { checkPictureSize, isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
+import { isVolumeShape } from './volumes.js';
 import { Progress, type ProgressMode, type ProgressSink } from './progress.js';
 import { shardItemCount, type Shard } from './shard.js';
 
@@ -319,7 +320,8 @@ function planWorkers(o: RunOptions, p: PreparedRun, opened: OpenedRun, backend: 
   const workers = backend.name === 'webgpu' ? 1 : o.workers ?? (backend.multiThreaded ? 1 : drawsPerItem ? Math.max(1, cores - 1) : cores);
   o.log(`backend: ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}${backend.multiThreaded ? '' : ' (single-threaded)'}, ${workers} worker${workers === 1 ? '' : 's'}${backend.skipped.length > 0 ? ` [skipped ${backend.skipped.map((s) => s.split(':')[0]).join(', ')}]` : ''}`);
   if (opened.resumed) o.log(`resuming: ${opened.doneItems} of ${p.shardTotal} items already done in ${o.out}`);
-  if (!isImageShape(p.itemShape) && (o.heatmaps || o.overlays)) o.log(`note: the model input [${p.itemShape.join(', ')}] is not an image; no heatmap pictures are drawn`);
+  if (isVolumeShape(p.itemShape) && o.heatmaps) o.log(`note: the model input [${p.itemShape.join(', ')}] is a volume; heatmaps are grids of its ${p.itemShape[0]} depth slices`);
+  else if (!isImageShape(p.itemShape) && (o.heatmaps || o.overlays)) o.log(`note: the model input [${p.itemShape.join(', ')}] is not an image; no heatmap pictures are drawn`);
   return { workers, workerThreads };
 }
 

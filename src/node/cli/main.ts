@@ -1,5 +1,5 @@
 /**
- * The `tfjs-lrp` command line (package `bin`): explain, aggregate, describe, merge.
+ * The `tfjs-lrp` command line (package `bin`): explain, aggregate, describe, merge, spray.
  *
  *     npx tfjs-lrp explain --model fixtures/digits --input digits/ --out out/explained
  *
@@ -10,7 +10,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LrpArgumentError, LrpLayerError, LrpModelError, LrpRuleError } from '../../errors.js';
 import { formatHelp, LrpUsageError, parseArgs, suggest } from './args.js';
-import { COMMANDS, describeCommand, mergeCommand, runCommand, type CommandIO } from './commands.js';
+import { COMMANDS as RUN_COMMANDS, describeCommand, mergeCommand, runCommand, type CommandIO } from './commands.js';
+import { SPRAY_COMMAND, sprayCommand } from './spray.js';
+import { CONCEPTS_COMMAND, conceptsCommand } from './concepts.js';
+
+/** Every command: explain, aggregate, describe, merge (./commands), spray (./spray) and concepts (./concepts). */
+const COMMANDS = { ...RUN_COMMANDS, spray: SPRAY_COMMAND, concepts: CONCEPTS_COMMAND };
 
 /** Exit statuses of `tfjs-lrp`. */
 export const EXIT = { ok: 0, itemsFailed: 1, usage: 2, fatal: 3 } as const;
@@ -28,7 +33,7 @@ export function generalHelp(): string {
     '',
     "Run 'tfjs-lrp <command> --help' for its options, examples and exit statuses.",
     '',
-    'Exit status: 0 success; 1 explain, aggregate, merge: some items failed (listed in <out>/errors.jsonl);',
+    'Exit status: 0 success; 1 explain, aggregate, merge, spray: some items failed (listed in <out>/errors.jsonl);',
     '2 usage error (bad flag, value or path; inputs with nothing to explain); 3 fatal error.',
   ].join('\n');
 }
@@ -84,6 +89,8 @@ export async function main(argv: readonly string[], io: CommandIO = { stdout: pr
     }
     if (name === 'describe') return await describeCommand(args, io);
     if (name === 'merge') return await mergeCommand(args, io);
+    if (name === 'spray') return await sprayCommand(args, io);
+    if (name === 'concepts') return await conceptsCommand(args, io);
     return await runCommand(name, args, io);
   } catch (e) {
     const err = e as Error;
