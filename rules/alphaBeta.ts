@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpRuleError } from '../src/errors.js';
+import { signSplitForward, signSplitRelevance } from './signSplit.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template.js';
 import type { LinearRule, RuleDefinition } from './types.js';
@@ -38,7 +39,8 @@ export function alphaBetaRule(options: AlphaBetaOptions = {}): LinearRule {
       return [gPos, gPos, gNeg, gNeg];
     },
     reducer: 'inputTimesGradient',
-  });
+    // Dense, Conv1D, Conv2D: one forward and one transposed map (rules/signSplit.ts)
+  }, (ctx) => signSplitRelevance(ctx, alpha, beta, stabilizer), (ctx) => signSplitForward(ctx, alpha, beta, stabilizer));
 }
 
 /** The αβ rule, described (see {@link RuleDefinition}). */

@@ -74,8 +74,16 @@ export function mapParams(name: string, fn: (t: tf.Tensor) => tf.Tensor, zeroBia
 
 /** `max(p, 0)`. */
 export const positivePart = (t: tf.Tensor): tf.Tensor => tf.relu(t);
-/** `min(p, 0)`. */
-export const negativePart = (t: tf.Tensor): tf.Tensor => tf.minimum(t, 0);
+/** The lowest finite float32. */
+const LOWEST_FLOAT32 = -3.4028234663852886e38;
+
+/**
+ * `min(p, 0)`, as a clip: on wasm (tfjs 4.22) Minimum takes ~12 ms on 1M elements, ClipByValue
+ * 0.1 ms. The same value for every finite `p`. Rank > 4 (Conv3D) through a 1-D view (the GPU
+ * policy of src/ops/gpu.ts; the views are free).
+ */
+export const negativePart = (t: tf.Tensor): tf.Tensor =>
+  t.rank > 4 ? tf.reshape(tf.clipByValue(tf.reshape(t, [-1]), LOWEST_FLOAT32, 0), t.shape) : tf.clipByValue(t, LOWEST_FLOAT32, 0);
 
 /** Sum of the defined tensors (null counts as zero); null if none is defined. GPU-safe AddN. */
 export function sumDefined(tensors: ReadonlyArray<tf.Tensor | null>): tf.Tensor | null {
@@ -92,7 +100,7 @@ function modifiedInput(ctx: LinearRuleContext, mod: InputModifier): tf.Tensor | 
     case 'positive':
       return ctx.xNonNegative ? ctx.x : tf.relu(ctx.x);
     case 'negative':
-      return ctx.xNonNegative ? null : tf.minimum(ctx.x, 0);
+      return ctx.xNonNegative ? null : negativePart(ctx.x);
     case 'ones':
       return tf.onesLike(ctx.x);
     default:
@@ -140,14 +148,16 @@ export function evaluateTemplate(spec: TemplateSpec, ctx: LinearRuleContext): tf
 
 /**
  * Builds a linear rule from a template. `fastPath`, when given, may compute the same numbers
- * with fewer operations for some layers (it returns null to use the template).
+ * with fewer operations for some layers (it returns null to use the template); `forward`, when
+ * given, is the rule's own forward (see `LinearRule.forward`).
  */
-export function templateRule(name: string, params: Readonly<Record<string, RuleParam>>, spec: TemplateSpec, fastPath?: (ctx: LinearRuleContext) => tf.Tensor | null): LinearRule {
+export function templateRule(name: string, params: Readonly<Record<string, RuleParam>>, spec: TemplateSpec, fastPath?: (ctx: LinearRuleContext) => tf.Tensor | null, forward?: LinearRule['forward']): LinearRule {
   return Object.freeze({
     kind: 'rule' as const,
     name,
     params: Object.freeze({ ...params }),
     appliesTo: 'linear' as const,
     relevance: (ctx: LinearRuleContext) => fastPath?.(ctx) ?? evaluateTemplate(spec, ctx),
+    ...(forward === undefined ? {} : { forward }),
   });
 }

@@ -23,6 +23,28 @@ export interface LinearRuleContext {
   readonly params: LinearParams;
   /** True when `x ≥ 0` is known from the graph (after ReLU, sigmoid, pooling of those…). */
   readonly xNonNegative: boolean;
+  /** What the rule's own {@link LinearRule.forward} saved for this layer (absent: it had none). */
+  readonly saved?: readonly tf.Tensor[];
+}
+
+/** What a linear rule's own forward receives (see {@link LinearRule.forward}). */
+export interface LinearForwardContext {
+  /** The layer's input. */
+  readonly x: tf.Tensor;
+  /** The layer map. */
+  readonly map: LinearMap;
+  /** The layer's parameters (BatchNorm merged). Never dispose them. */
+  readonly params: LinearParams;
+  /** True when `x ≥ 0` is known from the graph. */
+  readonly xNonNegative: boolean;
+}
+
+/** The result of a linear rule's own forward. */
+export interface LinearForward {
+  /** The pre-activation `z = f(x; W, b)`. */
+  readonly z: tf.Tensor;
+  /** Tensors the rule's relevance step reads back as `ctx.saved` (released after that step). */
+  readonly saved: readonly tf.Tensor[];
 }
 
 /** What a rule for any layer (activation, pooling, Add, …) receives. */
@@ -53,6 +75,12 @@ export interface LinearRule extends RuleDescriptor {
   readonly appliesTo: 'linear';
   /** Lower relevance, shaped like `ctx.x`. */
   relevance(ctx: LinearRuleContext): tf.Tensor;
+  /**
+   * Optional: the forward pass's pre-activation computed together with what `relevance` needs,
+   * when that is cheaper than `z` alone plus the rule's own forwards (αβ: `z` is the sum of its two
+   * sign parts). Null: the layer map computes `z`.
+   */
+  forward?(ctx: LinearForwardContext): LinearForward | null;
 }
 
 /** A rule for any layer, written with the layer's own forward output and VJP. */

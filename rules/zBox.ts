@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpRuleError } from '../src/errors.js';
+import { derived } from '../src/ops/derived.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { CustomInput, keepParams, mapParams, negativePart, positivePart, templateRule } from './template.js';
-import type { LinearRule, RuleDefinition } from './types.js';
+import type { LinearRule, LinearRuleContext, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
 /** Options of {@link zBoxRule}. */
@@ -61,7 +62,35 @@ export function zBoxRule(options: ZBoxOptions): LinearRule {
       return [g, minusG, minusG];
     },
     reducer: 'inputTimesGradient',
+  }, typeof low === 'number' && typeof high === 'number' ? (ctx) => zBoxScalarBounds(ctx, low, high, stabilizer) : undefined);
+}
+
+/** Map kinds whose forward is linear in the input (so a constant input can be mapped once). */
+const LINEAR_IN_X: ReadonlySet<string> = new Set(['dense', 'conv1d', 'conv2d', 'depthwiseConv2d', 'conv2dTranspose']);
+
+/**
+ * z-box with number bounds: l·W⁺ and h·W⁻ applied to constant inputs do not depend on the batch,
+ * so the denominator is `z − K` with `K = b + l·(1·W⁺) + h·(1·W⁻)` of one sample (cached per
+ * weights and input shape), and `x ⊙ Wᵀg − l·W⁺ᵀg − h·W⁻ᵀg = x ⊙ Wᵀg − (l·W⁺ + h·W⁻)ᵀg`: no
+ * batch-sized forward and two transposed maps instead of three. (`1·W⁺` is the layer map on ones,
+ * so a convolution's padding counts as zeros, as in the template.)
+ */
+function zBoxScalarBounds(ctx: LinearRuleContext, low: number, high: number, stabilizer: number): tf.Tensor | null {
+  const { x, z, R, map } = ctx;
+  // maps linear in x only (a LayerNormalization map normalizes its input: ones would not do);
+  // and z − K broadcasts: not at rank 5 on WebGPU (src/ops/gpu.ts)
+  if (!LINEAR_IN_X.has(map.kind) || z.rank > 4) return null;
+  const { kernel, bias } = ctx.params;
+  const sample = [1, ...x.shape.slice(1)];
+  const sources = bias === null ? [kernel] : [kernel, bias];
+  const offset = derived(`zBox ${low} ${high} [${sample.join(',')}]`, sources, () => {
+    const ones = tf.ones(sample);
+    const bounded = tf.add(tf.mul(map.apply(ones, { kernel: tf.relu(kernel), bias: null }), low), tf.mul(map.apply(ones, { kernel: negativePart(kernel), bias: null }), high));
+    return bias === null ? bounded : tf.add(bounded, bias);
   });
+  const boundKernel = derived(`zBox ${low} ${high}`, [kernel], () => tf.add(tf.mul(tf.relu(kernel), low), tf.mul(negativePart(kernel), high)));
+  const g = divideStabilized(R, tf.sub(z, offset), stabilizer);
+  return tf.sub(tf.mul(x, map.transpose(g, kernel, x.shape)), map.transpose(g, boundKernel, x.shape));
 }
 
 /** The z-box rule, described (see {@link RuleDefinition}). */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../src/ops/derived.js';
+import { signSplitRelevance } from './signSplit.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
 import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template.js';
 import type { LinearRule, RuleDefinition } from './types.js';
@@ -28,8 +29,10 @@ export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
     },
     reducer: 'inputTimesGradient',
   }, (ctx) => {
-    // x ≥ 0 (after ReLU): x⁻ = 0, so only x·W⁺ + b⁺ and one transposed map are needed
-    if (!ctx.xNonNegative) return null;
+    // Dense, Conv1D, Conv2D: z⁺ is αβ with α = 1, β = 0 (LRP_RULES.md): one forward, one transposed map
+    const joined = signSplitRelevance(ctx, 1, 0, stabilizer);
+    if (joined !== null || !ctx.xNonNegative) return joined;
+    // other maps with x ≥ 0 (after ReLU): x⁻ = 0, so only x·W⁺ + b⁺ and one transposed map are needed
     const { kernel, bias } = ctx.params;
     const positiveKernel = derived('positive', [kernel], () => tf.relu(kernel));
     // x·W⁺ + b⁺ ≥ 0, where the stabilizer adds ε: fold b⁺ + ε into the map's bias, one division

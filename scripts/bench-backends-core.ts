@@ -44,6 +44,11 @@ export interface MethodTiming {
   readonly maxMs: number;
   /** Median over the rounds of this method's time / predict's time in the same round. */
   readonly pairedRatio: number;
+  /** Spread of the per-round ratios: the smallest and the largest. */
+  readonly pairedRatioMin: number;
+  readonly pairedRatioMax: number;
+  /** The per-round ratios. */
+  readonly ratios: number[];
 }
 
 /** The timings of one model, batch and backend. */
@@ -138,14 +143,20 @@ export async function measureSpeed(
     }
     if (onlyFirst) first.forEach((t, k) => times[k].push(t));
     const leakedTensors = tf.memory().numTensors - before;
-    const timings = methods.map((m, k) => ({
-      method: m.name,
-      firstMs: first[k],
-      medianMs: median(times[k]),
-      minMs: Math.min(...times[k]),
-      maxMs: Math.max(...times[k]),
-      pairedRatio: median(times[k].map((t, r) => t / times[0][r])),
-    }));
+    const timings = methods.map((m, k) => {
+      const ratios = times[k].map((t, r) => t / times[0][r]);
+      return {
+        method: m.name,
+        firstMs: first[k],
+        medianMs: median(times[k]),
+        minMs: Math.min(...times[k]),
+        maxMs: Math.max(...times[k]),
+        pairedRatio: median(ratios),
+        pairedRatioMin: Math.min(...ratios),
+        pairedRatioMax: Math.max(...ratios),
+        ratios,
+      };
+    });
     return { model: name, batch, backend: tf.getBackend(), rounds, timings, leakedTensors };
   } finally {
     for (const e of explainers) e.dispose();

@@ -268,7 +268,7 @@ const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 function markdown(results: BackendResult[], args: Args): string {
   const lines: string[] = [];
-  lines.push(`| backend | model | batch | predict ms | ε ms | ε × predict | εγBox ms | εγBox × predict | rounds |`);
+  lines.push(`| backend | model | batch | predict ms | ε ms | ε × predict [min, max] | εγBox ms | εγBox × predict [min, max] | rounds |`);
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     if (r.error !== undefined && r.speed.length === 0) {
@@ -281,7 +281,9 @@ function markdown(results: BackendResult[], args: Args): string {
       const e = t('explain epsilon');
       const g = t('explain epsilonGammaBox');
       const ms = (x: { medianMs: number } | undefined) => (x === undefined ? '—' : x.medianMs.toFixed(x.medianMs < 100 ? 1 : 0));
-      const ratio = (x: { pairedRatio: number } | undefined) => (x === undefined ? '—' : `**${x.pairedRatio.toFixed(2)}×**`);
+      // median of the per-round paired ratios, and their spread [min, max]
+      const ratio = (x: { pairedRatio: number; pairedRatioMin?: number; pairedRatioMax?: number } | undefined) =>
+        x === undefined ? '—' : `**${x.pairedRatio.toFixed(2)}×**${x.pairedRatioMin === undefined || x.pairedRatioMax === undefined ? '' : ` [${x.pairedRatioMin.toFixed(2)}, ${x.pairedRatioMax.toFixed(2)}]`}`;
       lines.push(`| ${r.backend} | ${s.model} | ${s.batch} | ${ms(p)} | ${ms(e)} | ${ratio(e)} | ${ms(g)} | ${ratio(g)} | ${s.rounds === 0 ? 'first calls' : s.rounds} |`);
     }
     for (const f of r.failures ?? []) lines.push(`| ${r.backend} | ${f.model} | ${f.batch} | failed: ${f.error.replace(/\|/g, '/')} | | | | | |`);
@@ -328,7 +330,8 @@ async function main(): Promise<void> {
   }
   const table = markdown(results, args);
   console.log(`\n${results.map((r) => `${r.backend}: ${r.device}`).join('\n')}\n\n${table}`);
-  console.log('(ε: rule epsilon; εγBox: composite epsilonGammaBox; × predict: median over interleaved rounds of explain time / predict time in the same round; reused explainers; every call read back with await data())');
+  console.log('(ε: rule epsilon; εγBox: composite epsilonGammaBox; × predict: median over interleaved rounds of explain time / predict time in the same round, [min, max] over the rounds; reused explainers; every call read back with await data())');
+  console.log(`load average at end: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: load }, args, results }, null, 2) + '\n');
   fs.writeFileSync(args.out.replace(/\.json$/, '.md'), table);

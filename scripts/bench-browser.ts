@@ -72,6 +72,9 @@ interface Timing {
   reps: number;
   /** Median over the interleaved rounds of time / predict's time in that round. */
   pairedRatio: number;
+  /** Spread of the per-round ratios [min, max]. */
+  pairedRatioMin: number;
+  pairedRatioMax: number;
   /** Tensor count change over all timed rounds (all methods). */
   leak: number;
 }
@@ -141,6 +144,8 @@ async function runInPage(opts: { batch: number; backend: string; reps: number })
     reps: times[k].length,
     // median over the rounds of (this method's time / predict's time in the same round)
     pairedRatio: median(times[k].map((t, r) => t / times[0][r])),
+    pairedRatioMin: Math.min(...times[k].map((t, r) => t / times[0][r])),
+    pairedRatioMax: Math.max(...times[k].map((t, r) => t / times[0][r])),
     leak,
   }));
   for (const e of explainers) e.dispose();
@@ -191,10 +196,10 @@ async function main(): Promise<void> {
     const predict = report.timings.find((t) => t.method === 'predict') as Timing;
     const pad = (s: string, n: number): string => s.padEnd(n);
     const num = (v: number, n = 9): string => v.toFixed(1).padStart(n);
-    console.log(`${pad('method', 26)}${'median ms'.padStart(10)}${'min'.padStart(9)}${'max'.padStart(9)}${'x predict'.padStart(11)}${'paired'.padStart(8)}${'first call'.padStart(12)}`);
+    console.log(`${pad('method', 26)}${'median ms'.padStart(10)}${'min'.padStart(9)}${'max'.padStart(9)}${'x predict'.padStart(11)}${'paired'.padStart(8)}${'[min, max]'.padStart(15)}${'first call'.padStart(12)}`);
     const rows = report.timings.map((t) => ({ ...t, ratioToPredict: t.medianMs / predict.medianMs }));
     for (const t of rows) {
-      console.log(`${pad(t.method, 26)}${num(t.medianMs, 10)}${num(t.minMs)}${num(t.maxMs)}${t.ratioToPredict.toFixed(2).padStart(11)}${t.pairedRatio.toFixed(2).padStart(8)}${num(t.firstMs, 12)}`);
+      console.log(`${pad(t.method, 26)}${num(t.medianMs, 10)}${num(t.minMs)}${num(t.maxMs)}${t.ratioToPredict.toFixed(2).padStart(11)}${t.pairedRatio.toFixed(2).padStart(8)}${`[${t.pairedRatioMin.toFixed(2)}, ${t.pairedRatioMax.toFixed(2)}]`.padStart(15)}${num(t.firstMs, 12)}`);
     }
     if (predict.leak !== 0) console.warn(`  WARNING: tf.memory().numTensors changed by ${predict.leak} over the timed rounds (leak)`);
     console.log(

@@ -1,21 +1,36 @@
 /**
- * Benchmark of tfjs-lrp against model.predict and a plain input gradient.
+ * Benchmark of tfjs-lrp against model.predict and a plain input gradient, in interleaved rounds
+ * with paired ratios (scripts/paired.ts), and the targets of issue #19.
  *
- *     npm run bench                                  # cpu + wasm, batches 1, 8, 32
- *     npm run bench -- --backends wasm --quick       # a partial, faster run
+ *     npm run bench                                  # cpu + wasm, batches 1, 8, 32, MobileNet, targets
+ *     npm run bench -- --backends wasm --batches 1,32 # what the targets need, faster
+ *     npm run bench -- --backends wasm --quick --no-mobilenet
+ *     npm run bench -- --profile                     # plus the per-phase / per-node profile (npm run profile)
  *
  * Flags:
  *   --backends cpu,wasm   backends to run (default cpu,wasm)
  *   --batches 1,8,32      batch sizes (default 1,8,32)
- *   --quick               fewer warm-up runs and repeats (numbers are noisier)
- *   --skip-slow-cpu       skip the three LRP composites on cpu at batch 32 (about 2.5 minutes)
+ *   --quick               fewer rounds (numbers are noisier)
+ *   --rounds N            minimum timed rounds per case (default: wasm 9, cpu 3; quick 3)
+ *   --budget-ms N         stop adding rounds after this many ms per case (default: wasm 20000, cpu 30000)
+ *   --skip-slow-cpu       skip the three LRP composites on cpu at batch 32
+ *   --no-mobilenet        skip the MobileNet-v2-sized model (npm run bench:mobilenet, a child process)
+ *   --mobilenet-batch N   its batch (default 8)
+ *   --profile             after the timings, print the profile of bench-cnn (wasm, batch 32) and
+ *                         MobileNet (wasm, batch 8): scripts/profile.ts, a child process
  *   --same-process        run all backends in this process (default: one child process per backend)
  *   --out PATH            JSON output (default out/bench/bench.json)
  *
+ * Each case (backend, batch) runs every method once per round, in a seeded random order per
+ * round; a method's ratio is its time over predict's time in the same round (one-shot explain: over
+ * the reused explainer's ε in the same round), and the median and spread [min, max] of these
+ * per-round ratios are printed. Every timed call includes reading the result back (`await
+ * data()`) and disposes what it made; the tensor count over the rounds is checked. The load
+ * average (os.loadavg) is printed before and after each case: the paired ratios stay usable on a
+ * busy machine, the absolute times do not.
+ *
  * Model "bench-cnn": 32x32x3 → [Conv(32)x2, MaxPool] → [Conv(64)x2, MaxPool] → [Conv(128)x2,
- * MaxPool] → Flatten → Dense(256, relu) → Dense(10); seeded weights and inputs, so runs are
- * comparable. Every timed iteration includes reading the result back (`await data()`), and
- * disposes every tensor it made; the tensor count before and after each method's loop is checked.
+ * MaxPool] → Flatten → Dense(256, relu) → Dense(10); seeded weights and inputs.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -24,8 +39,9 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import * as benchCnn from './bench-cnn';
-import { createExplainer } from '../src';
+import { createExplainer, explain } from '../src';
 import type { ExplainOptions } from '../src';
+import { formatRatio, loadLine, pairedRounds, type PairedMethod, type PairedTiming, type RoundPlan } from './paired';
 
 // ---- CLI -----------------------------------------------------------------------------------
 
@@ -33,7 +49,12 @@ interface Args {
   backends: string[];
   batches: number[];
   quick: boolean;
+  rounds?: number;
+  budgetMs?: number;
   cpuSlowAll: boolean;
+  mobilenet: boolean;
+  mobilenetBatch: number;
+  profile: boolean;
   sameProcess: boolean;
   out: string;
   /** Internal: run one backend and write its rows here (used by the per-backend child processes). */
@@ -41,11 +62,16 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { backends: ['cpu', 'wasm'], batches: [1, 8, 32], quick: false, cpuSlowAll: true, sameProcess: false, out: path.join('out', 'bench', 'bench.json') };
+  const args: Args = { backends: ['cpu', 'wasm'], batches: [1, 8, 32], quick: false, cpuSlowAll: true, mobilenet: true, mobilenetBatch: 8, profile: false, sameProcess: false, out: path.join('out', 'bench', 'bench.json') };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
     return v;
+  };
+  const positive = (v: string, flag: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: a positive integer expected, got ${v}`);
+    return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -56,17 +82,31 @@ function parseArgs(argv: string[]): Args {
         args.backends = take().split(',').map((s) => s.trim()).filter(Boolean);
         break;
       case '--batches':
-        args.batches = take().split(',').map((s) => Number(s.trim()));
-        if (args.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batches: positive integers expected, got ${argv[i]}`);
+        args.batches = take().split(',').map((s) => positive(s.trim(), '--batches'));
         break;
       case '--quick':
         args.quick = true;
+        break;
+      case '--rounds':
+        args.rounds = positive(take(), '--rounds');
+        break;
+      case '--budget-ms':
+        args.budgetMs = positive(take(), '--budget-ms');
         break;
       case '--skip-slow-cpu':
         args.cpuSlowAll = false;
         break;
       case '--cpu-slow-all':
         args.cpuSlowAll = true;
+        break;
+      case '--no-mobilenet':
+        args.mobilenet = false;
+        break;
+      case '--mobilenet-batch':
+        args.mobilenetBatch = positive(take(), '--mobilenet-batch');
+        break;
+      case '--profile':
+        args.profile = true;
         break;
       case '--same-process':
         args.sameProcess = true;
@@ -79,91 +119,27 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--help':
       case '-h':
-        console.log('usage: npm run bench -- [--backends cpu,wasm] [--batches 1,8,32] [--quick] [--skip-slow-cpu] [--same-process] [--out out/bench/bench.json]');
+        console.log('usage: npm run bench -- [--backends cpu,wasm] [--batches 1,8,32] [--quick] [--rounds N] [--budget-ms N] [--skip-slow-cpu] [--no-mobilenet] [--mobilenet-batch 8] [--profile] [--same-process] [--out out/bench/bench.json]');
         process.exit(0);
         break;
       default:
         throw new Error(`unknown flag ${a} (try --help)`);
     }
   }
-  for (const b of args.backends) if (b !== 'cpu' && b !== 'wasm') throw new Error(`--backends: only cpu and wasm are supported, got '${b}'`);
+  for (const b of args.backends) if (b !== 'cpu' && b !== 'wasm') throw new Error(`--backends: only cpu and wasm are supported, got '${b}' (the GPU backends: npm run bench:backends)`);
   return args;
 }
 
-// ---- model and data ------------------------------------------------------------------------
+// ---- model, methods, rounds ----------------------------------------------------------------
 
 const { SEED, INPUT_SHAPE, CLASS_IDX } = benchCnn;
-
-/** bench-cnn (scripts/bench-cnn.ts, shared with the browser benchmark) on this process's tf. */
-function buildModel(): tf.Sequential {
-  return benchCnn.buildBenchCnn(tf);
-}
-
-function makeInput(batch: number): tf.Tensor4D {
-  return benchCnn.benchInput(tf, batch);
-}
-
-// ---- timing --------------------------------------------------------------------------------
-
-interface Plan {
-  warmup: number;
-  minReps: number;
-  maxReps: number;
-  /** Stop repeating once the timed runs have taken this long (after minReps). */
-  budgetMs: number;
-}
-
-function repeatPlan(backend: string, quick: boolean): Plan {
-  if (backend === 'cpu') return quick ? { warmup: 1, minReps: 2, maxReps: 3, budgetMs: 1500 } : { warmup: 1, minReps: 3, maxReps: 7, budgetMs: 6000 };
-  return quick ? { warmup: 1, minReps: 3, maxReps: 7, budgetMs: 1000 } : { warmup: 3, minReps: 7, maxReps: 31, budgetMs: 4000 };
-}
-
-interface Timing {
-  median: number;
-  min: number;
-  max: number;
-  reps: number;
-  times: number[];
-  leak: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Runs `once` (which returns a tensor) `warmup` times untimed, then timed until the plan is met. */
-async function timeMethod(once: () => tf.Tensor, plan: Plan): Promise<Timing> {
-  let before = 0;
-  const iterate = async (): Promise<number> => {
-    const t0 = performance.now();
-    const r = once();
-    await r.data(); // the work is really done (and read back) inside the timed region
-    const dt = performance.now() - t0;
-    r.dispose();
-    return dt;
-  };
-  for (let i = 0; i < plan.warmup; i++) await iterate();
-  // counted after the warm-up: an explainer keeps its weight-derived tensors between calls
-  before = tf.memory().numTensors;
-  const times: number[] = [];
-  let total = 0;
-  while (times.length < plan.maxReps && (times.length < plan.minReps || total < plan.budgetMs)) {
-    const dt = await iterate();
-    times.push(dt);
-    total += dt;
-  }
-  const leak = tf.memory().numTensors - before;
-  return { median: median(times), min: Math.min(...times), max: Math.max(...times), reps: times.length, times, leak };
-}
-
-// ---- methods -------------------------------------------------------------------------------
 
 interface Method {
   name: string;
   /** LRP options; undefined for predict and grad. */
   options?: ExplainOptions;
+  /** The one-shot function `explain(model, x, c, options)` (its cache) instead of a reused explainer. */
+  oneShot?: boolean;
   /** Skipped on cpu at batch >= 32 with --skip-slow-cpu. */
   slowOnCpu: boolean;
 }
@@ -175,22 +151,38 @@ const METHODS: Method[] = [
   { name: 'epsilonPlus', options: { composite: 'epsilonPlus' }, slowOnCpu: true },
   { name: 'epsilonGammaBox', options: { composite: 'epsilonGammaBox', low: 0, high: 1 }, slowOnCpu: true },
   { name: 'epsilonAlpha2Beta1', options: { composite: 'epsilonAlpha2Beta1' }, slowOnCpu: true },
+  { name: 'oneShot epsilon', options: { rule: 'epsilon' }, oneShot: true, slowOnCpu: false },
 ];
 
-type Runner = (x: tf.Tensor) => tf.Tensor;
+/** The method a method's paired ratio divides by. */
+const pairedWith = (m: Method): string => (m.oneShot === true ? 'epsilon' : 'predict');
 
-function runnerFor(model: tf.LayersModel, method: Method): Runner {
-  if (method.name === 'predict') return (x) => model.predict(x) as tf.Tensor;
+function roundPlan(backend: string, args: Args): RoundPlan {
+  const cpu = backend === 'cpu';
+  const minRounds = args.rounds ?? (args.quick ? 3 : cpu ? 3 : 9);
+  // (small cases get many rounds within the budget: at batch 1 a call is a few ms, and the noise of a
+  // busy machine needs many pairs to average out)
+  return { warmup: cpu || args.quick ? 1 : 2, minRounds, maxRounds: Math.max(minRounds, args.quick ? 5 : 101), budgetMs: args.budgetMs ?? (args.quick ? 3000 : cpu ? 30000 : 20000) };
+}
+
+// (the input of the current case: the runners read it at call time)
+let currentInput: tf.Tensor | null = null;
+const input = (): tf.Tensor => currentInput as tf.Tensor;
+
+function makeRunner(model: tf.LayersModel, method: Method): { run: () => tf.Tensor; dispose: () => void } {
+  if (method.name === 'predict') return { run: () => model.predict(input()) as tf.Tensor, dispose: () => undefined };
   if (method.name === 'grad') {
     // d/dx of Σ_batch logit[c]: one forward with the tape plus one backward; tf.grad tidies the rest.
     const f = tf.grad((x: tf.Tensor) => {
       const logits = model.apply(x, { training: false }) as tf.Tensor2D;
       return tf.sum(tf.slice(logits, [0, CLASS_IDX], [-1, 1]));
     });
-    return (x) => f(x);
+    return { run: () => f(input()), dispose: () => undefined };
   }
-  const explainer = createExplainer(model, method.options);
-  return (x) => explainer.explain(x, CLASS_IDX) as tf.Tensor;
+  const options = method.options as ExplainOptions;
+  if (method.oneShot === true) return { run: () => explain(model, input(), CLASS_IDX, options) as tf.Tensor, dispose: () => undefined };
+  const explainer = createExplainer(model, options);
+  return { run: () => explainer.explain(input(), CLASS_IDX) as tf.Tensor, dispose: () => explainer.dispose() };
 }
 
 // ---- main ----------------------------------------------------------------------------------
@@ -204,11 +196,17 @@ interface Row {
   medianMs?: number;
   minMs?: number;
   maxMs?: number;
-  reps?: number;
+  rounds?: number;
   timesMs?: number[];
-  ratioToPredict?: number;
+  pairedWith?: string | null;
+  /** Median of the per-round ratios to `pairedWith` (predict, or the reused ε for the one-shot). */
+  ratio?: number;
+  ratioMin?: number;
+  ratioMax?: number;
   perSampleMs?: number;
   tensorLeak?: number;
+  loadBefore?: number[];
+  loadAfter?: number[];
 }
 
 const fmt = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
@@ -236,49 +234,104 @@ async function measureBackend(backend: string, args: Args): Promise<{ info: Reco
   const rows: Row[] = [];
   const info = await setBackend(backend);
   console.log(`\n== backend ${backend} ${JSON.stringify(info)} (pid ${process.pid})`);
-  const model = buildModel();
-  const plan = repeatPlan(backend, args.quick);
-  const runners = new Map<string, Runner>();
-  for (const method of METHODS) runners.set(method.name, runnerFor(model, method));
-
+  const model = benchCnn.buildBenchCnn(tf);
+  const plan = roundPlan(backend, args);
   for (const batch of args.batches) {
-    const x = makeInput(batch);
-    let predictMs: number | undefined;
-    for (const method of METHODS) {
-      const row: Row = { backend, batch, method: method.name, status: 'ok' };
-      if (backend === 'cpu' && batch >= 32 && method.slowOnCpu && !args.cpuSlowAll) {
-        row.status = 'skipped';
-        row.note = 'cpu batch>=32: slow composite skipped (--skip-slow-cpu)';
-        rows.push(row);
-        console.log(`  ${backend} b=${batch} ${method.name}: skipped`);
-        continue;
-      }
-      try {
-        const t = await timeMethod(() => (runners.get(method.name) as Runner)(x), plan);
-        if (method.name === 'predict') predictMs = t.median;
-        Object.assign(row, {
-          medianMs: t.median,
-          minMs: t.min,
-          maxMs: t.max,
-          reps: t.reps,
-          timesMs: t.times.map((v) => Math.round(v * 1000) / 1000),
-          ratioToPredict: predictMs === undefined ? undefined : t.median / predictMs,
-          perSampleMs: t.median / batch,
-          tensorLeak: t.leak,
-        });
-        console.log(`  ${backend} b=${batch} ${method.name}: median ${fmt(t.median, 2)} ms (min ${fmt(t.min, 2)}, max ${fmt(t.max, 2)}, n=${t.reps})`);
-        if (t.leak !== 0) console.warn(`  WARNING: ${backend} b=${batch} ${method.name}: tf.memory().numTensors changed by ${t.leak} over the loop (leak)`);
-      } catch (e) {
-        row.status = 'error';
-        row.note = e instanceof Error ? e.message : String(e);
-        console.error(`  ${backend} b=${batch} ${method.name}: ERROR ${row.note}`);
-      }
-      rows.push(row);
+    currentInput = benchCnn.benchInput(tf, batch);
+    const active = METHODS.filter((m) => !(backend === 'cpu' && batch >= 32 && m.slowOnCpu && !args.cpuSlowAll));
+    for (const m of METHODS) {
+      if (!active.includes(m)) rows.push({ backend, batch, method: m.name, status: 'skipped', note: 'cpu batch>=32: slow composite skipped (--skip-slow-cpu)' });
     }
-    x.dispose();
+    const runners = active.map((m) => makeRunner(model, m));
+    const methods: PairedMethod[] = active.map((m, k) => ({ name: m.name, run: runners[k].run, pairedWith: pairedWith(m) }));
+    try {
+      const report = await pairedRounds(tf, methods, plan);
+      console.log(`  ${backend} b=${batch}: ${report.rounds} rounds; ${loadLine('load', report.loadAfter)}`);
+      for (const t of report.timings) {
+        rows.push(rowOf(backend, batch, t, report));
+        console.log(`    ${t.method.padEnd(20)} median ${fmt(t.medianMs, 2).padStart(8)} ms  [${fmt(t.minMs, 1)}, ${fmt(t.maxMs, 1)}]${t.pairedWith === null ? '' : `  x ${t.pairedWith} ${formatRatio(t)}`}`);
+      }
+      if (report.leakedTensors !== 0) console.warn(`  WARNING: ${backend} b=${batch}: tf.memory().numTensors changed by ${report.leakedTensors} over the rounds (leak)`);
+    } catch (e) {
+      const note = e instanceof Error ? e.message : String(e);
+      console.error(`  ${backend} b=${batch}: ERROR ${note}`);
+      for (const m of active) rows.push({ backend, batch, method: m.name, status: 'error', note });
+    } finally {
+      for (const r of runners) r.dispose();
+      currentInput.dispose();
+      currentInput = null;
+    }
   }
   model.dispose();
   return { info, rows };
+}
+
+function rowOf(backend: string, batch: number, t: PairedTiming, report: { rounds: number; leakedTensors: number; loadBefore: number[]; loadAfter: number[] }): Row {
+  return {
+    backend,
+    batch,
+    method: t.method,
+    status: 'ok',
+    medianMs: t.medianMs,
+    minMs: t.minMs,
+    maxMs: t.maxMs,
+    rounds: report.rounds,
+    timesMs: t.times.map((v) => Math.round(v * 1000) / 1000),
+    pairedWith: t.pairedWith,
+    ratio: t.ratioMedian,
+    ratioMin: t.ratioMin,
+    ratioMax: t.ratioMax,
+    perSampleMs: t.medianMs / batch,
+    tensorLeak: report.leakedTensors,
+    loadBefore: report.loadBefore,
+    loadAfter: report.loadAfter,
+  };
+}
+
+/** The targets of issue #19 (ratios: median of the paired per-round ratios). */
+interface Target {
+  readonly label: string;
+  readonly limit: number;
+  readonly find: (rows: readonly Row[], mobilenet: MobileNetResult | null) => { ratio: number; min: number; max: number } | null;
+}
+
+interface MobileNetResult {
+  batch: number;
+  backend: string;
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  rounds: number;
+}
+
+const fromRow = (backend: string, batch: number, method: string) => (rows: readonly Row[]) => {
+  const r = rows.find((x) => x.backend === backend && x.batch === batch && x.method === method && x.status === 'ok');
+  return r?.ratio === undefined ? null : { ratio: r.ratio, min: r.ratioMin as number, max: r.ratioMax as number };
+};
+
+const TARGETS: readonly Target[] = [
+  { label: 'wasm b=32 epsilon <= 2.2x predict', limit: 2.2, find: fromRow('wasm', 32, 'epsilon') },
+  { label: 'wasm b=32 epsilonPlus <= 3.0x predict', limit: 3.0, find: fromRow('wasm', 32, 'epsilonPlus') },
+  { label: 'wasm b=32 epsilonGammaBox <= 4.0x predict', limit: 4.0, find: fromRow('wasm', 32, 'epsilonGammaBox') },
+  { label: 'wasm b=32 epsilonAlpha2Beta1 <= 4.5x predict', limit: 4.5, find: fromRow('wasm', 32, 'epsilonAlpha2Beta1') },
+  { label: 'wasm MobileNet-v2 epsilonPlusFlat <= 2.5x predict', limit: 2.5, find: (_, m) => (m === null ? null : { ratio: m.ratio, min: m.ratioMin, max: m.ratioMax }) },
+  { label: 'wasm b=1 epsilon <= 3.0x predict', limit: 3.0, find: fromRow('wasm', 1, 'epsilon') },
+  { label: 'wasm b=32 one-shot explain <= 1.05x reused explainer (epsilon)', limit: 1.05, find: fromRow('wasm', 32, 'oneShot epsilon') },
+  { label: 'wasm b=1 one-shot explain <= 1.05x reused explainer (epsilon)', limit: 1.05, find: fromRow('wasm', 1, 'oneShot epsilon') },
+];
+
+function runMobileNet(args: Args): MobileNetResult | null {
+  const tmp = path.join(os.tmpdir(), `tfjs-lrp-bench-${process.pid}-mobilenet.json`);
+  const quick = args.quick ? ['--rounds', '3', '--max-rounds', '3'] : [];
+  console.log(`\n== MobileNet-v2-sized model, wasm, batch ${args.mobilenetBatch} (npm run bench:mobilenet)`);
+  const res = spawnSync(process.execPath, [...process.execArgv, path.join(__dirname, 'bench-mobilenet.ts'), '--backend', 'wasm', '--batch', String(args.mobilenetBatch), '--out', tmp, ...quick], { stdio: 'inherit' });
+  if (res.status !== 0 || !fs.existsSync(tmp)) {
+    console.error(`  the MobileNet child process failed (exit ${res.status ?? res.signal})`);
+    return null;
+  }
+  const r = JSON.parse(fs.readFileSync(tmp, 'utf8')) as MobileNetResult;
+  fs.rmSync(tmp, { force: true });
+  return r;
 }
 
 async function main(): Promise<void> {
@@ -300,8 +353,7 @@ async function main(): Promise<void> {
   console.log(`tfjs-lrp bench: model bench-cnn, input ${INPUT_SHAPE.join('x')}, class ${CLASS_IDX}, backends ${args.backends.join(',')}, batches ${args.batches.join(',')}${args.quick ? ', quick' : ''}`);
   console.log(`node ${process.version}, tfjs ${tf.version.tfjs}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`);
   const loadStart = os.loadavg();
-  console.log(`load average at start: ${loadStart.map((v) => v.toFixed(2)).join(' ')}`);
-  if (loadStart[0] >= 0.75) console.warn(`WARNING: the machine is busy (1-min load ${loadStart[0].toFixed(2)} on ${os.cpus().length} cores) before the bench starts; timings, LRP ones most, will be noisy and slow.`);
+  console.log(loadLine('start', loadStart));
 
   const rows: Row[] = [];
   const backendInfo: Record<string, unknown>[] = [];
@@ -315,7 +367,8 @@ async function main(): Promise<void> {
     // One child process per backend, so one backend's heap, JIT state and leftovers cannot slow the next.
     for (const backend of args.backends) {
       const tmp = path.join(os.tmpdir(), `tfjs-lrp-bench-${process.pid}-${backend}.json`);
-      const childArgs = ['--backends', backend, '--batches', args.batches.join(','), '--child-out', tmp, ...(args.quick ? ['--quick'] : []), ...(args.cpuSlowAll ? [] : ['--skip-slow-cpu'])];
+      const pass = process.argv.slice(2).filter((a, i, all) => !['--backends', '--out'].includes(a) && !['--backends', '--out'].includes(all[i - 1] ?? '') && !a.startsWith('--backends=') && !a.startsWith('--out='));
+      const childArgs = [...pass, '--backends', backend, '--child-out', tmp];
       const res = spawnSync(process.execPath, [...process.execArgv, __filename, ...childArgs], { stdio: 'inherit' });
       if (res.status !== 0 || !fs.existsSync(tmp)) throw new Error(`the ${backend} child process failed (exit ${res.status ?? res.signal})`);
       const r = JSON.parse(fs.readFileSync(tmp, 'utf8')) as { info: Record<string, unknown>[]; rows: Row[] };
@@ -324,55 +377,41 @@ async function main(): Promise<void> {
       rows.push(...r.rows);
     }
   }
+  const mobilenet = args.mobilenet ? runMobileNet(args) : null;
 
   // ---- table -------------------------------------------------------------------------------
-  const header = ['backend', 'batch', 'method', 'median ms', 'x predict', 'ms/sample', 'n', 'min..max ms'];
+  const header = ['backend', 'batch', 'method', 'median ms', 'ratio (median [min, max] per round)', 'vs', 'ms/sample', 'rounds', 'min..max ms'];
   const body = rows.map((r) =>
     r.status === 'ok'
-      ? [r.backend, String(r.batch), r.method, fmt(r.medianMs, 2), fmt(r.ratioToPredict, 2), fmt(r.perSampleMs, 3), String(r.reps), `${fmt(r.minMs, 1)}..${fmt(r.maxMs, 1)}`]
-      : [r.backend, String(r.batch), r.method, r.status, '-', '-', '-', r.note ?? ''],
+      ? [r.backend, String(r.batch), r.method, fmt(r.medianMs, 2), r.ratio === undefined ? '-' : formatRatio({ ratioMedian: r.ratio, ratioMin: r.ratioMin, ratioMax: r.ratioMax }), r.pairedWith ?? '-', fmt(r.perSampleMs, 3), String(r.rounds), `${fmt(r.minMs, 1)}..${fmt(r.maxMs, 1)}`]
+      : [r.backend, String(r.batch), r.method, r.status, '-', '-', '-', '-', r.note ?? ''],
   );
-  const right = new Set([1, 3, 4, 5, 6]);
+  const right = new Set([1, 3, 4, 6, 7]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   console.log('\n' + [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n'));
 
-  // ---- checks ------------------------------------------------------------------------------
-  const find = (backend: string, batch: number, method: string) => rows.find((r) => r.backend === backend && r.batch === batch && r.method === method && r.status === 'ok');
+  // ---- targets -----------------------------------------------------------------------------
   const checks: Array<Record<string, unknown>> = [];
-  console.log('\nchecks:');
-  for (const [method, limit] of [['epsilon', 2.5], ['epsilonGammaBox', 6]] as const) {
-    const r = find('wasm', 32, method);
-    const p = find('wasm', 32, 'predict');
-    if (r === undefined || p === undefined || r.medianMs === undefined || p.medianMs === undefined) {
-      console.log(`  [n/a ] wasm b=32 ${method} <= ${limit}x predict: not measured in this run`);
-      checks.push({ check: `wasm b=32 ${method} <= ${limit}x predict`, result: 'n/a' });
+  console.log('\ntargets (issue #19; median of the paired per-round ratios, spread [min, max]):');
+  for (const t of TARGETS) {
+    const found = t.find(rows, mobilenet);
+    if (found === null) {
+      console.log(`  [n/a ] ${t.label}: not measured in this run`);
+      checks.push({ target: t.label, limit: t.limit, result: 'n/a' });
       continue;
     }
-    const ratio = r.medianMs / p.medianMs;
-    const pass = ratio <= limit;
-    console.log(`  [${pass ? 'PASS' : 'FAIL'}] wasm b=32 ${method} <= ${limit}x predict: ${fmt(r.medianMs, 2)} ms / ${fmt(p.medianMs, 2)} ms = ${fmt(ratio, 2)}x`);
-    checks.push({ check: `wasm b=32 ${method} <= ${limit}x predict`, result: pass ? 'PASS' : 'FAIL', methodMs: r.medianMs, predictMs: p.medianMs, ratio, limit });
+    const pass = found.ratio <= t.limit;
+    const label = t.label.includes('MobileNet') && mobilenet !== null ? `${t.label} (b=${mobilenet.batch})` : t.label;
+    console.log(`  [${pass ? 'PASS' : 'FAIL'}] ${label.padEnd(66)} ${formatRatio({ ratioMedian: found.ratio, ratioMin: found.min, ratioMax: found.max })}`);
+    checks.push({ target: t.label, limit: t.limit, result: pass ? 'PASS' : 'FAIL', ratio: found.ratio, ratioMin: found.min, ratioMax: found.max });
   }
-  const perSample: Array<Record<string, unknown>> = [];
-  for (const backend of args.backends) {
-    for (const method of METHODS) {
-      const a = find(backend, 1, method.name);
-      const b = find(backend, 32, method.name);
-      if (a?.perSampleMs === undefined || b?.perSampleMs === undefined) continue;
-      const ratio = b.perSampleMs / a.perSampleMs;
-      console.log(`  [info] ${backend} ${method.name}: per-sample ${fmt(b.perSampleMs, 3)} ms at b=32 vs ${fmt(a.perSampleMs, 3)} ms at b=1 = ${fmt(ratio, 2)}x (${ratio <= 1 ? `batching saves ${fmt((1 - ratio) * 100, 0)}%` : 'batching does not help'})`);
-      perSample.push({ backend, method: method.name, perSampleMsB1: a.perSampleMs, perSampleMsB32: b.perSampleMs, ratio });
-    }
-  }
-  if (perSample.length === 0) console.log('  [n/a ] per-sample b=32 vs b=1: needs batches 1 and 32');
   const leaks = rows.filter((r) => (r.tensorLeak ?? 0) !== 0);
-  console.log(leaks.length === 0 ? '  [PASS] tensor count unchanged over every method loop' : `  [WARN] tensor count changed: ${leaks.map((r) => `${r.backend} b=${r.batch} ${r.method} (${r.tensorLeak})`).join(', ')}`);
+  console.log(leaks.length === 0 ? '  [PASS] tensor count unchanged over every case' : `  [WARN] tensor count changed: ${[...new Set(leaks.map((r) => `${r.backend} b=${r.batch} (${r.tensorLeak})`))].join(', ')}`);
 
   const totalS = (performance.now() - started) / 1000;
   const loadEnd = os.loadavg();
-  // The bench itself keeps about one core busy; much more than that means another process competed.
-  console.log(`load average at end: ${loadEnd.map((v) => v.toFixed(2)).join(' ')}${loadEnd[1] > 1.5 ? ' (WARNING: above the ~1.0 the bench causes by itself: another process competed for the CPU)' : ''}`);
+  console.log(loadLine('end', loadEnd));
   const out = {
     meta: {
       date: new Date().toISOString(),
@@ -386,18 +425,24 @@ async function main(): Promise<void> {
       seed: SEED,
       args,
       backends: backendInfo,
-      repeatPlans: Object.fromEntries(args.backends.map((b) => [b, repeatPlan(b, args.quick)])),
+      roundPlans: Object.fromEntries(args.backends.map((b) => [b, roundPlan(b, args)])),
       totalSeconds: totalS,
       loadAverageStart: loadStart,
       loadAverageEnd: loadEnd,
     },
     rows,
-    checks,
-    perSample,
+    mobilenet,
+    targets: checks,
   };
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify(out, null, 2) + '\n');
   console.log(`\nwrote ${args.out} (total ${fmt(totalS, 1)} s)`);
+
+  if (args.profile) {
+    console.log('\n== profile (npm run profile)');
+    const res = spawnSync(process.execPath, [...process.execArgv, path.join(__dirname, 'profile.ts'), '--backend', 'wasm', '--model', 'bench-cnn,mobilenet', ...(args.quick ? ['--reps', '3'] : [])], { stdio: 'inherit' });
+    if (res.status !== 0) console.error(`  the profile child process failed (exit ${res.status ?? res.signal})`);
+  }
 }
 
 main().catch((e) => {

@@ -7,7 +7,7 @@
  *   <!-- /tables:rules -->
  *
  * Tables: `rules` (ruleDefinitions()), `composites` (compositeDefinitions()), `layers`
- * (layerTable()), `groups` (GROUP_DEFAULTS), `options` (the ExplainOptions interface of
+ * (layerTable()), `ops` (opTable(): graph-model ops), `groups` (GROUP_DEFAULTS), `options` (the ExplainOptions interface of
  * src/options.ts and src/methods.ts, read with the TypeScript compiler: name, default, what it does).
  *
  *   npm run docs:tables            rewrite the blocks in place
@@ -21,6 +21,7 @@ import * as ts from 'typescript';
 import { compositeDefinitions, GROUP_DEFAULTS, LAYER_GROUPS, layerTable, ruleDefinitions } from '../src';
 import type { CompositeEntrySpec, RuleDefinition, RuleParameterSpec } from '../src';
 import { matchInWords } from '../rules/composites';
+import { opTable } from '../src/graphModel/registry';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -85,6 +86,12 @@ export function compositesTable(): string {
 export function layersTable(): string {
   const rows = layerTable().map((r) => [code(r.className), code(r.group), r.defaultRule === 'none' ? 'the rule or composite' : code(r.defaultRule), r.note]);
   return markdownTable(['Keras class', 'Group', 'Default rule', 'Why'], rows);
+}
+
+/** `ops`: every registered graph-model op (tf.GraphModel) with its handling, then the refused ops (opTable()). */
+export function opsTable(): string {
+  const rows = opTable().map((r) => [r.op.split(', ').map(code).join(', '), r.handling, r.note]);
+  return markdownTable(['TF op', 'Handling (group)', 'Why'], rows);
 }
 
 /** `groups`: the default rule of each layer group (GROUP_DEFAULTS). */
@@ -156,6 +163,7 @@ export const TABLES: Readonly<Record<string, () => string>> = {
   rules: rulesTable,
   composites: compositesTable,
   layers: layersTable,
+  ops: opsTable,
   groups: groupsTable,
   options: optionsTable,
 };

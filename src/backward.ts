@@ -9,6 +9,7 @@ import type { PlannedNode } from './plan.js';
 import type { ForwardRecord } from './forward.js';
 import type { ModelPlan } from './plan.js';
 import { applyLayer, vjpByGradient } from './layers/adapter.js';
+import { activeNodeProfiler } from './profile.js';
 import { addMany } from './ops/gpu.js';
 
 /** Relevance sums of one node, per sample. */
@@ -51,7 +52,8 @@ function lowerRelevance(p: PlannedNode, record: ForwardRecord, R: tf.Tensor, ext
     if (params === undefined) throw new Error(`internal: no parameters recorded for '${node.name}'`);
     const map = node.op.part.map;
     if (rule.appliesTo === 'linear') {
-      return [rule.relevance({ x: inputs[0], z: output, R, map, params, xNonNegative: p.inputNonNegative[0] })];
+      const saved = record.saved.get(node.id);
+      return [rule.relevance({ x: inputs[0], z: output, R, map, params, xNonNegative: p.inputNonNegative[0], ...(saved === undefined ? {} : { saved }) })];
     }
     return rule.relevance({ inputs, output, R, layerName: node.name, className: node.className, vjp: (dy) => [map.vjp !== undefined ? map.vjp(inputs[0], dy, params) : map.transpose(dy, params.kernel, inputs[0].shape)] });
   }
@@ -96,7 +98,10 @@ export function runBackward(plan: ModelPlan, record: ForwardRecord, outputReleva
       continue; // nothing reached this node (another output's branch)
     }
     const upper = R;
+    const profiler = activeNodeProfiler();
+    profiler?.begin('relevance', p.node.id);
     const lower = tf.tidy(() => lowerRelevance(p, record, upper, extraR));
+    profiler?.end('relevance', p.node.id);
     if (layerSums) {
       sums.push(
         tf.tidy(() => {

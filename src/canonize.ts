@@ -33,7 +33,8 @@ function splitLinear(nodes: readonly GraphNode[]): GraphNode[] {
     spec.parts.forEach((part, i) => {
       const last = i === spec.parts.length - 1;
       const output = last && spec.activation === null ? node.output : `${node.output}~${part.part ?? 'z'}`;
-      const notes = part.part === null ? [] : [`${part.part} part of ${node.className}`];
+      // (a single part keeps the node's own notes, e.g. a graph op's folded BiasAdd)
+      const notes = part.part === null ? [...node.notes] : [`${part.part} part of ${node.className}`];
       out.push({
         ...node,
         id: part.part === null ? node.id : `${node.id}:${part.part}`,

@@ -94,6 +94,13 @@ export function checkNotDisposed(model: unknown): void {
   if (m._refCount === 0) {
     throw new LrpModelError(`Model '${String(m.name)}' was disposed (model.dispose()): its weights are gone, so it cannot be explained. Explain it before disposing it, or load or build it again.`);
   }
+  if (m.weights !== undefined && !Array.isArray(m.weights)) {
+    // a tf.GraphModel: weights by node name, disposed with the model (model.dispose())
+    const graphWeights = Object.entries(m.weights as unknown as Record<string, ReadonlyArray<{ readonly isDisposed?: boolean }>>);
+    const lost = graphWeights.find(([, ts]) => ts.some((t) => t.isDisposed === true));
+    if (lost !== undefined) throw new LrpModelError(`Graph model weight '${lost[0]}' was disposed (model.dispose()), so the model cannot be explained. Explain it before disposing it, or load it again.`);
+    return;
+  }
   const gone = (m.weights ?? []).find((w) => w.val?.isDisposed === true);
   if (gone !== undefined) {
     throw new LrpModelError(`Weight '${String(gone.name)}' of model '${String(m.name)}' was disposed (a layer or a model sharing it was disposed), so the model cannot be explained. Load or build the model again.`);

@@ -6,17 +6,19 @@
  *
  *     const { input, layers } = explainLayers(model, x, 3, ['conv2'], { conditions: { conv2: [5] } });
  */
+import type { ExplainableModel } from './explainable.js';
 import * as tf from '@tensorflow/tfjs';
 import { runBackward, type BackwardTaps } from './backward.js';
 import { checkClassIdx, checkInputs, checkOutputRelevance } from './checks.js';
 import { LrpArgumentError } from './errors.js';
+import { withCachedPlan } from './explainCache.js';
 import type { ClassIndex, Relevance } from './explain.js';
 import { runForward } from './forward.js';
 import type { GraphNode } from './graph.js';
 import { attachInputCheck, finiteFlags, maskNonFinite } from './inputCheck.js';
 import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
 import type { ExplainOptions } from './options.js';
-import { planModel, type ModelPlan } from './plan.js';
+import type { ModelPlan } from './plan.js';
 
 /** A hidden channel to explain instead of a class: its activation at every position starts the pass. */
 export interface LayerChannel {
@@ -252,15 +254,9 @@ export function conceptRelevanceWith(plan: ModelPlan, options: ExplainOptions, s
   }
 }
 
-/** Runs `fn` with a plan and a store made for this one call. */
-function once<T>(model: tf.LayersModel, options: ExplainOptions, fn: (plan: ModelPlan, store: DerivedTensors) => T): T {
-  const plan = planModel(model, options);
-  const store = new DerivedTensors();
-  try {
-    return fn(plan, store);
-  } finally {
-    store.dispose();
-  }
+/** Runs `fn` with the plan and store of the one-shot cache (src/explainCache.ts), as `explain` does. */
+function once<T>(model: ExplainableModel, options: ExplainOptions, fn: (plan: ModelPlan, store: DerivedTensors) => T): T {
+  return withCachedPlan(model, options, fn);
 }
 
 /**
@@ -278,7 +274,7 @@ function once<T>(model: tf.LayersModel, options: ExplainOptions, fn: (plan: Mode
  * @throws {LrpArgumentError} for an unknown layer (the message lists the layers), a channel out
  *   of range, or conditions on parallel branches
  */
-export function explainLayers(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerNames: readonly string[], options: ExplainOptions & LayerRelevanceOptions = {}): LayerRelevance {
+export function explainLayers(model: ExplainableModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerNames: readonly string[], options: ExplainOptions & LayerRelevanceOptions = {}): LayerRelevance {
   const { conditions, ...rest } = options;
   return once(model, rest, (plan, store) => explainLayersWith(plan, rest, store, input, classIdx, layerNames, { conditions }));
 }
@@ -288,7 +284,7 @@ export function explainLayers(model: tf.LayersModel, input: tf.Tensor | readonly
  * over all other axes), `[N, C]`, to rank the channels (concepts) a prediction relies on.
  * Arguments as {@link explainLayers}; the caller disposes the tensor.
  */
-export function conceptRelevance(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerName: string, options: ExplainOptions & LayerRelevanceOptions = {}): tf.Tensor2D {
+export function conceptRelevance(model: ExplainableModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerName: string, options: ExplainOptions & LayerRelevanceOptions = {}): tf.Tensor2D {
   const { conditions, ...rest } = options;
   return once(model, rest, (plan, store) => conceptRelevanceWith(plan, rest, store, input, classIdx, layerName, { conditions }));
 }

@@ -3,6 +3,7 @@
  *
  *     const relevance = explain(model, x, 'max', { composite: 'epsilonPlusFlat' });
  */
+import type { ExplainableModel } from './explainable.js';
 import * as tf from '@tensorflow/tfjs';
 import { perSampleSum, runBackward } from './backward.js';
 import { conceptRelevanceWith, explainLayersWith, type ConceptTarget, type LayerRelevance, type LayerRelevanceOptions } from './concepts.js';
@@ -14,6 +15,7 @@ import { attributeWithGradients } from './methods.js';
 import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
 import { addMany } from './ops/gpu.js';
 import type { ExplainOptions } from './options.js';
+import { cachedPlan, withCachedPlan, withCachedPlanAsync } from './explainCache.js';
 import { DEFAULT_BATCH_SIZE, ModelPlan, planModel } from './plan.js';
 import { describePlan, type PlanRow } from './planFormat.js';
 
@@ -79,8 +81,9 @@ export interface Explainer {
   conceptRelevance(input: tf.Tensor | readonly tf.Tensor[], classIdx: ConceptTarget, layerName: string, options?: LayerRelevanceOptions): tf.Tensor2D;
   /**
    * Releases the weight-derived tensors the explainer keeps between calls (flipped and sign-split
-   * kernels, merged BatchNorm): call it when done, as with a model. `explain()` and
-   * `explainWithConservation()` (the functions) do it for you.
+   * kernels, merged BatchNorm): call it when done, as with a model. The one-shot functions
+   * (`explain()`, `explainWithConservation()`, …) keep theirs in a small cache instead, released
+   * by `releaseExplainCache()` (see {@link explain}).
    */
   dispose(): void;
   /** Whether `dispose()` was called. */
@@ -277,13 +280,66 @@ function disposeRaw(raw: RawExplanation, keepCheck: boolean): void {
 
 const toRelevance = (plan: ModelPlan, list: tf.Tensor[]): Relevance => (plan.graph.inputs.length === 1 ? list[0] : list);
 
+/** One explanation with a plan and a store (an explainer's, or the one-shot cache's). */
+function explainWith(plan: ModelPlan, opts: ExplainOptions, store: DerivedTensors, input: unknown, classIdx: unknown): Relevance {
+  const raw = run(plan, opts, store, input, classIdx, false);
+  disposeRaw(raw, true);
+  // the relevance's reads check the flags, and its dispose() releases them
+  if (raw.inputCheck !== null) attachInputCheck(raw.relevance, raw.inputCheck);
+  return toRelevance(plan, raw.relevance);
+}
+
+/** Relevance and conservation with a plan and a store (an explainer's, or the one-shot cache's). */
+async function conservationWith(plan: ModelPlan, opts: ExplainOptions, store: DerivedTensors, input: unknown, classIdx: unknown, perLayer: boolean): Promise<{ relevance: Relevance; conservation: ConservationReport }> {
+  if ((opts.method ?? 'lrp') !== 'lrp') {
+    throw new LrpArgumentError('options.method', `conservation applies to method 'lrp' only, not '${String(opts.method)}'; use explain() for the gradient methods (for Integrated Gradients, Σ IG ≈ logit(x) − logit(baseline)).`);
+  }
+  const raw = run(plan, opts, store, input, classIdx, perLayer);
+  try {
+    // (a clone: for rank-1 relevance the sum would be the relevance tensor itself)
+    const inputSum = tf.tidy(() => tf.clone(addMany(raw.relevance.map(perSampleSum)))) as tf.Tensor1D;
+    const check = raw.inputCheck;
+    let read: [number[], number[], number[], number[], void];
+    try {
+      // the input check (options.checkInput) is read here, with the numbers: it throws
+      read = await Promise.all([raw.classIdx.array(), raw.score.array(), raw.outputSum.array(), inputSum.array(), check === null ? undefined : readInputCheck(check)]);
+    } finally {
+      inputSum.dispose();
+    }
+    const [cls, score, outputSum, inSum] = read;
+    const absorbed = outputSum.map((o, i) => o - inSum[i]);
+    const report: ConservationReport = {
+      classIdx: cls,
+      score,
+      outputSum,
+      inputSum: inSum,
+      absorbed,
+      relativeError: absorbed.map((a, i) => (a === 0 ? 0 : Math.abs(a) / Math.abs(outputSum[i]))),
+    };
+    if (raw.layers !== null) {
+      const layers: LayerConservation[] = [];
+      for (const l of raw.layers) {
+        const [upper, lower] = await Promise.all([l.upper.array(), l.lower.array()]);
+        layers.push({ layer: l.node, className: l.className, rule: l.rule, upper, lower, absorbed: upper.map((u, i) => u - lower[i]) });
+      }
+      return { relevance: toRelevance(plan, raw.relevance), conservation: { ...report, layers } };
+    }
+    return { relevance: toRelevance(plan, raw.relevance), conservation: report };
+  } catch (e) {
+    tf.dispose(raw.relevance);
+    throw e;
+  } finally {
+    disposeRaw(raw, false);
+  }
+}
+
 /**
  * Introspects the model, canonizes it and assigns rules once; the explainer then explains any
  * number of batches. It keeps only weight-derived tensors between calls, keyed by the weights (a
  * model trained further is explained with its current weights); release them with `dispose()`.
  * It never changes the model.
  */
-export function createExplainer(model: tf.LayersModel, options: ExplainOptions = {}): Explainer {
+export function createExplainer(model: ExplainableModel, options: ExplainOptions = {}): Explainer {
   const plan = planModel(model, options);
   const opts = { ...options };
   const store = new DerivedTensors();
@@ -303,53 +359,10 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
       disposed = true;
     },
     explain(input, classIdx) {
-      const raw = run(plan, opts, live(), input, classIdx, false);
-      disposeRaw(raw, true);
-      // the relevance's reads check the flags, and its dispose() releases them
-      if (raw.inputCheck !== null) attachInputCheck(raw.relevance, raw.inputCheck);
-      return toRelevance(plan, raw.relevance);
+      return explainWith(plan, opts, live(), input, classIdx);
     },
     async explainWithConservation(input, classIdx, extra = {}) {
-      if ((opts.method ?? 'lrp') !== 'lrp') {
-        throw new LrpArgumentError('options.method', `conservation applies to method 'lrp' only, not '${String(opts.method)}'; use explain() for the gradient methods (for Integrated Gradients, Σ IG ≈ logit(x) − logit(baseline)).`);
-      }
-      const raw = run(plan, opts, live(), input, classIdx, extra.perLayer === true);
-      try {
-        // (a clone: for rank-1 relevance the sum would be the relevance tensor itself)
-        const inputSum = tf.tidy(() => tf.clone(addMany(raw.relevance.map(perSampleSum)))) as tf.Tensor1D;
-        const check = raw.inputCheck;
-        let read: [number[], number[], number[], number[], void];
-        try {
-          // the input check (options.checkInput) is read here, with the numbers: it throws
-          read = await Promise.all([raw.classIdx.array(), raw.score.array(), raw.outputSum.array(), inputSum.array(), check === null ? undefined : readInputCheck(check)]);
-        } finally {
-          inputSum.dispose();
-        }
-        const [cls, score, outputSum, inSum] = read;
-        const absorbed = outputSum.map((o, i) => o - inSum[i]);
-        const report: ConservationReport = {
-          classIdx: cls,
-          score,
-          outputSum,
-          inputSum: inSum,
-          absorbed,
-          relativeError: absorbed.map((a, i) => (a === 0 ? 0 : Math.abs(a) / Math.abs(outputSum[i]))),
-        };
-        if (raw.layers !== null) {
-          const layers: LayerConservation[] = [];
-          for (const l of raw.layers) {
-            const [upper, lower] = await Promise.all([l.upper.array(), l.lower.array()]);
-            layers.push({ layer: l.node, className: l.className, rule: l.rule, upper, lower, absorbed: upper.map((u, i) => u - lower[i]) });
-          }
-          return { relevance: toRelevance(plan, raw.relevance), conservation: { ...report, layers } };
-        }
-        return { relevance: toRelevance(plan, raw.relevance), conservation: report };
-      } catch (e) {
-        tf.dispose(raw.relevance);
-        throw e;
-      } finally {
-        disposeRaw(raw, false);
-      }
+      return conservationWith(plan, opts, live(), input, classIdx, extra.perLayer === true);
     },
     describe() {
       return describePlan(plan);
@@ -375,33 +388,29 @@ export function createExplainer(model: tf.LayersModel, options: ExplainOptions =
  *   default), a sample whose input holds NaN/Infinity gets NaN relevance everywhere, and reading
  *   the result (`await r.data()`, `r.dataSync()`, `array`, `bytes`, …) throws LrpArgumentError
  *   naming the input and the samples; `r.dispose()` releases the check too.
+ *
+ * Repeated calls on the same model with the same planning options reuse the plan and the
+ * weight-derived tensors (flipped kernels, W⁺/W⁻, merged BatchNorm) from a small cache, so they
+ * cost what a reused {@link createExplainer} costs. Those tensors stay allocated between calls
+ * (counted by `explainCacheInfo().tensors`) until the weights change, the model is disposed, the
+ * entry is evicted (4 entries by default, `setExplainCacheSize`) or `releaseExplainCache()`.
  */
-export function explain(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions = {}): Relevance {
-  const explainer = createExplainer(model, options);
-  try {
-    return explainer.explain(input, classIdx);
-  } finally {
-    explainer.dispose();
-  }
+export function explain(model: ExplainableModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions = {}): Relevance {
+  return withCachedPlan(model, options, (plan, store) => explainWith(plan, options, store, input, classIdx));
 }
 
 /**
  * Like {@link explain}, plus conservation: per sample the explained score, the relevance the
  * pass started with, the input relevance sum and what was absorbed; per layer with `perLayer`.
  * Rejects with LrpArgumentError (after disposing everything) when `checkInput` finds NaN/Infinity
- * in the input (read asynchronously with the numbers).
+ * in the input (read asynchronously with the numbers). Uses the one-shot cache of {@link explain}.
  */
-export async function explainWithConservation(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions & { readonly perLayer?: boolean } = {}): Promise<{ relevance: Relevance; conservation: ConservationReport }> {
+export async function explainWithConservation(model: ExplainableModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: ExplainOptions & { readonly perLayer?: boolean } = {}): Promise<{ relevance: Relevance; conservation: ConservationReport }> {
   const { perLayer, ...rest } = options;
-  const explainer = createExplainer(model, rest);
-  try {
-    return await explainer.explainWithConservation(input, classIdx, { perLayer });
-  } finally {
-    explainer.dispose();
-  }
+  return withCachedPlanAsync(model, rest, (plan, store) => conservationWith(plan, rest, store, input, classIdx, perLayer === true));
 }
 
 /** {@link describePlan} for a model and options. */
-export function describe(model: tf.LayersModel, options: ExplainOptions = {}): PlanRow[] {
-  return describePlan(planModel(model, options));
+export function describe(model: ExplainableModel, options: ExplainOptions = {}): PlanRow[] {
+  return describePlan(cachedPlan(model, options));
 }

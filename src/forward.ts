@@ -6,10 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GraphNode } from './graph.js';
 import { applyLayer, type Layer } from './layers/adapter.js';
+import { activeNodeProfiler } from './profile.js';
 import { batchNormAffine } from './layers/normalization.js';
 import { derived } from './ops/derived.js';
 import type { LinearParams } from './ops/linear.js';
-import type { ModelPlan } from './plan.js';
+import type { ModelPlan, PlannedNode } from './plan.js';
 
 /** What the forward pass recorded. */
 export interface ForwardRecord {
@@ -41,11 +42,18 @@ export function linearParamsOf(node: GraphNode, x?: tf.Tensor): LinearParams {
   return { kernel, bias };
 }
 
-function runNode(node: GraphNode, inputs: tf.Tensor[], params: Map<string, LinearParams>, mask: tf.Tensor | null, extra: tf.Tensor[][]): tf.Tensor {
+function runNode(planned: PlannedNode, inputs: tf.Tensor[], params: Map<string, LinearParams>, mask: tf.Tensor | null, extra: tf.Tensor[][]): tf.Tensor {
+  const { node, rule } = planned;
   switch (node.op.kind) {
     case 'linear': {
       const p = linearParamsOf(node, inputs[0]);
       params.set(node.id, p);
+      // a rule may compute z together with what its relevance step reads back (LinearRule.forward)
+      const own = rule.appliesTo === 'linear' ? (rule.forward?.({ x: inputs[0], map: node.op.part.map, params: p, xNonNegative: planned.inputNonNegative[0] }) ?? null) : null;
+      if (own !== null) {
+        extra.push([], [...own.saved]);
+        return own.z;
+      }
       return node.op.part.map.apply(inputs[0], p);
     }
     case 'activation':
@@ -90,16 +98,19 @@ export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): Forwa
   const saved = new Map<string, tf.Tensor[]>();
   // Keras masks (Embedding maskZero, Masking) by tensor key: a recurrent layer skips masked steps
   const masks = new Map<string, tf.Tensor | null>();
-  for (const { node } of plan.nodes) {
+  for (const planned of plan.nodes) {
+    const { node } = planned;
     const ins = node.inputs.map((k) => tensors.get(k) as tf.Tensor);
     const inMasks = node.inputs.map((k) => masks.get(k) ?? null);
     // what survives the node's tidy, in one list: output, [kernel, bias], further outputs, saved, mask
     let counts = { params: 0, extra: 0, saved: 0, ownMask: false };
     let passedMask: tf.Tensor | null = null;
+    const profiler = activeNodeProfiler();
+    profiler?.begin('forward', node.id);
     const kept = tf.tidy(() => {
       const own = new Map<string, LinearParams>();
       const extra: tf.Tensor[][] = [];
-      const out = runNode(node, ins, own, inMasks.find((m) => m !== null) ?? null, extra);
+      const out = runNode(planned, ins, own, inMasks.find((m) => m !== null) ?? null, extra);
       const m = outputMask(node, ins, inMasks);
       const ownMask = m !== null && !inMasks.includes(m);
       passedMask = ownMask ? null : m;
@@ -109,6 +120,7 @@ export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): Forwa
       counts = { params: ps.length, extra: extraOutputs.length, saved: savedHere.length, ownMask };
       return [out, ...ps, ...extraOutputs, ...savedHere, ...(ownMask ? [m as tf.Tensor] : [])];
     });
+    profiler?.end('forward', node.id);
     const [output, kernel, bias] = kept;
     if (counts.params > 0) params.set(node.id, { kernel, bias: counts.params > 1 ? bias : null });
     tensors.set(node.output, output);

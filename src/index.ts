@@ -6,6 +6,13 @@
  */
 export { explain, explainWithConservation, createExplainer, describe } from './explain.js';
 export type { ClassIndex, Relevance, Explainer, ConservationReport, LayerConservation } from './explain.js';
+export type { ExplainableModel } from './explainable.js';
+export { isGraphModel } from './graphModel/introspect.js';
+export { registerOp, unregisterOp, opNames } from './graphModel/registry.js';
+export type { OpAdapter } from './graphModel/registry.js';
+export type { OpLayer, OpConstant } from './graphModel/opLayer.js';
+export { explainCacheInfo, releaseExplainCache, setExplainCacheSize } from './explainCache.js';
+export type { ExplainCacheInfo } from './explainCache.js';
 export { explainLayers, conceptRelevance, channelSums, layerOutputKeys } from './concepts.js';
 export type { LayerChannel, ConceptTarget, LayerRelevanceOptions, LayerRelevance } from './concepts.js';
 export { describePlan, formatPlan } from './planFormat.js';
@@ -43,7 +50,7 @@ export { gradientRule, gradientDefinition } from '../rules/gradient.js';
 export { uniformRule, uniformDefinition } from '../rules/uniform.js';
 export { templateRule, keepParams, mapParams, positivePart, negativePart } from '../rules/template.js';
 export type { TemplateSpec, ModifiedForward, ParamModifier, InputModifier, CustomInput } from '../rules/template.js';
-export type { Rule, LinearRule, LayerRule, LinearRuleContext, LayerRuleContext, RuleParam, RuleDefinition, RuleParameterSpec, RuleParameterName, RuleReferences } from '../rules/types.js';
+export type { Rule, LinearRule, LayerRule, LinearRuleContext, LinearForwardContext, LinearForward, LayerRuleContext, RuleParam, RuleDefinition, RuleParameterSpec, RuleParameterName, RuleReferences } from '../rules/types.js';
 export { METHODS } from './methods.js';
 export type { AttributionMethod, GradientMethodOptions } from './methods.js';
 export * from './backends/index.js';

@@ -59,11 +59,21 @@ export function finiteFlags(inputs: readonly tf.Tensor[]): InputFlags | null {
  */
 export function maskNonFinite(relevance: readonly tf.Tensor[], check: InputFlags): tf.Tensor[] {
   const ok = tf.all(check.flags, 1);
+  // On cpu and wasm: r + (0 or NaN per sample), a broadcast add. where() broadcasts its operands
+  // with Tile first, which costs more than the whole ε-rule backward of a small dense stack on
+  // wasm (two [batch, rest] Tiles: ~8 ms of ~150 at batch 32 on bench-cnn). The GPU backends keep
+  // where(): WGSL may assume that no NaN reaches an addition.
+  const byAdd = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+  let perSample: tf.Tensor | null = null;
   return relevance.map((r) => {
     // on a [batch, rest] view: where() broadcasts with Tile, which WebGPU runs on the CPU (a
     // synchronous read) for rank > 4 (a Conv3D model's [N, D, H, W, C] input)
     const flat = tf.reshape(r, [r.shape[0], -1]);
     const cond = tf.reshape(ok, [r.shape[0], 1]);
+    if (byAdd && r.dtype === 'float32') {
+      perSample ??= tf.where(cond, tf.zeros([r.shape[0], 1]), tf.fill([r.shape[0], 1], NaN));
+      return tf.reshape(tf.add(flat, perSample), r.shape);
+    }
     return tf.reshape(tf.where(cond, flat, tf.scalar(NaN, r.dtype)), r.shape);
   });
 }

@@ -8,6 +8,7 @@ import { LrpLayerError, LrpModelError } from './errors.js';
 import type { GraphInput, GraphNode, ModelGraph } from './graph.js';
 import type { Layer, LayerAdapter } from './layers/adapter.js';
 import { adapterFor } from './layers/registry.js';
+import { introspectGraphModel, isGraphModel } from './graphModel/introspect.js';
 
 interface SymbolicTensorLike {
   readonly id: number;
@@ -47,9 +48,10 @@ function inboundNodes(layer: Layer): KerasNodeLike[] {
 
 /** Reads a model into a plain graph. */
 export function introspect(model: unknown): ModelGraph {
+  if (isGraphModel(model)) return introspectGraphModel(model);
   if (!isLayersModel(model)) {
     const what = model === null ? 'null' : typeof model === 'object' ? ((model as { constructor?: { name?: string } }).constructor?.name ?? 'object') : typeof model;
-    throw new LrpModelError(`Argument 'model' must be a tf.LayersModel (tf.sequential(), tf.model() or tf.loadLayersModel()), got ${what}. A GraphModel from tf.loadGraphModel has no layers to explain; convert the Keras model as a layers model.`);
+    throw new LrpModelError(`Argument 'model' must be a tf.LayersModel (tf.sequential(), tf.model() or tf.loadLayersModel()) or a tf.GraphModel (tf.loadGraphModel()), got ${what}.`);
   }
   const top = model as unknown as ContainerLike;
   if (top.outputs.length === 0 || top.inputs.length === 0) {

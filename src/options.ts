@@ -58,8 +58,8 @@ export interface ExplainOptions extends GradientMethodOptions {
    * (`'Conv2D'`); they win over the composite. Default: none.
    */
   readonly layerRules?: Readonly<Record<string, RuleName | Rule>>;
-  /** Which output of a multi-output model to explain. Default 0. */
-  readonly output?: number;
+  /** Which output of a multi-output model to explain: an index, or (tf.GraphModel) an output node name. Default 0. */
+  readonly output?: number | string;
   /**
    * The relevance the backward pass starts with: `'logit'` (one-hot × the selected score),
    * `'one'` (one-hot), or a tensor of the output's shape (used as is). Default `'logit'`.

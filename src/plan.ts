@@ -17,6 +17,8 @@ import { LrpArgumentError, LrpLayerError, LrpRuleError } from './errors.js';
 import type { GraphNode } from './graph.js';
 import type { LayerGroup } from './layers/group.js';
 import { introspect } from './introspect.js';
+import { outputIndexOf } from './graphModel/output.js';
+import { isOpNode } from './graphModel/opLayer.js';
 import { gradientComposite, METHODS } from './methods.js';
 import type { ExplainOptions } from './options.js';
 
@@ -213,7 +215,7 @@ export function ruleForNode(node: GraphNode, ctx: RuleContext): { rule: Rule; re
     }
     return { rule: makeDefault('gradient', ctx.params), reason: 'no rule: gradient fallback', source: null };
   }
-  throw new LrpLayerError(node.name, node.className, `No rule for layer '${node.name}' (${node.className}). Map it in options.layerRules (e.g. { '${node.layer.name}': 'pass' } or { '${node.className}': 'gradient' }), register one for the class with registerLayerRule('${node.className}', rule), or pass options.unknownLayers = 'gradient'.`);
+  throw new LrpLayerError(node.name, node.className, `No rule for layer '${node.name}' (${node.className}). Map it in options.layerRules (e.g. { '${node.layer.name}': 'pass' } or { '${node.className}': 'gradient' }), ${isOpNode(node) ? `teach tfjs-lrp the op with registerOp('${node.className}', { group: 'other', defaultRule: () => rule })` : `register one for the class with registerLayerRule('${node.className}', rule)`}, or pass options.unknownLayers = 'gradient'${isOpNode(node) ? ` (its gradient through the converter's own ${node.className} op)` : ''}.`);
 }
 
 /** A group default by name, from the built-in definitions (a re-registered name does not change defaults). */
@@ -238,7 +240,7 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
   const params: RuleParameters = options;
   const graph0 = introspect(model);
   checkNotDisposed(model);
-  const output = options.output ?? 0;
+  const output = outputIndexOf(model, options.output) ?? 0;
   if (!Number.isInteger(output) || output < 0 || output >= graph0.outputs.length) {
     throw new LrpArgumentError('options.output', `must be an integer in [0, ${graph0.outputs.length - 1}] (the model has ${graph0.outputs.length} output${graph0.outputs.length === 1 ? '' : 's'}), got ${String(output)}.`);
   }

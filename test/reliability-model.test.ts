@@ -244,21 +244,24 @@ describe('malformed manifests, graph models, oversized shards: LrpLoadError nami
     await expectLoadError(variant(base, (j) => delete j.weightsManifest[0].weights[0].name), /weights\[0\] has name undefined/);
     await expectLoadError(variant(base, (j) => (j.weightsManifest[0].weights[0].quantization = { dtype: 'int32' })), /quantization dtype "int32"; expected uint8, uint16 or float16/);
   });
-  test('a graph model (format graph-model; a GraphDef topology; no class_name) gets the graph-model hint', async () => {
+  test("a graph model (format graph-model; a GraphDef topology; no class_name) loaded without { format: 'graph-model' } gets the hint naming the option", async () => {
     const graph = { format: 'graph-model', generatedBy: '2.x', convertedBy: 'TensorFlow.js Converter v4', modelTopology: { node: [{ name: 'x', op: 'Placeholder' }], library: {}, versions: {} }, weightsManifest: [] };
     const dir = variant(base, (j) => {
       for (const k of Object.keys(j)) delete j[k];
       Object.assign(j, graph);
     });
-    await expectLoadError(dir, /graph model/, /tf\.loadGraphModel/, /LRP needs the layers and their weights/, /tfjs_layers_model/);
+    await expectLoadError(dir, /is a TF\.js graph model \(converter format 'graph-model'\), not a layers model/, /loadModel\(path, \{ format: 'graph-model' \}\)/);
+    // a node list without a format is a graph too
     await expectLoadError(
       variant(base, (j) => {
         delete j.format;
         j.modelTopology = graph.modelTopology;
       }),
-      /without a Keras 'class_name'/,
-      /graph model/,
+      /is a TF\.js graph model/,
+      /format: 'graph-model'/,
     );
+    // neither a Keras config nor a node list
+    await expectLoadError(variant(base, (j) => (j.modelTopology = { versions: {} })), /without a Keras 'class_name' or a graph 'node' list/, /neither a TF\.js layers model .* nor a graph model/);
     await expectLoadError(variant(base, (j) => (j.modelTopology = { class_name: 'Sequential' })), /the model 'Sequential' has no 'config'/);
   });
   test('a shard larger than one buffer: LrpLoadError naming the file and the fix, before reading it (sparse file)', async () => {

@@ -3,6 +3,7 @@
  * the top-k% most relevant elements and sign agreement; and {@link crossValidate}, which
  * compares LRP with Integrated Gradients on the same batch.
  */
+import type { ExplainableModel } from '../explainable.js';
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from '../errors.js';
 import { explain } from '../explain.js';
@@ -226,7 +227,7 @@ function flatPerSample(r: Relevance): tf.Tensor {
  * @throws LrpArgumentError for a `method` other than `'lrp'`, a bad `topK`, everything
  *   {@link explain} rejects, and NaN/Infinity in the input (with `checkInput`, the default)
  */
-export async function crossValidate(model: tf.LayersModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: CrossValidateOptions = {}): Promise<ComparisonReport> {
+export async function crossValidate(model: ExplainableModel, input: tf.Tensor | readonly tf.Tensor[], classIdx: ClassIndex, options: CrossValidateOptions = {}): Promise<ComparisonReport> {
   if (options === null || typeof options !== 'object') throw new LrpArgumentError('options', `expected an options object, got ${String(options)}.`);
   const { topK, ...explainOptions } = options;
   fraction('options.topK', topK, 0.1);

@@ -6,6 +6,7 @@
  */
 export * from '../index.js';
 export { loadModel } from './loadModel.js';
+export type { LoadedModel, LoadModelOptions } from './loadModel.js';
 export { readImages, readImage, writeImage, LrpImageError } from './image.js';
 export type { ReadImageOptions, WriteImageOptions, PixelScaling } from './image.js';
 export { saveHeatmap, saveGrid } from './heatmap.js';

@@ -1,6 +1,6 @@
 /**
- * Node only: load a TF.js layers model (model.json + weight files) from disk, without
- * @tensorflow/tfjs-node (its file handler is used when it is installed). Weight paths are
+ * Node only: load a TF.js layers model or graph model (model.json + weight files) from disk,
+ * without @tensorflow/tfjs-node (its file handler is used when it is installed). Weight paths are
  * checked before anything is read: no path may leave the model's folder, every shard must exist
  * and hold exactly the bytes its manifest promises.
  */
@@ -77,12 +77,20 @@ function entryBytes(entry: unknown, where: string, file: string): number {
   return (shape as number[]).reduce((a, b) => a * b, 1) * size;
 }
 
-/** The graph-model hint (README, docs/layers.md: graph models are not supported). */
-function graphModelHint(file: string, why: string): string {
-  return `${file} ${why}: it is not a TF.js layers model. It looks like a graph model (tf.loadGraphModel, converter format 'graph-model'), which tfjs-lrp cannot explain: LRP needs the layers and their weights. Convert the Keras model as a layers model instead (tensorflowjs_converter --input_format keras --output_format tfjs_layers_model model.h5 <dir>, or model.save from TF.js), then load that folder.`;
+/** The hint for a model.json that is neither a layers model nor a graph model. */
+function neitherHint(file: string, why: string): string {
+  return `${file} ${why}: it is neither a TF.js layers model (a Keras 'modelTopology' with 'class_name' and 'config') nor a graph model (format 'graph-model', a 'modelTopology' with a 'node' list). Pass the model.json the TF.js converter wrote (tensorflowjs_converter, or model.save from TF.js), or re-export the model.`;
 }
 
-function readJson(file: string): ModelJsonFile {
+/** The hint for a graph model loaded as a layers model (`loadModel(path)` without `format`). */
+function graphModelHint(file: string): string {
+  return `${file} is a TF.js graph model (converter format 'graph-model'), not a layers model. Load it with loadModel(path, { format: 'graph-model' }) (a tf.GraphModel) or loadModel(path, { format: 'auto' }) (either kind), then explain it like a layers model; the tfjs-lrp command detects graph models by itself.`;
+}
+
+/** What a model.json holds: a Keras layers model or a TF graph (GraphDef nodes). */
+type ModelKind = 'layers-model' | 'graph-model';
+
+function readJson(file: string): { json: ModelJsonFile; kind: ModelKind } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -97,18 +105,68 @@ function readJson(file: string): ModelJsonFile {
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LrpLoadError(file, `${file} holds ${show(json, 40)}, not a model.json object. Pass the model's folder or its model.json.`);
   const j = json as Record<string, unknown>;
-  if (j.format === 'graph-model') throw new LrpLoadError(file, graphModelHint(file, "has format 'graph-model'"));
-  if (!('modelTopology' in j)) throw new LrpLoadError(file, graphModelHint(file, "has no 'modelTopology'"));
-  let topology = j.modelTopology as Record<string, unknown> | null;
+  const raw = j.modelTopology as Record<string, unknown> | null | undefined;
+  const hasNodes = raw !== null && typeof raw === 'object' && Array.isArray(raw.node);
+  if (j.format === 'graph-model' || (hasNodes && typeof raw?.class_name !== 'string')) {
+    if (raw === undefined || raw === null || typeof raw !== 'object' || !Array.isArray(raw.node)) {
+      throw new LrpLoadError(file, `${file} has format 'graph-model' but its 'modelTopology' is ${show(raw, 40)}; a graph model holds the TF graph there ({ node: [...] }). Re-export the model (tensorflowjs_converter --output_format tfjs_graph_model).`);
+    }
+    validateGraphTopology(raw, file);
+    return { json: json as ModelJsonFile, kind: 'graph-model' };
+  }
+  if (!('modelTopology' in j)) throw new LrpLoadError(file, neitherHint(file, "has no 'modelTopology'"));
+  let topology = raw as Record<string, unknown> | null;
   if (topology !== null && typeof topology === 'object' && topology.model_config !== undefined && topology.model_config !== null) topology = topology.model_config as Record<string, unknown> | null;
   if (topology === null || typeof topology !== 'object' || typeof topology.class_name !== 'string') {
-    throw new LrpLoadError(file, graphModelHint(file, "has a 'modelTopology' without a Keras 'class_name'"));
+    throw new LrpLoadError(file, neitherHint(file, "has a 'modelTopology' without a Keras 'class_name' or a graph 'node' list"));
   }
   if (topology.config === null || typeof topology.config !== 'object') {
     throw new LrpLoadError(file, `${file}: the model '${topology.class_name}' has no 'config' (got ${show(topology.config, 40)}), so its layers are unknown. Re-export the model (model.save or tensorflowjs_converter).`);
   }
   validateTopology(topology, file);
-  return json as ModelJsonFile;
+  return { json: json as ModelJsonFile, kind: 'layers-model' };
+}
+
+/**
+ * Checks the TF graph of a graph-model model.json before tfjs builds it: every node has a name
+ * and an op, names are unique, every input names a node of the graph (`name`, `name:k` or the
+ * control input `^name`), and there is at least one Placeholder (the model's input).
+ *
+ * @throws {LrpLoadError} naming the node and the bad reference
+ */
+export function validateGraphTopology(topology: Readonly<Record<string, unknown>>, file: string): void {
+  const nodes = topology.node;
+  const fix = 'Re-export the model (tensorflowjs_converter --output_format tfjs_graph_model).';
+  if (!Array.isArray(nodes) || nodes.length === 0) throw new LrpLoadError(file, `${file}: the graph's 'node' list is ${show(nodes, 40)}; a graph model lists its ops there. ${fix}`);
+  const names = new Set<string>();
+  for (const [i, node] of nodes.entries()) {
+    const n = node as Record<string, unknown> | null;
+    if (n === null || typeof n !== 'object' || Array.isArray(n) || typeof n.name !== 'string' || n.name === '' || typeof n.op !== 'string' || n.op === '') {
+      throw new LrpLoadError(file, `${file}: graph node ${i} is ${show(node)}; expected { name, op, input?, attr? }. ${fix}`);
+    }
+    if (names.has(n.name)) throw new LrpLoadError(file, `${file}: two graph nodes are named '${n.name}'; node names must be unique. ${fix}`);
+    names.add(n.name);
+  }
+  for (const node of nodes as Array<Record<string, unknown>>) {
+    const inputs = node.input ?? [];
+    if (!Array.isArray(inputs) || inputs.some((x) => typeof x !== 'string')) throw new LrpLoadError(file, `${file}: graph node '${String(node.name)}' (${String(node.op)}) has input ${show(inputs)}; expected a list of node names. ${fix}`);
+    for (const ref of inputs as string[]) {
+      const name = ref.replace(/^\^/, '').replace(/:\d+$/, '');
+      if (!names.has(name)) {
+        throw new LrpLoadError(file, `${file}: graph node '${String(node.name)}' (${String(node.op)}) takes its input from '${ref}', which is not a node of the graph. Fix its 'input' list or ${fix[0].toLowerCase()}${fix.slice(1)}`);
+      }
+    }
+  }
+  if (!(nodes as Array<Record<string, unknown>>).some((n) => n.op === 'Placeholder')) throw new LrpLoadError(file, `${file}: the graph has no Placeholder node, so the model takes no input. ${fix}`);
+}
+
+/** Every Const node of a graph model gets its value from a weight of the same name. */
+function checkGraphWeights(topology: Readonly<Record<string, unknown>>, groups: readonly WeightGroup[], file: string): void {
+  const weights = new Set(groups.flatMap((g) => g.weights.map((w) => w.name)));
+  const missing = (topology.node as Array<Record<string, unknown>>).filter((n) => n.op === 'Const' && !weights.has(n.name as string)).map((n) => `'${String(n.name)}'`);
+  if (missing.length > 0) {
+    throw new LrpLoadError(file, `${file}: the graph's constant${missing.length === 1 ? '' : 's'} ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? `, … (${missing.length})` : ''} ha${missing.length === 1 ? 's' : 've'} no weight in 'weightsManifest', so the model cannot run. Use the model.json written with its weight files, or re-export the model.`);
+  }
 }
 
 /** One inbound reference of a layer call: `[layerName, nodeIndex, tensorIndex, kwargs?]`. */
@@ -299,27 +357,59 @@ function readShard(file: string, size: number): ArrayBuffer {
   return data;
 }
 
+/** What {@link loadModel} loads: a layers model or a graph model. */
+export type LoadedModel = tf.LayersModel | tf.GraphModel;
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Which kind of model to load: `'layers-model'` (the default: a graph model is refused with a
+   * hint naming this option), `'graph-model'` (a `tf.GraphModel`; a layers model is refused), or
+   * `'auto'` (whichever the model.json holds; narrow the result with `model instanceof tf.GraphModel`
+   * or `'layers' in model`).
+   */
+  readonly format?: 'layers-model' | 'graph-model' | 'auto';
+}
+
 /**
- * Loads a TF.js layers model from a folder (containing model.json) or a model.json path.
+ * Loads a TF.js model from a folder (containing model.json) or a model.json path: a layers model
+ * (the default), or with `{ format: 'graph-model' }` / `{ format: 'auto' }` a graph model
+ * (converter format 'graph-model', as TF Hub, converted SavedModels and many npm packages ship
+ * them; explain it like a layers model).
+ *
+ *     const model = await loadModel('fixtures/digits');                               // tf.LayersModel
+ *     const graph = await loadModel('models/emotion.json', { format: 'graph-model' }); // tf.GraphModel
+ *     const any = await loadModel(dir, { format: 'auto' });                            // either
+ *
  * Handles old converters' files (no `format`, Keras config only), several weight groups and
  * shards, and uint8/uint16/float16-quantized weights. Everything is checked before tfjs builds
- * the model: the topology (every inbound layer and node exists, no cycle, in nested models too:
- * tfjs itself would loop forever), the weight manifest (names, shapes, dtypes), the weight
- * paths, and the shard sizes. Each shard is read once into its own buffer.
+ * the model: the topology (layers: every inbound layer and node exists, no cycle, in nested models
+ * too: tfjs itself would loop forever; graphs: every node input exists, a Placeholder, a weight
+ * for every constant), the weight manifest (names, shapes, dtypes), the weight paths, and the
+ * shard sizes. Each shard is read once into its own buffer.
  *
- * @throws {LrpLoadError} for unreadable or malformed JSON, a graph model, a broken topology
- *   (naming the layer and the bad reference), a malformed manifest entry, weight paths outside
- *   the folder, missing shards, shards shorter or longer than their manifest says, and a shard
- *   larger than one buffer can hold.
+ * @throws {LrpLoadError} for unreadable or malformed JSON, a graph model without
+ *   `format: 'graph-model' | 'auto'` (and a layers model with `format: 'graph-model'`), a file
+ *   that is neither, a broken topology (naming the layer or node and the bad reference), a
+ *   malformed manifest entry, weight paths outside the folder, missing shards, shards shorter or
+ *   longer than their manifest says, and a shard larger than one buffer can hold.
  */
-export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
+export function loadModel(modelPath: string, options: LoadModelOptions & { readonly format: 'graph-model' }): Promise<tf.GraphModel>;
+export function loadModel(modelPath: string, options: LoadModelOptions & { readonly format: 'auto' }): Promise<LoadedModel>;
+export function loadModel(modelPath: string, options?: LoadModelOptions & { readonly format?: 'layers-model' }): Promise<tf.LayersModel>;
+export function loadModel(modelPath: string, options?: LoadModelOptions): Promise<LoadedModel>;
+export async function loadModel(modelPath: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   if (typeof modelPath !== 'string' || modelPath === '') throw new LrpLoadError(String(modelPath), `loadModel(path): expected a folder or a model.json path, got ${JSON.stringify(modelPath)}.`);
+  const format = options?.format ?? 'layers-model';
+  if (!['layers-model', 'graph-model', 'auto'].includes(format)) throw new LrpLoadError(modelPath, `loadModel(path, options): options.format is ${show(format)}; expected 'layers-model', 'graph-model' or 'auto'.`);
   const stat = fs.existsSync(modelPath) ? fs.statSync(modelPath) : null;
   if (stat === null) throw new LrpLoadError(modelPath, `No model at ${modelPath}: the path does not exist.`);
   const modelFile = stat.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
   const dir = path.dirname(path.resolve(modelFile));
   const realDir = fs.realpathSync(dir);
-  const json = readJson(modelFile);
+  const { json, kind } = readJson(modelFile);
+  if (kind === 'graph-model' && format === 'layers-model') throw new LrpLoadError(modelFile, graphModelHint(modelFile));
+  if (kind === 'layers-model' && format === 'graph-model') throw new LrpLoadError(modelFile, `${modelFile} is a TF.js layers model (a Keras topology), not a graph model. Load it with loadModel(path) (a tf.LayersModel) or loadModel(path, { format: 'auto' }).`);
   const groups = json.weightsManifest ?? [];
   if (!Array.isArray(groups)) throw new LrpLoadError(modelFile, `${modelFile}: 'weightsManifest' must be a list of weight groups.`);
 
@@ -344,6 +434,10 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
     });
   }
 
+  if (kind === 'graph-model') {
+    checkGraphWeights(json.modelTopology as Record<string, unknown>, groups, modelFile);
+    return loadGraph(json, groups, shards, modelFile);
+  }
   // tfjs-node's file handler reads each shard with one readFile (2 GiB at most): ours beyond that
   const node = shards.some((s) => s.size >= 2 ** 31 - 1) ? null : await tryTfjsNode();
   // A model that fails half-way through deserialization leaves the variables of the layers built
@@ -353,15 +447,7 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
   try {
     if (node !== null) return await tf.loadLayersModel(node.io.fileSystem(modelFile));
     // one ArrayBuffer per shard, handed to tfjs as a list (it reads weights across them)
-    const weightData: ArrayBuffer[] = [];
-    for (const s of shards) {
-      try {
-        weightData.push(readShard(s.file, s.size));
-      } catch (e) {
-        if (e instanceof LrpLoadError) throw e;
-        throw new LrpLoadError(s.file, `Cannot read weight file ${s.file} (${s.size} bytes): ${(e as Error).message}. ${e instanceof RangeError ? 'Not enough memory for it: re-save the model with smaller shards (tensorflowjs_converter --weight_shard_size_bytes 4194304) or free memory.' : 'Check the file and its permissions.'}`);
-      }
-    }
+    const weightData = readShards(shards);
     return await tf.loadLayersModel(
       tf.io.fromMemory({
         modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
@@ -381,7 +467,56 @@ export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
     if (unknown !== null) {
       throw new LrpLoadError(modelFile, `${modelFile} uses the ${unknown[1]} class '${unknown[2]}', which tfjs-layers does not know. Define it in JavaScript and register it with tf.serialization.registerClass before loading (and give it a rule with registerLayerRule('${unknown[2]}', rule)).`);
     }
-    if (/Improper config format/.test(message)) throw new LrpLoadError(modelFile, graphModelHint(modelFile, 'could not be read as a Keras model config'));
+    if (/Improper config format/.test(message)) throw new LrpLoadError(modelFile, neitherHint(modelFile, 'could not be read as a Keras model config'));
     throw new LrpLoadError(modelFile, `Could not build the model from ${modelFile}: ${message}`);
+  }
+}
+
+/** Reads every shard into its own ArrayBuffer (in manifest order), with typed errors. */
+function readShards(shards: ReadonlyArray<{ file: string; size: number }>): ArrayBuffer[] {
+  const weightData: ArrayBuffer[] = [];
+  for (const s of shards) {
+    try {
+      weightData.push(readShard(s.file, s.size));
+    } catch (e) {
+      if (e instanceof LrpLoadError) throw e;
+      throw new LrpLoadError(s.file, `Cannot read weight file ${s.file} (${s.size} bytes): ${(e as Error).message}. ${e instanceof RangeError ? 'Not enough memory for it: re-save the model with smaller shards (tensorflowjs_converter --weight_shard_size_bytes 4194304) or free memory.' : 'Check the file and its permissions.'}`);
+    }
+  }
+  return weightData;
+}
+
+/**
+ * Builds a graph model from its checked model.json and shards (read here, as for layers models:
+ * the same handling with or without tfjs-node). A failed build leaves no tensor behind.
+ */
+async function loadGraph(json: ModelJsonFile, groups: readonly WeightGroup[], shards: ReadonlyArray<{ file: string; size: number }>, modelFile: string): Promise<tf.GraphModel> {
+  const weightData = readShards(shards);
+  const extra = json as ModelJsonFile & { signature?: unknown; modelInitializer?: unknown; initializerSignature?: unknown };
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+    weightSpecs: groups.flatMap((g) => g.weights),
+    weightData,
+    format: json.format ?? 'graph-model',
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy ?? undefined,
+    userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
+    ...(extra.signature !== undefined ? { signature: extra.signature as tf.io.ModelArtifacts['signature'] } : {}),
+    ...(extra.modelInitializer !== undefined ? { modelInitializer: extra.modelInitializer as tf.io.ModelArtifacts['modelInitializer'] } : {}),
+    ...(extra.initializerSignature !== undefined ? { initializerSignature: extra.initializerSignature as tf.io.ModelArtifacts['initializerSignature'] } : {}),
+  };
+  // a synchronous handler: the model is built in one tidy, so a failure (an op tfjs does not
+  // know, a bad graph) releases the weights already decoded, and success keeps them
+  const handler: tf.io.IOHandlerSync = { load: () => artifacts };
+  const model = new tf.GraphModel(handler as unknown as tf.io.IOHandler);
+  try {
+    tf.tidy(() => {
+      model.load();
+      return Object.values(model.weights).flat();
+    });
+    return model;
+  } catch (e) {
+    if (e instanceof LrpLoadError) throw e;
+    throw new LrpLoadError(modelFile, `Could not build the graph model from ${modelFile}: ${(e as Error).message ?? String(e)}. Re-export the model (tensorflowjs_converter --output_format tfjs_graph_model).`);
   }
 }

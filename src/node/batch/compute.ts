@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Explainer } from '../../explain.js';
 import type { ExplainOptions } from '../../options.js';
+import type { LoadedModel } from '../loadModel.js';
+import { isGraphModelLike } from './modelOutputs.js';
 import { isFloat32Array } from './typed.js';
 
 /** A batch ready to explain: the valid items of one index block. */
@@ -40,11 +42,12 @@ export type PortableOptions = Omit<ExplainOptions, 'low' | 'high' | 'outputRelev
  * The class list for a batch: a single 'max', or one number per item (mixed: 'max' resolved by a
  * forward pass, read asynchronously — no synchronous device read on any backend).
  */
-async function resolveClasses(model: tf.LayersModel, x: tf.Tensor, classes: Array<number | 'max'>, output: number): Promise<number[] | 'max'> {
+async function resolveClasses(model: LoadedModel, x: tf.Tensor, classes: Array<number | 'max'>, output: number): Promise<number[] | 'max'> {
   if (classes.every((c) => c === 'max')) return 'max';
   if (classes.every((c) => c !== 'max')) return classes as number[];
   const argMax = tf.tidy(() => {
-    const y = model.predict(x);
+    // a graph model: execute returns the output nodes in model.outputs order
+    const y = isGraphModelLike(model) ? model.execute(x) : model.predict(x);
     const out = Array.isArray(y) ? y[output] : (y as tf.Tensor);
     return tf.argMax(tf.reshape(out, [x.shape[0], -1]), 1);
   });
@@ -58,7 +61,7 @@ async function resolveClasses(model: tf.LayersModel, x: tf.Tensor, classes: Arra
 }
 
 /** Explains one batch with `explainer` (LRP, with conservation), leaving no tensor behind. */
-export async function computeBatch(explainer: Explainer, model: tf.LayersModel, job: BatchJob, output = 0): Promise<BatchNumbers> {
+export async function computeBatch(explainer: Explainer, model: LoadedModel, job: BatchJob, output = 0): Promise<BatchNumbers> {
   const n = job.indices.length;
   const x = tf.tensor(job.data, [n, ...job.shape], 'float32');
   let relevance: tf.Tensor | null = null;

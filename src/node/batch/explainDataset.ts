@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createExplainer, type Explainer } from '../../explain.js';
 import { LrpArgumentError } from '../../errors.js';
 import type { ExplainOptions } from '../../options.js';
+import type { LoadedModel } from '../loadModel.js';
 import type { BackendChoice } from './backend.js';
 import { computeBatch, type BatchJob, type BatchNumbers, type PortableOptions } from './compute.js';
 import { checkItem, ItemError, refsFromSource, type DatasetSource, type ItemKind, type ItemRef } from './items.js';
@@ -138,7 +139,7 @@ export function portableOptions(options: ExplainOptions): PortableOptions {
   return JSON.parse(JSON.stringify(options)) as PortableOptions;
 }
 
-function prepare(model: tf.LayersModel, options: ExplainDatasetOptions): Prepared {
+function prepare(model: LoadedModel, options: ExplainDatasetOptions): Prepared {
   if (options === null || typeof options !== 'object') throw new LrpArgumentError('options', 'expected an options object.');
   if (options.method !== undefined && options.method !== 'lrp') {
     throw new LrpArgumentError('options.method', `explainDataset explains with LRP (it reports conservation per item); got '${String(options.method)}'. Use explain() for the gradient methods.`);
@@ -249,7 +250,7 @@ function emptyBatch(batchIndex: number, shape: number[], errors: ItemFailure[]):
  * index blocks with bounded prefetch, explains them in this thread or in worker threads, and
  * yields the explained batches in batch order.
  */
-export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<ItemRef>, options: ExplainDatasetOptions = {}): AsyncGenerator<ExplainedBatch> {
+export async function* explainRefs(model: LoadedModel, refs: AsyncIterable<ItemRef>, options: ExplainDatasetOptions = {}): AsyncGenerator<ExplainedBatch> {
   const p = prepare(model, options);
   let pool: WorkerPool | null = null;
   const pending: Array<Promise<ExplainedBatch>> = [];
@@ -271,7 +272,7 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
       // one batch at a time in this thread; nothing new starts once the consumer stopped
       const next = chain.then(() => {
         if (stopped) throw new LrpArgumentError('explainDataset', 'stopped');
-        return computeBatch(p.explainer, model, job, options.output ?? 0);
+        return computeBatch(p.explainer, model, job, p.explainer.plan.graph.outputIndex);
       });
       chain = next.catch(() => undefined);
       return next;
@@ -338,12 +339,12 @@ export async function* explainRefs(model: tf.LayersModel, refs: AsyncIterable<It
  * batches are in flight, and no tensor outlives a batch (tensors the source yields are read and
  * disposed). Breaking out of the loop stops the workers.
  *
- * @param model a single-input `tf.LayersModel` (never modified)
+ * @param model a single-input `tf.LayersModel` or `tf.GraphModel` (never modified)
  * @param source an (async) iterable of items (`{ id?, input, classIdx? }`, tensors, typed or
  *   nested arrays, each without the batch axis) or a `tf.data.Dataset` of them
  * @param options explain options (rule, composite, …) plus batchSize, classIdx, workers, shard, skip
  * @throws {LrpArgumentError} for bad options (checked before anything is read)
  */
-export function explainDataset(model: tf.LayersModel, source: DatasetSource, options: ExplainDatasetOptions = {}): AsyncGenerator<ExplainedBatch> {
+export function explainDataset(model: LoadedModel, source: DatasetSource, options: ExplainDatasetOptions = {}): AsyncGenerator<ExplainedBatch> {
   return explainRefs(model, refsFromSource(source), options);
 }

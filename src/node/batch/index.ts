@@ -15,7 +15,7 @@ export { selectBackend, BACKEND_CHOICES } from './backend.js';
 export type { BackendChoice, BackendInfo } from './backend.js';
 export { parseShard } from './shard.js';
 export type { Shard } from './shard.js';
-export { listOutputs, formatOutputs, checkOutputChoice } from './modelOutputs.js';
+export { listOutputs, formatOutputs, checkOutputChoice, resolveOutput } from './modelOutputs.js';
 export type { ModelOutputInfo } from './modelOutputs.js';
 export { LrpLockError } from './lock.js';
 export type { LockInfo } from './lock.js';

@@ -4,6 +4,7 @@
  * prefetch and worker threads, write per-item files, summary, errors and aggregates atomically,
  * and commit each batch to a done-log so that a killed run continues where it stopped.
  */
+import { outputIndexOf } from '../../graphModel/output.js';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createExplainer } from '../../explain.js';
 import { LrpArgumentError, LrpError } from '../../errors.js';
 import { loadSharp, readImage, type PixelScaling } from '../image.js';
-import { loadModel } from '../loadModel.js';
+import { loadModel, type LoadedModel } from '../loadModel.js';
 import { RelevanceAggregator } from './aggregator.js';
 import { writeFileAtomicSync } from './atomic.js';
 import { releaseBackend, selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
@@ -22,7 +23,7 @@ import { countItems, fileKind, refsFromFiles } from './items.js';
 import { classLookup, type ClassLookup, type ClassSpec } from './labels.js';
 import { OutputLock } from './lock.js';
 import { hashJson, hashModelFiles, RunState, type AggregateCheckpoint, type DoneRecord, type InputSpan, type RunManifest } from './manifest.js';
-import { checkOutputChoice } from './modelOutputs.js';
+import { checkOutputChoice, resolveOutput } from './modelOutputs.js';
 import { checkPictureSize, isImageShape, outputStems, stemFunction, writeFinalOutputs, writeItemOutputs, type DrawOptions, type SummaryRow } from './outputs.js';
 import { isVolumeShape } from './volumes.js';
 import { Progress, type ProgressMode, type ProgressSink } from './progress.js';
@@ -131,8 +132,8 @@ function resolveRunInputs(o: RunOptions): InputFile[] {
  * Checks the options against the model (output, rules, classes, class names, image scaling) and
  * learns the item shape, the item count and how items are read.
  */
-async function prepareRun(o: RunOptions, model: tf.LayersModel, files: InputFile[]): Promise<PreparedRun> {
-  checkOutputChoice(model, o.explain.output);
+async function prepareRun(o: RunOptions, model: LoadedModel, files: InputFile[]): Promise<PreparedRun> {
+  checkOutputChoice(model, outputIndexOf(model, o.explain.output));
   // validate the options and learn the shapes (plan only: cheap)
   const probe = createExplainer(model, o.explain);
   const inputs = probe.plan.graph.inputs;
@@ -330,7 +331,7 @@ function planWorkers(o: RunOptions, p: PreparedRun, opened: OpenedRun, backend: 
  * aggregate, commits it to the done-log, reports progress, checkpoints the aggregate.
  * @returns the items explained in this session
  */
-async function explainBatches(o: RunOptions, model: tf.LayersModel, p: PreparedRun, opened: OpenedRun, plan: WorkerPlan, backend: BackendInfo, lock: OutputLock): Promise<number> {
+async function explainBatches(o: RunOptions, model: LoadedModel, p: PreparedRun, opened: OpenedRun, plan: WorkerPlan, backend: BackendInfo, lock: OutputLock): Promise<number> {
   const { state, done, replay, aggregator, aggregated } = opened;
   const isExplain = o.command === 'explain';
   const stems = stemFunction(outputStems(p.files));
@@ -419,10 +420,14 @@ export async function runBatch(o: RunOptions): Promise<RunResult> {
   const t0 = Date.now();
   const files = resolveRunInputs(o);
   const backend = await selectBackend(o.backend);
-  let model: tf.LayersModel | null = null;
+  let model: LoadedModel | null = null;
   let lock: OutputLock | null = null;
   try {
-    model = await loadModel(o.model);
+    // a layers model or a graph model, whichever the model.json holds
+    model = await loadModel(o.model, { format: 'auto' });
+    // --output may name an output (a graph model's output node, a layers model's output layer)
+    const output = resolveOutput(model, o.explain.output as number | string | undefined);
+    if (output !== o.explain.output) o = { ...o, explain: { ...o.explain, output } };
     const prepared = await prepareRun(o, model, files);
     // one run per output folder (refused with the other run's pid and host; a killed run's lock is taken over)
     lock = OutputLock.acquire(o.out, `tfjs-lrp ${o.command}${o.shard !== null ? ` --shard ${o.shard.index}/${o.shard.count}` : ''}`);

@@ -31,7 +31,7 @@ export type WorkerReply =
 
 if (!isMainThread && parentPort !== null) {
   const port = parentPort;
-  let model: tf.LayersModel | null = null;
+  let model: tf.LayersModel | tf.GraphModel | null = null;
   let explainer: Explainer | null = null;
   let output = 0;
   // tfjs' one-time "install tfjs-node" banner, once per worker, is noise here
@@ -50,9 +50,11 @@ if (!isMainThread && parentPort !== null) {
           await selectBackend(((BACKEND_CHOICES as readonly string[]).includes(choice) ? choice : 'auto') as BackendChoice);
           // the main thread loaded this model first and showed its load warnings once
           const artifacts = msg.artifacts;
-          model = await withoutWarnings(() => tf.loadLayersModel(tf.io.fromMemory(artifacts)));
-          explainer = createExplainer(model, msg.options);
-          output = msg.options.output ?? 0;
+          // a graph model's artifacts say so (format 'graph-model'): see modelArtifacts()
+          const loaded: tf.LayersModel | tf.GraphModel = await withoutWarnings<tf.LayersModel | tf.GraphModel>(() => (artifacts.format === 'graph-model' ? tf.loadGraphModel(tf.io.fromMemory(artifacts)) : tf.loadLayersModel(tf.io.fromMemory(artifacts))));
+          model = loaded;
+          explainer = createExplainer(loaded, msg.options);
+          output = explainer.plan.graph.outputIndex;
           if (msg.warmup !== undefined) {
             // the same path as a real batch, twice (the first call builds, the second runs warm)
             for (let k = 0; k < 2; k++) {

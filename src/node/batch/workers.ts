@@ -8,6 +8,7 @@ import { createRequire } from 'module';
 import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { LrpError } from '../../errors.js';
+import type { LoadedModel } from '../loadModel.js';
 import type { BatchJob, BatchNumbers, PortableOptions } from './compute.js';
 import type { WorkerInit, WorkerReply } from './worker.js';
 
@@ -22,8 +23,11 @@ export function workerScript(): { file: string; execArgv: string[] } {
   return { file: path.join(path.dirname(req.resolve('tfjs-lrp/node')), 'batch', 'worker.js'), execArgv: [] };
 }
 
-/** The model as in-memory artifacts (topology + one weight buffer), to send to workers. */
-export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+/**
+ * The model as in-memory artifacts (topology + one weight buffer), to send to workers; a graph
+ * model's artifacts keep `format: 'graph-model'`, which tells the worker how to load them.
+ */
+export async function modelArtifacts(model: LoadedModel): Promise<tf.io.ModelArtifacts> {
   let saved: tf.io.ModelArtifacts | null = null;
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {

@@ -12,7 +12,7 @@ import { loadModel } from '../loadModel.js';
 import { BACKEND_CHOICES, selectBackend, type BackendChoice } from '../batch/backend.js';
 import { parseClassSpec, readClassNames } from '../batch/labels.js';
 import { mergeRuns } from '../batch/merge.js';
-import { checkOutputChoice, formatOutputs, listOutputs } from '../batch/modelOutputs.js';
+import { checkOutputChoice, formatOutputs, listOutputs, resolveOutput } from '../batch/modelOutputs.js';
 import { checkPictureSize, MAX_PICTURE_SIDE, MAX_UPSCALE, type DrawOptions } from '../batch/outputs.js';
 import type { ProgressMode, ProgressSink } from '../batch/progress.js';
 import { runBatch } from '../batch/run.js';
@@ -32,20 +32,20 @@ function ruleFlagsForRuns(): FlagSpec[] {
   return RULE_FLAGS.map((f) => {
     if (f.name !== 'output') return f;
     const { default: _default, ...rest } = f;
-    return { ...rest, description: 'which output of the model to explain: required when it has several (a run without it stops and lists them: index, layer, shape)' };
+    return { ...rest, description: 'which output of the model to explain: required when it has several (a run without it stops and lists them: index, layer, shape); its index or its name (output node of a graph model, output layer)' };
   });
 }
 
 /** RULE_FLAGS with `--output` described for describe. */
 function ruleFlagsForDescribe(): FlagSpec[] {
-  return RULE_FLAGS.map((f) => (f.name === 'output' ? { ...f, description: 'which output of a multi-output model the plan leads to (the outputs are listed when there are several)', default: '0' } : f));
+  return RULE_FLAGS.map((f) => (f.name === 'output' ? { ...f, description: 'which output of a multi-output model the plan leads to (the outputs are listed when there are several): its index or its name (output node of a graph model, output layer)', default: '0' } : f));
 }
 
 const OVERLAY_MODES = ['alpha', 'multiply', 'screen'] as const;
 const FITS = ['fill', 'cover', 'contain'] as const;
 
 const RUN_FLAGS: FlagSpec[] = [
-  { name: 'model', alias: 'm', type: 'string', value: '<dir|model.json>', description: 'the TF.js layers model (required)' },
+  { name: 'model', alias: 'm', type: 'string', value: '<dir|model.json>', description: 'the TF.js model: a layers model or a graph model (required)' },
   { name: 'input', alias: 'i', type: 'string', value: '<path>', description: 'a file, folder or glob ("imgs/**/*.png"): PNG/JPEG images, .npy (one item per row), .jsonl (one array per line)', repeat: true },
   { name: 'out', alias: 'o', type: 'string', value: '<dir>', description: 'output folder (required)' },
   { name: 'class', alias: 'c', type: 'string', value: '<n|max|file>', description: "class to explain: an index, 'max' (top score), or a file with each item's class (one index per line, or file,class CSV); class names go in --labels", default: 'max' },
@@ -123,10 +123,11 @@ export const COMMANDS: Record<'explain' | 'aggregate' | 'describe' | 'merge', Co
   },
   describe: {
     name: 'describe',
-    summary: 'Print the layer -> rule plan of a model as a table (or JSON).',
+    summary: 'Print the layer (or graph op) -> rule plan of a model as a table (or JSON).',
     usage: 'describe --model <dir> [--rule <name> | --composite <name>] [--output <k>] [--json]',
     description:
-      'Loads the model and prints, for every layer, the rule it gets under --rule/--composite and their\n' +
+      'Loads the model (a layers model or a graph model) and prints, for every layer (every op node of a\n' +
+      'graph model), the rule it gets under --rule/--composite and their\n' +
       'parameters, why, and notes (fused activations split off, BatchNorm merged, a final softmax stripped).\n' +
       'Nothing is explained and nothing is written: use it to check a configuration before a long run.\n' +
       'A model with several outputs gets them listed first (index, layer, shape); --output <k> chooses the\n' +
@@ -134,7 +135,7 @@ export const COMMANDS: Record<'explain' | 'aggregate' | 'describe' | 'merge', Co
       'Exit status: 0 the plan was printed; 2 usage error (bad flag, value or path, or rules that do not fit\n' +
       'the model, e.g. epsilonGammaBox without --low/--high); 3 fatal error (e.g. the model does not load).',
     flags: [
-      { name: 'model', alias: 'm', type: 'string', value: '<dir|model.json>', description: 'the TF.js layers model (required)' },
+      { name: 'model', alias: 'm', type: 'string', value: '<dir|model.json>', description: 'the TF.js model: a layers model or a graph model (required)' },
       ...ruleFlagsForDescribe(),
       { name: 'json', type: 'boolean', description: 'print JSON rows instead of a table' },
     ],
@@ -231,9 +232,10 @@ export function drawOptions(args: ParsedArgs): DrawOptions {
 }
 
 /**
- * The item shape a layers model.json declares for its (single) input, without loading the model:
- * the first layer's `batch_input_shape` (Sequential) or the input layer's (functional). Null when
- * it cannot tell (several inputs, unknown dimensions, another format): the run checks later.
+ * The item shape a model.json declares for its (single) input, without loading the model: the
+ * first layer's `batch_input_shape` (Sequential) or the input layer's (functional); a graph
+ * model's single Placeholder's `shape` attribute. Null when it cannot tell (several inputs,
+ * unknown dimensions, another format): the run checks later.
  */
 export function declaredInputShape(model: string): number[] | null {
   try {
@@ -242,6 +244,7 @@ export function declaredInputShape(model: string): number[] | null {
     type LayerJSON = { name?: unknown; config?: Record<string, unknown> };
     const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { modelTopology?: Record<string, unknown> };
     const top = json.modelTopology;
+    if (Array.isArray(top?.node)) return placeholderShape(top.node as unknown[]);
     const topo = (top?.model_config ?? top) as { class_name?: unknown; config?: unknown } | undefined;
     const config = topo?.config as { layers?: unknown; input_layers?: unknown } | unknown[] | undefined;
     const layers = (Array.isArray(config) ? config : config?.layers) as LayerJSON[] | undefined;
@@ -262,6 +265,17 @@ export function declaredInputShape(model: string): number[] | null {
   } catch {
     return null;
   }
+}
+
+/** The item shape of a graph's single Placeholder (`attr.shape.shape.dim[].size`), or null. */
+function placeholderShape(nodes: readonly unknown[]): number[] | null {
+  type Node = { op?: unknown; attr?: { shape?: { shape?: { dim?: Array<{ size?: unknown }> } } } };
+  const inputs = (nodes as Node[]).filter((n) => n?.op === 'Placeholder');
+  if (inputs.length !== 1) return null;
+  const dims = inputs[0].attr?.shape?.shape?.dim;
+  if (!Array.isArray(dims) || dims.length < 2) return null;
+  const sizes = dims.slice(1).map((d) => Number(d?.size));
+  return sizes.every((d) => Number.isInteger(d) && d > 0) ? sizes : null;
 }
 
 /** A usage problem found by the batch pipeline (an LrpArgumentError naming a flag) as an LrpUsageError. */
@@ -339,9 +353,10 @@ export async function runCommand(command: 'explain' | 'aggregate', args: ParsedA
 export async function describeCommand(args: ParsedArgs, io: CommandIO): Promise<number> {
   const model = existingModel(req(args, 'model', 'describe'), io.cwd);
   await selectBackend('cpu');
-  const m = await loadModel(model);
+  const m = await loadModel(model, { format: 'auto' });
   try {
-    const options = explainOptionsFromFlags(args);
+    const flags = explainOptionsFromFlags(args);
+    const options = { ...flags, output: usage(() => resolveOutput(m, flags.output)) };
     usage(() => checkOutputChoice(m, options.output ?? 0));
     const explainer = createExplainer(m, options);
     try {
@@ -352,7 +367,14 @@ export async function describeCommand(args: ParsedArgs, io: CommandIO): Promise<
         const note = `The model has ${outputs.length} outputs; this is the plan for output ${options.output ?? 0} (choose with --output <k>):\n${formatOutputs(outputs)}\n\n`;
         (args.flags.json === true ? io.stderr : io.stdout).write(note);
       }
-      io.stdout.write(args.flags.json === true ? JSON.stringify(rows, null, 1) + '\n' : formatPlan(rows) + '\n');
+      if (args.flags.json === true) io.stdout.write(JSON.stringify(rows, null, 1) + '\n');
+      else {
+        // graph models name their ops by scope ('StatefulPartitionedCall/model_1/conv2d_1/Conv2D'):
+        // the scope every row shares is said once, above the table
+        const prefix = commonScope(rows.map((r) => r.layer));
+        if (prefix !== '') io.stdout.write(`(every layer name below starts with '${prefix}')\n`);
+        io.stdout.write(formatPlan(rows.map((r) => ({ ...r, layer: r.layer.slice(prefix.length) }))) + '\n');
+      }
     } finally {
       explainer.dispose();
     }
@@ -360,6 +382,16 @@ export async function describeCommand(args: ParsedArgs, io: CommandIO): Promise<
     m.dispose();
   }
   return 0;
+}
+
+/** The longest `a/b/` scope every name starts with (and is longer than); '' when there is none. */
+export function commonScope(names: readonly string[]): string {
+  if (names.length < 2) return '';
+  let prefix = names[0].slice(0, names[0].lastIndexOf('/') + 1);
+  for (const n of names) {
+    while (prefix !== '' && !(n.startsWith(prefix) && n.length > prefix.length)) prefix = prefix.slice(0, prefix.slice(0, -1).lastIndexOf('/') + 1);
+  }
+  return prefix;
 }
 
 /** Runs merge. */

@@ -12,6 +12,7 @@ import { fileKind, refsFromFiles } from '../batch/items.js';
 import { collectFromRefs, writeConceptReport } from '../concepts.js';
 import { readImage } from '../image.js';
 import { loadModel } from '../loadModel.js';
+import { isGraphModelLike } from '../batch/modelOutputs.js';
 import { LrpUsageError, type CommandSpec, type FlagSpec, type ParsedArgs } from './args.js';
 import { pixelScaling, type CommandIO } from './commands.js';
 import { explainOptionsFromFlags, RULE_FLAGS } from './ruleFlags.js';
@@ -81,7 +82,12 @@ export async function conceptsCommand(args: ParsedArgs, io: CommandIO): Promise<
   };
   if (!fs.existsSync(modelPath)) throw new LrpUsageError('--model', `'${String(f.model)}' does not exist (resolved to ${modelPath}).`);
   const backend = await selectBackend(((f.backend as string | undefined) ?? 'auto') as BackendChoice);
-  const model = await loadModel(modelPath);
+  const loaded = await loadModel(modelPath, { format: 'auto' });
+  if (isGraphModelLike(loaded)) {
+    loaded.dispose();
+    throw new LrpUsageError('--model', `'${String(f.model)}' is a graph model; concepts collects reference samples of layers models only (their channels are named by layer). Explain a graph model with tfjs-lrp explain, aggregate or describe.`);
+  }
+  const model = loaded;
   try {
     const options = explainOptionsFromFlags(args);
     const itemShape = (model.inputs[0].shape.slice(1) as number[]).map((d) => d ?? -1);

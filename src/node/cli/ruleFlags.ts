@@ -37,7 +37,7 @@ export const RULE_FLAGS: FlagSpec[] = [
   { name: 'first-layer', type: 'string', value: '<rule>', description: 'rule of the first Dense/Conv layer', choices: firstLayerRuleNames() },
   { name: 'layer-rule', type: 'string', value: '<layer=rule>', description: 'rule for a layer name or class, e.g. dense_2=epsilon', repeat: true },
   { name: 'unknown-layers', type: 'string', value: '<how>', description: 'layers without a rule', choices: ['error', 'gradient'], default: 'error' },
-  { name: 'output', type: 'int', value: '<k>', description: 'which output of a multi-output model', min: 0, default: '0' },
+  { name: 'output', type: 'string', value: '<k>', description: 'which output of a multi-output model: its index, or its name (output node of a graph model, output layer of a layers model)', default: '0' },
 ];
 
 /** `pass --low <v> --high <v>, e.g. --low 0 --high 1 for images scaled to [0, 1]`. */
@@ -97,7 +97,10 @@ export function explainOptionsFromFlags(args: ParsedArgs): PortableOptions {
   const o: Record<string, unknown> = {};
   if (f.rule !== undefined) o.rule = f.rule;
   if (f.composite !== undefined) o.composite = f.composite;
-  for (const k of [...PARAMETERS.map((p) => p.name), 'output']) if (f[k] !== undefined) o[k] = f[k];
+  for (const k of PARAMETERS.map((p) => p.name)) if (f[k] !== undefined) o[k] = f[k];
+  // an index, or an output's name (resolved to its index once the model is loaded: resolveOutput)
+  const output = f.output as string | undefined;
+  if (output !== undefined) o.output = /^\d+$/.test(output) ? Number(output) : output;
   if (f['first-layer'] !== undefined) o.firstLayer = f['first-layer'];
   if (f['unknown-layers'] !== undefined) o.unknownLayers = f['unknown-layers'];
   const lr = f['layer-rule'] as string[] | undefined;
