@@ -3,7 +3,7 @@
  * (issue #15). tfjs 4.22's WebGPU (and WebGL) backend registers Conv3D, Conv3DBackpropInputV2,
  * Conv3DBackpropFilterV2, MaxPool3D(Grad) and AvgPool3D(Grad); what it cannot run is a *broadcast*
  * binary op of rank 5 ("cannot index type 'vec5'" in the WGSL), so the engine adds biases on
- * rank-5 tensors through 2-D views (src/ops/conv3d.ts, rules/positiveInput.ts). Here every
+ * rank-5 tensors through 2-D views (src/ops/conv3d.ts, src/ops/gpu.ts). Here every
  * composite on a seeded 3-D CNN gives cpu's numbers on WebGPU, with no backend error.
  * Runs where WebGPU can run in Node (test/helpers.ts' WEBGPU_IN_NODE).
  */
