@@ -9,5 +9,10 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testTimeout: 120000,
   maxWorkers: 2,
+  // A fresh worker process for every test file: the WebGPU-in-Node suites load Dawn (a native
+  // module, loaded once per process), and Dawn instances piling up in one long-lived worker made
+  // it abort once ("The futex facility returned an unexpected error code", SIGABRT). Recycling
+  // after each file (any worker is above this limit) costs about a second per file.
+  workerIdleMemoryLimit: '1MB',
   setupFiles: ['<rootDir>/test/setup.ts'],
 };

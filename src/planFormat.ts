@@ -36,12 +36,30 @@ export function describePlan(plan: ModelPlan): PlanRow[] {
   return rows;
 }
 
-/** Formats plan rows as a fixed-width text table. */
-export function formatPlan(rows: readonly PlanRow[]): string {
-  const header = ['layer', 'class', 'rule', 'why', 'notes'];
-  const body = rows.map((r) => [r.layer, r.className, r.rule, r.reason, r.notes.join('; ')]);
-  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...body.map((b) => b[i].length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+/**
+ * The longest `a/b/` scope that every name starts with (and is longer than); '' when there is
+ * none. Graph models name their ops by scope (`StatefulPartitionedCall/model_1/conv2d_1/Conv2D`).
+ */
+export function commonScope(names: readonly string[]): string {
+  if (names.length < 2) return '';
+  let prefix = names[0].slice(0, names[0].lastIndexOf('/') + 1);
+  for (const n of names) {
+    while (prefix !== '' && !(n.startsWith(prefix) && n.length > prefix.length)) prefix = prefix.slice(0, prefix.slice(0, -1).lastIndexOf('/') + 1);
+  }
+  return prefix;
 }
 
+/**
+ * Formats plan rows as a fixed-width text table. A scope every layer name shares (graph models)
+ * is said once above the table and left out of the rows; a note that repeats the row's reason is
+ * not printed twice.
+ */
+export function formatPlan(rows: readonly PlanRow[]): string {
+  const scope = commonScope(rows.map((r) => r.layer));
+  const header = ['layer', 'class', 'rule', 'why', 'notes'];
+  const body = rows.map((r) => [r.layer.slice(scope.length), r.className, r.rule, r.reason, r.notes.filter((n) => n !== r.reason).join('; ')]);
+  const widths = header.map((h, i) => Math.min(i === 0 ? 64 : 48, Math.max(h.length, ...body.map((b) => b[i].length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const table = [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return scope === '' ? table : `(every layer name below starts with '${scope}')\n${table}`;
+}

@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { createExplainer, LrpArgumentError, type ExplainOptions } from '../src';
+import { conceptRelevance, createExplainer, LrpArgumentError, type ExplainOptions } from '../src';
 import { loadModel, readImage, readNpy, writeImage } from '../src/node';
 import { planModel } from '../src/plan';
 import { runForward } from '../src/forward';
@@ -305,11 +305,45 @@ describe('the tfjs-lrp command on the real graph models', () => {
     for (const c of new Set(summary.items.map((i) => i.class))) expect(text).toContain(`"class":${c}`);
   }, 120000);
 
-  test('concepts (layers models only) refuses a graph model: exit 2 naming it', async () => {
-    const r = await cli('concepts', '--model', humanModel('liveness'), '--input', path.join(tmp, 'faces-liveness'), '--layer', 'x', '--out', path.join(tmp, 'out-concepts'), '--backend', 'wasm', '-q');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/'--model'.*is a graph model; concepts collects reference samples of layers models only/);
-  }, 120000);
+  test('concepts on liveness (a conv node by name): exit 0, a grid per channel; the top values = the API (conceptRelevance) and model.execute (activations) within 1e-5', async () => {
+    const spec = MODELS[2];
+    const { dir, x } = await writeFaces(spec);
+    const layer = 'StatefulPartitionedCall/sequential_1/activation_2/Relu';
+    const out = path.join(tmp, 'out-concepts');
+    const r = await cli('concepts', '--model', humanModel('liveness'), '--input', dir, '--layer', layer, '--top', '2', ...ruleFlags(spec), '--backend', 'wasm', '--out', out, '-q');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'concepts.json'), 'utf8')) as { items: number; layers: Record<string, Array<{ channel: number; byRelevance: Array<{ value: number }>; byActivation: Array<{ value: number }> }>> };
+    expect(json.items).toBe(N);
+    const channels = json.layers[layer];
+    const model = models.get('liveness') as tf.GraphModel;
+    // independent of the engine's forward: the node's output as tfjs computes it (the fused conv with its Relu)
+    const act = model.execute(x, layer) as tf.Tensor4D;
+    const C = act.shape[3];
+    expect(channels).toHaveLength(C);
+    const maxT = tf.tidy(() => tf.max(tf.reshape(act, [N, -1, C]), 1));
+    const classT = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, 1));
+    const actMax = (await maxT.array()) as number[][];
+    const classes = (await classT.array()) as number[];
+    tf.dispose([maxT, classT]);
+    const before = tf.memory().numTensors;
+    const relT = conceptRelevance(model, x, classes, layer, spec.options as ExplainOptions);
+    const rel = (await relT.array()) as number[][];
+    relT.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const scale = Math.max(...rel.flat().map(Math.abs));
+    for (const ch of channels) {
+      const c = ch.channel;
+      expect(ch.byRelevance).toHaveLength(N);
+      expect(Math.abs(ch.byRelevance[0].value - Math.max(...rel.map((row) => row[c])))).toBeLessThanOrEqual(1e-5 * scale);
+      expect(Math.abs(ch.byActivation[0].value - Math.max(...actMax.map((row) => row[c])))).toBeLessThanOrEqual(1e-5 * Math.max(1, ...actMax.flat()));
+    }
+    expect(fs.existsSync(path.join(out, 'index.md'))).toBe(true);
+    const grids = fs.readFileSync(path.join(out, 'index.md'), 'utf8').match(/channel-\d+\.png/g) ?? [];
+    expect(grids.length).toBeGreaterThan(0);
+    for (const g of grids.slice(0, 3)) expect(fs.readdirSync(out, { recursive: true }).some((f) => String(f).endsWith(g))).toBe(true);
+    tf.dispose([act, x]);
+  }, 240000);
 
   test('explain emotion on cpu: relevance = wasm within 2e-4 · max|R|', async () => {
     const spec = MODELS[0];

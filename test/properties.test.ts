@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer, describePlan, explain, explainWithConservation, ExplainOptions, formatPlan, makeRule, mapParams, registerLayerRule, templateRule } from '../src';
+import type { PlanRow } from '../src';
 import { planModel } from '../src/plan';
 import { runForward } from '../src/forward';
 import { expectClose, expectNoLeak, randomizeWeights, take, uniform, useBackend, WEBGPU_IN_NODE } from './helpers';
@@ -308,6 +309,19 @@ describe('layers beyond the reference', () => {
     expect(row('logits')?.rule).toMatch(/^epsilon/);
     expect(row('logits:softmax')).toMatchObject({ rule: '(stripped)' });
     expect(formatPlan(rows).split('\n')).toHaveLength(rows.length + 2);
+  });
+
+  test('formatPlan says a shared op scope once and does not repeat a note equal to the reason', () => {
+    const rows: PlanRow[] = [
+      { layer: 'StatefulPartitionedCall/model_1/conv2d_1/Conv2D', className: 'Conv2D', group: 'conv', rule: 'epsilon', reason: 'composite x', notes: [] },
+      { layer: 'StatefulPartitionedCall/model_1/max_pooling2d_1/MaxPool', className: 'MaxPool', group: 'maxPool', rule: 'gradient', reason: 'relevance to the window maximum', notes: ['relevance to the window maximum', 'other'] },
+    ];
+    const lines = formatPlan(rows).split('\n');
+    expect(lines[0]).toBe("(every layer name below starts with 'StatefulPartitionedCall/model_1/')");
+    expect(lines[3]).toMatch(/^conv2d_1\/Conv2D +Conv2D +epsilon +composite x$/);
+    expect(lines[4]).toMatch(/^max_pooling2d_1\/MaxPool +MaxPool +gradient +relevance to the window maximum {2}other$/);
+    // layer names without a shared scope are printed whole
+    expect(formatPlan([rows[0], { ...rows[1], layer: 'pool' }]).split('\n')[2]).toMatch(/^StatefulPartitionedCall\/model_1\/conv2d_1\/Conv2D /);
   });
 
   test('Conv1D with causal padding is refused with a clear error (tfjs-layers cannot run it either)', () => {

@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { channelSums, runLayerRelevance, type ConceptTarget } from '../concepts.js';
 import { LrpArgumentError } from '../errors.js';
 import type { ColormapName } from '../heatmap/colormaps.js';
+import type { ExplainableModel } from '../explainable.js';
 import type { ExplainOptions } from '../options.js';
 import { runForward } from '../forward.js';
 import { DerivedTensors, withDerivedTensors } from '../ops/derived.js';
@@ -113,15 +114,16 @@ function readState(file: string, fingerprint: string): ReferenceSamples | null {
  * samples by concept relevance and by activation. Single-input models. Resumable with
  * `options.statePath`. Items that fail to load are skipped and counted.
  *
- * @param model a `tf.LayersModel` with one input
+ * @param model a `tf.LayersModel` or `tf.GraphModel` with one input (layers are named as in
+ *   `describe()`: layer names, or node names of a graph model)
  * @param source items (arrays, tensors, `{ id, input, classIdx }`) or a `tf.data.Dataset`
  */
-export async function collectReferenceSamples(model: tf.LayersModel, source: DatasetSource, options: ReferenceSampleOptions): Promise<ReferenceSamples> {
+export async function collectReferenceSamples(model: ExplainableModel, source: DatasetSource, options: ReferenceSampleOptions): Promise<ReferenceSamples> {
   return collectFromRefs(model, refsFromSource(source), options);
 }
 
 /** {@link collectReferenceSamples} over item refs (files of the CLI: `refsFromFiles`). */
-export async function collectFromRefs(model: tf.LayersModel, refs: AsyncIterable<ItemRef>, options: ReferenceSampleOptions): Promise<ReferenceSamples> {
+export async function collectFromRefs(model: ExplainableModel, refs: AsyncIterable<ItemRef>, options: ReferenceSampleOptions): Promise<ReferenceSamples> {
   const { layers, top = 6, classIdx = 'max', itemsPerBatch = 32, statePath, onProgress, ...explainOptions } = options;
   if (!Array.isArray(layers) || layers.length === 0) throw new LrpArgumentError('options.layers', 'give at least one layer name whose channels to collect.');
   if (!Number.isInteger(top) || top < 1) throw new LrpArgumentError('options.top', `must be an integer ≥ 1, got ${JSON.stringify(top)}.`);
@@ -275,7 +277,7 @@ export interface CropBox {
  * `byActivation`, the pass started at the channel's activation. Input relevance `[k, ...item]`;
  * the caller disposes it.
  */
-export function conceptHeatmaps(model: tf.LayersModel, samples: ReferenceSamples, layer: string, channel: number, list: 'byRelevance' | 'byActivation', options: ExplainOptions = {}): tf.Tensor {
+export function conceptHeatmaps(model: ExplainableModel, samples: ReferenceSamples, layer: string, channel: number, list: 'byRelevance' | 'byActivation', options: ExplainOptions = {}): tf.Tensor {
   const plan = planModel(model, options);
   const store = new DerivedTensors();
   try {
@@ -383,7 +385,7 @@ function asImages(x: tf.Tensor): tf.Tensor | null {
  * with the pictures; `concepts.json` holds the samples (without inputs).
  * @returns the files written, relative to `out`
  */
-export async function writeConceptReport(out: string, model: tf.LayersModel, samples: ReferenceSamples, options: ConceptReportOptions = {}): Promise<string[]> {
+export async function writeConceptReport(out: string, model: ExplainableModel, samples: ReferenceSamples, options: ConceptReportOptions = {}): Promise<string[]> {
   const { colormap = 'bwr', clipPercentile = 99.5, title = 'Concepts: reference samples per channel', ...explainOptions } = options;
   const plan = planModel(model, explainOptions);
   const store = new DerivedTensors();

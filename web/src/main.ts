@@ -5,7 +5,7 @@
  * browser has it). `window.__lrpDemo` exposes the state to the browser tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { compositeDefinitions, createExplainer, explain, ruleDefinitions } from 'tfjs-lrp';
+import { compositeDefinitions, createExplainer, explain, explainCacheInfo, ruleDefinitions } from 'tfjs-lrp';
 import { COLORMAPS, colormapTable, drawHeatmap, heatmap } from 'tfjs-lrp/heatmap';
 import type { ConservationReport, ExplainOptions, Explainer } from 'tfjs-lrp';
 import type { ColormapName } from 'tfjs-lrp/heatmap';
@@ -721,7 +721,10 @@ interface DemoHandle {
   setMethod(value: string): Promise<Result | null>;
   /** Resolves after the next update. */
   refresh(): Promise<Result | null>;
-  /** tf.memory().numTensors of the page (leak checks). */
+  /**
+   * tf.memory().numTensors of the page less the tensors the one-shot cache holds (leak checks;
+   * `explainCacheInfo()` counts those, and they are released when the cache evicts the entry).
+   */
   numTensors(): number;
 }
 
@@ -772,6 +775,6 @@ const handle: DemoHandle = {
     await schedule();
     return state.result;
   },
-  numTensors: () => tf.memory().numTensors,
+  numTensors: () => tf.memory().numTensors - explainCacheInfo().tensors,
 };
 (window as unknown as { __lrpDemo: DemoHandle }).__lrpDemo = handle;

@@ -369,11 +369,8 @@ export async function describeCommand(args: ParsedArgs, io: CommandIO): Promise<
       }
       if (args.flags.json === true) io.stdout.write(JSON.stringify(rows, null, 1) + '\n');
       else {
-        // graph models name their ops by scope ('StatefulPartitionedCall/model_1/conv2d_1/Conv2D'):
-        // the scope every row shares is said once, above the table
-        const prefix = commonScope(rows.map((r) => r.layer));
-        if (prefix !== '') io.stdout.write(`(every layer name below starts with '${prefix}')\n`);
-        io.stdout.write(formatPlan(rows.map((r) => ({ ...r, layer: r.layer.slice(prefix.length) }))) + '\n');
+        // graph models: formatPlan says the scope every layer name shares once, above the table
+        io.stdout.write(formatPlan(rows) + '\n');
       }
     } finally {
       explainer.dispose();
@@ -384,15 +381,6 @@ export async function describeCommand(args: ParsedArgs, io: CommandIO): Promise<
   return 0;
 }
 
-/** The longest `a/b/` scope every name starts with (and is longer than); '' when there is none. */
-export function commonScope(names: readonly string[]): string {
-  if (names.length < 2) return '';
-  let prefix = names[0].slice(0, names[0].lastIndexOf('/') + 1);
-  for (const n of names) {
-    while (prefix !== '' && !(n.startsWith(prefix) && n.length > prefix.length)) prefix = prefix.slice(0, prefix.slice(0, -1).lastIndexOf('/') + 1);
-  }
-  return prefix;
-}
 
 /** Runs merge. */
 export async function mergeCommand(args: ParsedArgs, io: CommandIO): Promise<number> {

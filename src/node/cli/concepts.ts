@@ -9,16 +9,16 @@ import { COLORMAPS, type ColormapName } from '../../heatmap/colormaps.js';
 import { selectBackend, BACKEND_CHOICES, type BackendChoice } from '../batch/backend.js';
 import { resolveInputs } from '../batch/glob.js';
 import { fileKind, refsFromFiles } from '../batch/items.js';
+import { createExplainer } from '../../explain.js';
 import { collectFromRefs, writeConceptReport } from '../concepts.js';
 import { readImage } from '../image.js';
 import { loadModel } from '../loadModel.js';
-import { isGraphModelLike } from '../batch/modelOutputs.js';
 import { LrpUsageError, type CommandSpec, type FlagSpec, type ParsedArgs } from './args.js';
 import { pixelScaling, type CommandIO } from './commands.js';
 import { explainOptionsFromFlags, RULE_FLAGS } from './ruleFlags.js';
 
 const CONCEPTS_FLAGS: FlagSpec[] = [
-  { name: 'model', alias: 'm', type: 'string', value: '<dir|model.json>', description: 'the TF.js layers model (required)' },
+  { name: 'model', alias: 'm', type: 'string', value: '<dir|model.json>', description: 'the TF.js model: layers or graph model (required)' },
   { name: 'input', alias: 'i', type: 'string', value: '<path>', description: 'files, a folder or a glob, as for explain (images, .npy, .jsonl)', repeat: true },
   { name: 'layer', alias: 'l', type: 'string', value: '<name>', description: 'a layer whose channels to collect (required; repeat for several; nested models: outer/inner)', repeat: true },
   { name: 'out', alias: 'o', type: 'string', value: '<dir>', description: 'output folder (required)' },
@@ -83,14 +83,13 @@ export async function conceptsCommand(args: ParsedArgs, io: CommandIO): Promise<
   if (!fs.existsSync(modelPath)) throw new LrpUsageError('--model', `'${String(f.model)}' does not exist (resolved to ${modelPath}).`);
   const backend = await selectBackend(((f.backend as string | undefined) ?? 'auto') as BackendChoice);
   const loaded = await loadModel(modelPath, { format: 'auto' });
-  if (isGraphModelLike(loaded)) {
-    loaded.dispose();
-    throw new LrpUsageError('--model', `'${String(f.model)}' is a graph model; concepts collects reference samples of layers models only (their channels are named by layer). Explain a graph model with tfjs-lrp explain, aggregate or describe.`);
-  }
   const model = loaded;
   try {
     const options = explainOptionsFromFlags(args);
-    const itemShape = (model.inputs[0].shape.slice(1) as number[]).map((d) => d ?? -1);
+    // the input shape as the engine reads it (a graph model's signature, a layers model's input)
+    const probe = createExplainer(model, options);
+    const itemShape = probe.plan.graph.inputs[0].shape.slice(1).map((d) => d ?? -1);
+    probe.dispose();
     const size = itemShape.reduce((a, b) => a * b, 1);
     const files = resolveInputs(inputs.map((p) => path.resolve(io.cwd, p)), io.cwd, { onNote: log }).filter((x) => !path.resolve(x.file).startsWith(out + path.sep));
     const hasImages = files.some((x) => fileKind(x.file) === 'image');
