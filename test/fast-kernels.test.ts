@@ -40,6 +40,8 @@ const CASES: ReadonlyArray<{ name: string; options: ExplainOptions; convs: numbe
   { name: 'epsilonPlus', options: { composite: 'epsilonPlus' }, convs: 3 + 3 * 2 },
   // z-box first: two transposes, its bounded forwards cached; γ: one forward, two transposes
   { name: 'epsilonGammaBox', options: { composite: 'epsilonGammaBox', low: -1, high: 1 }, convs: 3 + 2 + 2 * 3 },
+  // flat first: one one-channel transpose (its ones-forward depends on shapes only: cached); z⁺ after
+  { name: 'epsilonPlusFlat', options: { composite: 'epsilonPlusFlat' }, convs: 3 + 1 + 2 * 2 },
   // αβ: one joined forward ([W⁺ | W⁻]) and one joined transpose per layer; after a ReLU the joined
   // forward also gives z (LinearRule.forward), so the recorded forward of layers 2 and 3 is it
   { name: 'epsilonAlpha2Beta1', options: { composite: 'epsilonAlpha2Beta1' }, convs: 1 + 3 * 2 },
@@ -72,6 +74,8 @@ describe('fast kernels on wasm', () => {
     expect(innerConcat.map((k) => JSON.stringify(k.inputShapes))).toEqual([]);
     const convs = kernels.filter((k) => k.name === 'Conv2D' || k.name === 'FusedConv2D');
     expect(convs.length).toBe(c.convs);
+    // the flat rule's convolutions run on one channel (kernel [kh, kw, 1, 1])
+    if (c.name === 'epsilonPlusFlat') expect(convs.filter((k) => k.inputShapes[1]?.[2] === 1 && k.inputShapes[1]?.[3] === 1)).toHaveLength(1);
     tf.dispose(info.result as tf.Tensor);
     explainer.dispose();
   });
