@@ -212,49 +212,53 @@ function lookup(model: unknown, options: ExplainOptions): { entry: Entry; create
   return { entry, created: true };
 }
 
+/** A plan and store for one call, and what to do when the call ends. */
+interface Lease {
+  readonly plan: ModelPlan;
+  readonly store: DerivedTensors;
+  /** Ends the call: an uncached store is disposed; an entry the call created is released if it failed. */
+  end(failed: boolean): void;
+}
+
+function lease(model: unknown, options: ExplainOptions): Lease {
+  const found = lookup(model, options);
+  if (found === null) {
+    const plan = planModel(model, options);
+    plansMade++;
+    const store = new DerivedTensors();
+    return { plan, store, end: () => store.dispose() };
+  }
+  const { entry, created } = found;
+  return { plan: entry.plan, store: entry.store, end: (failed) => (failed && created ? release(entry) : undefined) };
+}
+
 /**
  * Runs `fn` with the cached plan and store of (model, options), planning on a miss. When the
  * model cannot be cached (not a LayersModel, cache off), with a plan and a store for this call
  * only. An error thrown by a call that created the entry releases it.
  */
 export function withCachedPlan<T>(model: unknown, options: ExplainOptions, fn: (plan: ModelPlan, store: DerivedTensors) => T): T {
-  const found = lookup(model, options);
-  if (found === null) {
-    const plan = planModel(model, options);
-    plansMade++;
-    const store = new DerivedTensors();
-    try {
-      return fn(plan, store);
-    } finally {
-      store.dispose();
-    }
-  }
+  const call = lease(model, options);
+  let failed = true;
   try {
-    return fn(found.entry.plan, found.entry.store);
-  } catch (e) {
-    if (found.created) release(found.entry);
-    throw e;
+    const result = fn(call.plan, call.store);
+    failed = false;
+    return result;
+  } finally {
+    call.end(failed);
   }
 }
 
 /** {@link withCachedPlan} for an asynchronous `fn` (the store is used in its synchronous part). */
 export async function withCachedPlanAsync<T>(model: unknown, options: ExplainOptions, fn: (plan: ModelPlan, store: DerivedTensors) => Promise<T>): Promise<T> {
-  const found = lookup(model, options);
-  if (found === null) {
-    const plan = planModel(model, options);
-    plansMade++;
-    const store = new DerivedTensors();
-    try {
-      return await fn(plan, store);
-    } finally {
-      store.dispose();
-    }
-  }
+  const call = lease(model, options);
+  let failed = true;
   try {
-    return await fn(found.entry.plan, found.entry.store);
-  } catch (e) {
-    if (found.created) release(found.entry);
-    throw e;
+    const result = await fn(call.plan, call.store);
+    failed = false;
+    return result;
+  } finally {
+    call.end(failed);
   }
 }
 

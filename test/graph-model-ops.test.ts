@@ -410,6 +410,18 @@ describe('graph model entry points', () => {
     explainer.dispose();
   });
 
+  test("a reused explainer keeps the graph weights' derived tensors: the second call flips no kernel and gives the same relevance", async () => {
+    const explainer = createExplainer(model, { composite: 'epsilonGammaBox', low: LOW, high: HIGH });
+    const first = explainer.explain(x, 'max') as tf.Tensor;
+    const info = await tf.profile(() => explainer.explain(x, 'max') as tf.Tensor);
+    const second = info.result as tf.Tensor;
+    // flipped kernels (Reverse) and W⁺/W⁻ of the conv come from the explainer's store after the first call
+    expect(info.kernels.filter((k) => k.name === 'Reverse').map((k) => JSON.stringify(k.inputShapes))).toEqual([]);
+    expect(maxAbsDiff(await first.data(), await second.data())).toBe(0);
+    tf.dispose([first, second]);
+    explainer.dispose();
+  });
+
   test('a disposed graph model and a wrong input: typed errors', async () => {
     const g = new GraphBuilder();
     CASES[0].build(g, g.input('x', [-1, 6, 6, 2]));

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LrpLayerError, LrpModelError } from '../errors.js';
 import type { GraphInput, GraphNode, ModelGraph } from '../graph.js';
 import type { Layer, LayerAdapter } from '../layers/adapter.js';
+import { markConstantWeight } from '../ops/derived.js';
 import { canFoldBias } from './ops/linear.js';
 import { batchNormView } from './ops/normalization.js';
 import type { OpConstant, OpLayer } from './opLayer.js';
@@ -160,7 +161,8 @@ export function introspectGraphModel(graphModel: tf.GraphModel): ModelGraph {
 
   const constantOf = (name: string): OpConstant => {
     const t = model.weights[name]?.[0];
-    return { name, value: () => (model.weights[name] as tf.Tensor[])[0], values: values.get(name) ?? null, shape: t === undefined ? null : t.shape };
+    // the model's own weight: a constant that derived() may cache from (flipped kernels, W⁺, …)
+    return { name, value: () => markConstantWeight((model.weights[name] as tf.Tensor[])[0]), values: values.get(name) ?? null, shape: t === undefined ? null : t.shape };
   };
 
   const resolve = (full: string): Source => {

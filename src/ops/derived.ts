@@ -40,7 +40,7 @@ export class DerivedTensors {
 
   /** Whether `t` is a weight or a value derived from weights (and so worth caching from). */
   isStable(t: tf.Tensor): boolean {
-    return t instanceof tf.Variable || this.values.has(t);
+    return t instanceof tf.Variable || constantWeights.has(t) || this.values.has(t);
   }
 
   /** Releases what the last call did not use. */
@@ -65,6 +65,19 @@ export class DerivedTensors {
     for (const entry of this.entries.values()) entry.value.dispose();
     this.entries.clear();
   }
+}
+
+/** Model-owned tensors that never change while they live (see {@link markConstantWeight}). */
+const constantWeights = new WeakSet<tf.Tensor>();
+
+/**
+ * Marks a model-owned tensor that never changes while it lives (a graph model's weights: plain
+ * tensors, not Variables) as a weight that {@link derived} may cache from, like a Variable.
+ * Returns `t`; nothing about the tensor changes.
+ */
+export function markConstantWeight(t: tf.Tensor): tf.Tensor {
+  constantWeights.add(t);
+  return t;
 }
 
 function dataIdOf(t: tf.Tensor): object {

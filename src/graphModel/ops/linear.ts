@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LrpLayerError } from '../../errors.js';
 import type { ActivationFn, Layer, LayerAdapter, LinearLayerSpec } from '../../layers/adapter.js';
 import type { PaddingMode } from '../../ops/conv.js';
+import { derived } from '../../ops/derived.js';
 import { conv2dMap, conv2dTransposeMap, ConvConfig, denseMap, depthwiseConv2dMap, LinearMap, LinearParams } from '../../ops/linear.js';
 import { attr, constantNumbers, OpLayer, opLayer, requiredConstant } from '../opLayer.js';
 
@@ -151,7 +152,11 @@ export const matMulOpAdapter: LayerAdapter = {
     const fused = op.op.startsWith('_Fused') ? fusedOps(op) : { bias: false, activation: null };
     const w = requiredConstant(op, 1, 'weight');
     const transposeB = attr<boolean>(op, 'transposeB') === true;
-    return spec(denseMap(), () => ({ kernel: transposeB ? tf.transpose(w.value()) : w.value(), bias: biasOf(op, fused.bias, 2) }), fused.activation);
+    const kernel = () => {
+      const value = w.value();
+      return transposeB ? derived('transposeB', [value], () => tf.transpose(value)) : value;
+    };
+    return spec(denseMap(), () => ({ kernel: kernel(), bias: biasOf(op, fused.bias, 2) }), fused.activation);
   },
 };
 
