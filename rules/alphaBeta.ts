@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LrpRuleError } from '../src/errors.js';
 import { signSplitForward, signSplitRelevance } from './signSplit.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
-import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template.js';
+import { mapParams, negativePart, positivePart, sumDefined, proportionalTemplateRule } from './template.js';
 import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
@@ -26,7 +26,7 @@ export function alphaBetaRule(options: AlphaBetaOptions = {}): LinearRule {
     throw new LrpRuleError('alphaBeta', `Rule 'alphaBeta': alpha - beta must be 1, got alpha=${alpha}, beta=${beta}. Use e.g. { alpha: 2, beta: 1 } or { alpha: 1, beta: 0 }.`);
   }
   const stabilizer = requireNonNegative('alphaBeta', 'stabilizer', options.stabilizer ?? 1e-6);
-  return templateRule('alphaBeta', { alpha, beta, stabilizer }, {
+  return proportionalTemplateRule('alphaBeta', { alpha, beta, stabilizer }, {
     forwards: [
       { input: 'positive', params: mapParams('positive', positivePart) },
       { input: 'negative', params: mapParams('negative', negativePart, true) },

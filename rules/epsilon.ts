@@ -1,5 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
 import { divideStabilized } from './stabilize.js';
-import { keepParams, templateRule } from './template.js';
+import { keepParams, proportionalTemplateRule } from './template.js';
 import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
@@ -15,10 +16,16 @@ export interface EpsilonOptions {
  */
 export function epsilonRule(options: EpsilonOptions = {}, name = 'epsilon'): LinearRule {
   const epsilon = requireNonNegative(name, 'epsilon', options.epsilon ?? 1e-6);
-  return templateRule(name, name === 'zero' ? {} : { epsilon }, {
+  return proportionalTemplateRule(name, name === 'zero' ? {} : { epsilon }, {
     forwards: [{ input: 'identity', params: keepParams }],
     gradients: (R, [o]) => [divideStabilized(R, o as NonNullable<typeof o>, epsilon)],
     reducer: 'inputTimesGradient',
+  }, (ctx) => {
+    // R = 0 wherever z ≤ 0 (known from the plan): where R ≠ 0, z > 0 and stab(z) = z + ε = |z| + ε,
+    // and |z| + ε ≥ ε > 0 elsewhere, so R / (|z| + ε) is the rule's R / stab(z) in three fast kernels
+    if (ctx.upperZeroWhereInactive !== true || epsilon === 0) return null;
+    const g = tf.div(ctx.R, tf.add(tf.abs(ctx.z), epsilon));
+    return tf.mul(ctx.x, ctx.map.transpose(g, ctx.params.kernel, ctx.x.shape));
   });
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../src/ops/derived.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
-import { mapParams, negativePart, sumDefined, templateRule } from './template.js';
+import { mapParams, negativePart, sumDefined, proportionalTemplateRule } from './template.js';
 import type { LinearRule, LinearRuleContext, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
@@ -20,9 +20,9 @@ export interface GammaOptions {
 export function gammaRule(options: GammaOptions = {}): LinearRule {
   const gamma = requireNonNegative('gamma', 'gamma', options.gamma ?? 0.25);
   const stabilizer = requireNonNegative('gamma', 'stabilizer', options.stabilizer ?? 1e-6);
-  const plusPos = (t: tf.Tensor) => tf.add(t, tf.mul(tf.relu(t), gamma));
+  const plusPos = (t: tf.Tensor) => plusPositive(t, gamma);
   const plusNeg = (t: tf.Tensor) => tf.add(t, tf.mul(negativePart(t), gamma));
-  return templateRule('gamma', { gamma, stabilizer }, {
+  return proportionalTemplateRule('gamma', { gamma, stabilizer }, {
     forwards: [
       { input: 'positive', params: mapParams('gammaPositive', plusPos) },
       { input: 'negative', params: mapParams('gammaNegative', plusNeg, true) },
@@ -37,6 +37,11 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
     },
     reducer: 'inputTimesGradient',
   }, (ctx) => gammaPositiveInput(ctx, gamma, stabilizer));
+}
+
+/** `p + γ·p⁺`. */
+function plusPositive(t: tf.Tensor, gamma: number): tf.Tensor {
+  return tf.add(t, tf.mul(tf.relu(t), gamma));
 }
 
 /**
@@ -62,6 +67,14 @@ function gammaPositiveInput(ctx: LinearRuleContext, gamma: number, stabilizer: n
   const shiftedBias = bias === null ? null : derived(`positive * ${gamma} + ${stabilizer}`, [bias], () => tf.add(tf.mul(tf.relu(bias), gamma), stabilizer));
   const forward = map.apply(x, { kernel: forwardKernel, bias: shiftedBias });
   const shifted = shiftedBias === null ? tf.add(forward, stabilizer) : forward; // γP + ε
+  if (ctx.upperZeroWhereInactive === true && stabilizer > 0) {
+    // R = 0 wherever z ≤ 0 (known from the plan): only units with z > 0 carry relevance, with
+    // denominator z + γP + ε = |z| + γP + ε (≥ ε > 0 everywhere), and parameters W + γW⁺: one
+    // transposed map instead of two
+    const g = tf.div(R, tf.add(tf.abs(z), shifted));
+    const positiveGammaKernel = derived(`p + ${gamma} p⁺`, [kernel], () => plusPositive(kernel, gamma));
+    return tf.mul(x, map.transpose(g, positiveGammaKernel, x.shape));
+  }
   const s = tf.step(z, -1);
   const denominator = tf.add(tf.add(z, tf.mul(negativePart(z), gamma)), tf.mul(s, shifted));
   const g = tf.mul(tf.div(R, denominator), tf.step(tf.abs(z)));

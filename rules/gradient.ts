@@ -10,6 +10,7 @@ export function gradientRule(): LayerRule {
     name: 'gradient',
     params: {},
     appliesTo: 'any' as const,
+    followsLayerMap: true,
     relevance: (ctx) => ctx.vjp(ctx.R),
   };
   return Object.freeze(rule);

@@ -8,6 +8,7 @@ export function passRule(): LayerRule {
     name: 'pass',
     params: {},
     appliesTo: 'any' as const,
+    followsLayerMap: true,
     relevance(ctx) {
       const [x] = ctx.inputs;
       if (ctx.inputs.length !== 1 || x.size !== ctx.R.size) {

@@ -7,6 +7,7 @@
  * input once.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LrpRuleError } from '../src/errors.js';
 import { derived } from '../src/ops/derived.js';
 import { addMany } from '../src/ops/gpu.js';
 import type { LinearParams } from '../src/ops/linear.js';
@@ -158,6 +159,25 @@ export function templateRule(name: string, params: Readonly<Record<string, RuleP
     params: Object.freeze({ ...params }),
     appliesTo: 'linear' as const,
     relevance: (ctx: LinearRuleContext) => fastPath?.(ctx) ?? evaluateTemplate(spec, ctx),
+    // (a fast path may compute anything: its rule says so itself, see proportionalTemplateRule)
+    proportionalToInput: fastPath === undefined && isProportionalSpec(spec),
     ...(forward === undefined ? {} : { forward }),
   });
+}
+
+/** Whether the template's relevance is `Σ x_k ⊙ c_k` with `x_k` one of x, x⁺, x⁻ (zero where x is). */
+function isProportionalSpec(spec: TemplateSpec): boolean {
+  return spec.reducer === 'inputTimesGradient' && spec.forwards.every((f) => f.input === 'identity' || f.input === 'positive' || f.input === 'negative');
+}
+
+/**
+ * {@link templateRule} for a template of the form `Σ x_k ⊙ c_k` (`x_k` one of x, x⁺, x⁻) whose
+ * fast path is of that form too (the built-in ε, z⁺, γ and αβ): the rule is then
+ * `proportionalToInput`, which lets the plan know where relevance vanishes.
+ */
+export function proportionalTemplateRule(name: string, params: Readonly<Record<string, RuleParam>>, spec: TemplateSpec, fastPath?: (ctx: LinearRuleContext) => tf.Tensor | null, forward?: LinearRule['forward']): LinearRule {
+  if (!isProportionalSpec(spec)) {
+    throw new LrpRuleError(name, `Rule '${name}': proportionalTemplateRule needs the reducer 'inputTimesGradient' and inputs 'identity', 'positive' or 'negative' only (relevance Σ x_k ⊙ c_k); use templateRule for other templates.`);
+  }
+  return Object.freeze({ ...templateRule(name, params, spec, fastPath, forward), proportionalToInput: true });
 }

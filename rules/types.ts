@@ -25,6 +25,14 @@ export interface LinearRuleContext {
   readonly xNonNegative: boolean;
   /** What the rule's own {@link LinearRule.forward} saved for this layer (absent: it had none). */
   readonly saved?: readonly tf.Tensor[];
+  /**
+   * True when `R` is known from the plan to be exactly zero wherever `z ≤ 0`: the layer's output
+   * goes through a ReLU (and only through layers that move values, such as max pooling or
+   * Flatten) into layers whose rules are {@link LinearRule.proportionalToInput}. Rules may then
+   * skip the terms of units with `z ≤ 0` (they carry no relevance), e.g. the γ rule's `W + γW⁻`
+   * transpose. Absent or false: nothing is known.
+   */
+  readonly upperZeroWhereInactive?: boolean;
 }
 
 /** What a linear rule's own forward receives (see {@link LinearRule.forward}). */
@@ -81,6 +89,12 @@ export interface LinearRule extends RuleDescriptor {
    * sign parts). Null: the layer map computes `z`.
    */
   forward?(ctx: LinearForwardContext): LinearForward | null;
+  /**
+   * True when the relevance is `Σ_k x_k ⊙ c_k` with `x_k` one of `x`, `x⁺`, `x⁻` (ε, z⁺, γ, αβ):
+   * zero wherever the input is zero. The plan uses it to know where relevance vanishes (see
+   * {@link LinearRuleContext.upperZeroWhereInactive}). Absent: false.
+   */
+  readonly proportionalToInput?: boolean;
 }
 
 /** A rule for any layer, written with the layer's own forward output and VJP. */
@@ -88,6 +102,11 @@ export interface LayerRule extends RuleDescriptor {
   readonly appliesTo: 'any';
   /** Lower relevance, one tensor per layer input. */
   relevance(ctx: LayerRuleContext): tf.Tensor[];
+  /**
+   * True when the relevance is `R` itself or the layer's own `Jᵀ R` (pass, gradient): relevance
+   * then moves with the values (see `LayerAdapter.routesValues`). Absent: false.
+   */
+  readonly followsLayerMap?: boolean;
 }
 
 /** Any rule. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { derived } from '../src/ops/derived.js';
 import { signSplitRelevance } from './signSplit.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
-import { mapParams, negativePart, positivePart, sumDefined, templateRule } from './template.js';
+import { mapParams, negativePart, positivePart, sumDefined, proportionalTemplateRule } from './template.js';
 import type { LinearRule, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
@@ -18,7 +18,7 @@ export interface StabilizerOptions {
  */
 export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
   const stabilizer = requireNonNegative('zPlus', 'stabilizer', options.stabilizer ?? 1e-6);
-  return templateRule('zPlus', { stabilizer }, {
+  return proportionalTemplateRule('zPlus', { stabilizer }, {
     forwards: [
       { input: 'positive', params: mapParams('positive', positivePart) },
       { input: 'negative', params: mapParams('negative', negativePart, true) },

@@ -36,7 +36,7 @@ export function perSampleSum(t: tf.Tensor): tf.Tensor1D {
   return (t.rank <= 1 ? t : tf.sum(tf.reshape(t, [t.shape[0], -1]), 1)) as tf.Tensor1D;
 }
 
-function lowerRelevance(p: PlannedNode, record: ForwardRecord, R: tf.Tensor, extraR: ReadonlyArray<tf.Tensor | null>): tf.Tensor[] {
+function lowerRelevance(p: PlannedNode, record: ForwardRecord, R: tf.Tensor, extraR: ReadonlyArray<tf.Tensor | null>, upperZeroWhereInactive: boolean): tf.Tensor[] {
   const { node, rule } = p;
   const inputs = node.inputs.map((k) => record.tensors.get(k) as tf.Tensor);
   const output = record.tensors.get(node.output) as tf.Tensor;
@@ -53,7 +53,7 @@ function lowerRelevance(p: PlannedNode, record: ForwardRecord, R: tf.Tensor, ext
     const map = node.op.part.map;
     if (rule.appliesTo === 'linear') {
       const saved = record.saved.get(node.id);
-      return [rule.relevance({ x: inputs[0], z: output, R, map, params, xNonNegative: p.inputNonNegative[0], ...(saved === undefined ? {} : { saved }) })];
+      return [rule.relevance({ x: inputs[0], z: output, R, map, params, xNonNegative: p.inputNonNegative[0], upperZeroWhereInactive, ...(saved === undefined ? {} : { saved }) })];
     }
     return rule.relevance({ inputs, output, R, layerName: node.name, className: node.className, vjp: (dy) => [map.vjp !== undefined ? map.vjp(inputs[0], dy, params) : map.transpose(dy, params.kernel, inputs[0].shape)] });
   }
@@ -82,6 +82,10 @@ export function runBackward(plan: ModelPlan, record: ForwardRecord, outputReleva
   const relevance = new Map<string, tf.Tensor>([[taps?.start ?? plan.graph.explained, outputRelevance]]);
   const sums: NodeRelevanceSums[] = [];
   const release = releaser(plan, record, relevance);
+  // what the plan knows of where relevance vanishes holds for a pass from the explained output
+  // (condition masks and dropped branches keep zeros zero); a pass from another tensor starts
+  // with relevance of any sign there, so nothing is assumed then
+  const inactiveZero = taps?.start === undefined || taps.start === plan.graph.explained ? plan.inactiveZero : new Set<string>();
   for (let i = plan.nodes.length - 1; i >= 0; i--) {
     const p = plan.nodes[i];
     const extraKeys = p.node.extraOutputs ?? [];
@@ -100,7 +104,7 @@ export function runBackward(plan: ModelPlan, record: ForwardRecord, outputReleva
     const upper = R;
     const profiler = activeNodeProfiler();
     profiler?.begin('relevance', p.node.id);
-    const lower = tf.tidy(() => lowerRelevance(p, record, upper, extraR));
+    const lower = tf.tidy(() => lowerRelevance(p, record, upper, extraR, inactiveZero.has(p.node.output)));
     profiler?.end('relevance', p.node.id);
     if (layerSums) {
       sums.push(

@@ -48,7 +48,7 @@ export { passRule, passDefinition } from '../rules/pass.js';
 export { normRule, normDefinition } from '../rules/norm.js';
 export { gradientRule, gradientDefinition } from '../rules/gradient.js';
 export { uniformRule, uniformDefinition } from '../rules/uniform.js';
-export { templateRule, keepParams, mapParams, positivePart, negativePart } from '../rules/template.js';
+export { templateRule, proportionalTemplateRule, keepParams, mapParams, positivePart, negativePart } from '../rules/template.js';
 export type { TemplateSpec, ModifiedForward, ParamModifier, InputModifier, CustomInput } from '../rules/template.js';
 export type { Rule, LinearRule, LayerRule, LinearRuleContext, LinearForwardContext, LinearForward, LayerRuleContext, RuleParam, RuleDefinition, RuleParameterSpec, RuleParameterName, RuleReferences } from '../rules/types.js';
 export { METHODS } from './methods.js';

@@ -20,6 +20,7 @@ import { introspect } from './introspect.js';
 import { outputIndexOf } from './graphModel/output.js';
 import { isOpNode } from './graphModel/opLayer.js';
 import { gradientComposite, METHODS } from './methods.js';
+import { inactiveZeroKeys } from './relevanceSupport.js';
 import type { ExplainOptions } from './options.js';
 
 /** One node with its rule. */
@@ -42,6 +43,12 @@ export interface ModelPlan {
   readonly outputShape: readonly number[];
   /** Number of scores per sample (product of `outputShape`). */
   readonly outputSize: number;
+  /**
+   * Keys of the tensors whose relevance is known to be zero wherever they are ≤ 0 when the pass
+   * starts at the explained output (src/relevanceSupport.ts); the rules of the Dense/Conv nodes
+   * that produce them get `upperZeroWhereInactive`.
+   */
+  readonly inactiveZero: ReadonlySet<string>;
 }
 
 /** Default of `options.batchSize`: samples per forward/backward pass, as `model.predict`'s. */
@@ -269,7 +276,7 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
     }
   }
   const outputShape = outputShapeOf(graph, output);
-  return { graph, nodes, composite: composite.name, outputShape, outputSize: outputShape.reduce((a, b) => a * b, 1) };
+  return { graph, nodes, composite: composite.name, outputShape, outputSize: outputShape.reduce((a, b) => a * b, 1), inactiveZero: inactiveZeroKeys(graph, nodes, graph.explained) };
 }
 
 /** The explained output's shape without the batch axis; it must be fixed. */

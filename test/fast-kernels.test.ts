@@ -38,8 +38,10 @@ const CASES: ReadonlyArray<{ name: string; options: ExplainOptions; convs: numbe
   { name: 'epsilon', options: { rule: 'epsilon' }, convs: 3 + 3 },
   // z⁺: one forward and one transpose per layer ([x⁺, x⁻] joined on the first)
   { name: 'epsilonPlus', options: { composite: 'epsilonPlus' }, convs: 3 + 3 * 2 },
-  // z-box first: two transposes, its bounded forwards cached; γ: one forward, two transposes
-  { name: 'epsilonGammaBox', options: { composite: 'epsilonGammaBox', low: -1, high: 1 }, convs: 3 + 2 + 2 * 3 },
+  // z-box first: two transposes, its bounded forwards cached; γ: one forward and one transpose
+  // (each conv's output goes through a ReLU into rules ∝ their input: the plan's
+  // upperZeroWhereInactive, so the W + γW⁻ transpose of units with z < 0 is skipped)
+  { name: 'epsilonGammaBox', options: { composite: 'epsilonGammaBox', low: -1, high: 1 }, convs: 3 + 2 + 2 * 2 },
   // flat first: one one-channel transpose (its ones-forward depends on shapes only: cached); z⁺ after
   { name: 'epsilonPlusFlat', options: { composite: 'epsilonPlusFlat' }, convs: 3 + 1 + 2 * 2 },
   // αβ: one joined forward ([W⁺ | W⁻]) and one joined transpose per layer; after a ReLU the joined

@@ -56,6 +56,14 @@ export interface LayerAdapter {
   forward?(layer: Layer, inputs: tf.Tensor[]): tf.Tensor;
   /** `Jᵀ dy` of the layer's own map, one tensor per input. Default: tf.grads through forward. */
   vjp?(layer: Layer, inputs: tf.Tensor[], output: tf.Tensor, dy: tf.Tensor): tf.Tensor[];
+  /**
+   * True when every output element is a copy of one input element or a padding constant, and
+   * the layer's `Jᵀ dy` moves each output element's `dy` to that input element only (reshaping,
+   * cropping, padding, identity, max pooling: the first maximum). With the pass or gradient rule,
+   * relevance that vanishes where the output is ≤ 0 then vanishes where the input is ≤ 0 (the
+   * plan's `upperZeroWhereInactive`). Default: false.
+   */
+  readonly routesValues?: boolean;
   /** Whether the output is known to be ≥ 0 given which inputs are. Default: false. */
   nonNegative?(layer: Layer, inputsNonNegative: readonly boolean[]): boolean;
   /**

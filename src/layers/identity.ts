@@ -5,6 +5,7 @@ export const identityAdapter: LayerAdapter = {
   group: 'identity',
   forward: (_layer, [x]) => x,
   vjp: (_layer, _inputs, _output, dy) => [dy],
+  routesValues: true,
   nonNegative: (_layer, [nonNeg]) => nonNeg,
   note: 'identity at inference',
 };

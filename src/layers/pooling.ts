@@ -32,6 +32,7 @@ export const maxPoolingAdapter: LayerAdapter = {
     }
     return [maxPoolTranspose(x as tf.Tensor4D, output as tf.Tensor4D, dy as tf.Tensor4D, [pool[0], pool[1]], [strides[0], strides[1]], padding)];
   },
+  routesValues: true,
   nonNegative: passesSign,
   note: 'relevance to the window maximum',
 };
@@ -79,6 +80,7 @@ export const globalMaxPoolingAdapter: LayerAdapter = {
     const routed = tf.mul(first, tf.reshape(dy, [n, c, 1]));
     return [tf.reshape(tf.transpose(routed, [0, 2, 1]), x.shape)];
   },
+  routesValues: true,
   nonNegative: passesSign,
   note: 'relevance to the maximum',
 };

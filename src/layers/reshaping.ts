@@ -15,6 +15,7 @@ export const reshapeAdapter: LayerAdapter = {
     return tf.reshape(x, [x.shape[0], ...target]);
   },
   vjp: (_layer, [x], _output, dy) => [tf.reshape(dy, x.shape)],
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };
@@ -27,6 +28,7 @@ export const permuteAdapter: LayerAdapter = {
     const inverse = perm.map((_, i) => perm.indexOf(i));
     return [tf.transpose(dy, inverse)];
   },
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };
@@ -45,6 +47,7 @@ export const zeroPadding2dAdapter: LayerAdapter = {
     const [[top, bottom], [left, right]] = pairs(configOf(layer).padding);
     return [cropSpatial(dy as tf.Tensor4D, top, bottom, left, right)];
   },
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };
@@ -56,6 +59,7 @@ export const cropping2dAdapter: LayerAdapter = {
     const [[top, bottom], [left, right]] = pairs(configOf(layer).cropping);
     return [tf.pad(dy, [[0, 0], [top, bottom], [left, right], [0, 0]])];
   },
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };

@@ -41,6 +41,7 @@ export const maxPoolOp: LayerAdapter = {
     const { pool, strides, padding } = window(opLayer(layer));
     return [maxPoolTranspose(x as tf.Tensor4D, output as tf.Tensor4D, dy as tf.Tensor4D, pool, strides, padding)];
   },
+  routesValues: true,
   nonNegative: passesSign,
   note: 'relevance to the window maximum',
 };

@@ -30,6 +30,7 @@ export const reshapeOp: LayerAdapter = {
   },
   forward: (layer, [x]) => tf.reshape(x, reshapeTarget(opLayer(layer), x)),
   vjp: (_layer, [x], _output, dy) => [tf.reshape(dy, x.shape)],
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };
@@ -42,6 +43,7 @@ export const squeezeOp: LayerAdapter = {
     return tf.squeeze(x, axes.length === 0 ? x.shape.flatMap((d, i) => (d === 1 && i > 0 ? [i] : [])) : axes);
   },
   vjp: (_layer, [x], _output, dy) => [tf.reshape(dy, x.shape)],
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };
@@ -52,6 +54,7 @@ export const expandDimsOp: LayerAdapter = {
   check: (layer) => void constantNumbers(opLayer(layer), 1, 'axis'),
   forward: (layer, [x]) => tf.expandDims(x, constantNumbers(opLayer(layer), 1, 'axis')[0]),
   vjp: (_layer, [x], _output, dy) => [tf.reshape(dy, x.shape)],
+  routesValues: true,
   nonNegative: passesSign,
   note,
 };
@@ -61,6 +64,7 @@ export const identityOp: LayerAdapter = {
   group: 'identity',
   forward: (_layer, [x]) => x,
   vjp: (_layer, _inputs, _output, dy) => [dy],
+  routesValues: true,
   nonNegative: (_layer, [nonNeg]) => nonNeg,
   note: 'identity',
 };

@@ -1,0 +1,184 @@
+/**
+ * Where relevance vanishes, known from the plan (src/relevanceSupport.ts): a Dense/Conv output
+ * that goes through a ReLU (and max pooling, Flatten…) into rules ∝ their input receives no
+ * relevance where z ≤ 0, and the ε and γ rules then skip those units' terms (γ: one transposed map
+ * instead of two). Checked here: which nodes the plan marks (and which it must not), that the
+ * marked pass gives the numbers of the unmarked one, that it runs fewer convolutions, and that a
+ * pass starting inside the network (concept relevance) assumes nothing.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ExplainOptions, keepParams, LrpRuleError, proportionalTemplateRule, templateRule } from '../src';
+import { runBackward } from '../src/backward';
+import { runForward } from '../src/forward';
+import { ModelPlan, planModel } from '../src/plan';
+import { maxAbs, maxAbsDiff, randomizeWeights, uniform, useBackend } from './helpers';
+import { toGraphModel } from './support/toGraphModel';
+
+type Layers = ReadonlyArray<tf.layers.Layer>;
+
+function sequential(layers: Layers, seed: number): tf.Sequential {
+  const m = tf.sequential({ layers: [...layers] });
+  randomizeWeights(m, seed);
+  return m;
+}
+
+/** conv-relu ×2, max pool, conv-relu, max pool, flatten, dense-relu, dense (bench-cnn in small). */
+function cnn(): tf.Sequential {
+  return sequential(
+    [
+      tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1' }),
+      tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c2' }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'p1' }),
+      tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c3' }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'p2' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 5, activation: 'relu', name: 'd1' }),
+      tf.layers.dense({ units: 3, name: 'd2' }),
+    ],
+    19,
+  );
+}
+
+/** Per Dense/Conv node (by layer name): whether the plan marks its output inactive-zero. */
+function marks(plan: ModelPlan): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const { node } of plan.nodes) if (node.op.kind === 'linear') out[node.layer.name] = plan.inactiveZero.has(node.output);
+  return out;
+}
+
+/** One pass with `plan` (or with nothing marked), and the number of Conv2D kernels it ran. */
+async function pass(plan: ModelPlan, x: tf.Tensor, marked: boolean, classIdx = 1): Promise<{ relevance: Float32Array; convs: number }> {
+  const p: ModelPlan = marked ? plan : { ...plan, inactiveZero: new Set<string>() };
+  let out: tf.Tensor | null = null;
+  const info = await tf.profile(() => {
+    out = tf.tidy(() => {
+      const record = runForward(p, [x]);
+      const logits = record.tensors.get(p.graph.explained) as tf.Tensor;
+      const start = tf.mul(tf.oneHot(tf.fill([x.shape[0]], classIdx, 'int32') as tf.Tensor1D, p.outputSize), logits);
+      return runBackward(p, record, start, false).inputs[0];
+    });
+    return out;
+  });
+  const relevance = (await (out as unknown as tf.Tensor).data()) as Float32Array;
+  (out as unknown as tf.Tensor).dispose();
+  return { relevance, convs: info.kernels.filter((k) => k.name === 'Conv2D' || k.name === 'FusedConv2D').length };
+}
+
+describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('marks every Dense/Conv output that goes through a ReLU into rules ∝ their input, never the explained output', () => {
+    const model = cnn();
+    for (const options of [{ rule: 'epsilon' }, { composite: 'epsilonPlus' }, { composite: 'epsilonGammaBox', low: 0, high: 1 }, { composite: 'epsilonAlpha2Beta1' }] as ExplainOptions[]) {
+      expect(marks(planModel(model, options))).toEqual({ c1: true, c2: true, c3: true, d1: true, d2: false });
+    }
+    model.dispose();
+  });
+
+  it('a graph model (fused Conv2D+Relu, MaxPool, Reshape, MatMul) is marked like its layers model, with the same numbers', async () => {
+    const model = cnn();
+    const graph = await toGraphModel(model);
+    const plan = planModel(graph, { composite: 'epsilonGammaBox', low: -1, high: 1 });
+    const linear = plan.nodes.filter((p) => p.node.op.kind === 'linear');
+    expect(linear.map((p) => plan.inactiveZero.has(p.node.output))).toEqual([true, true, true, true, false]);
+    const x = uniform([2, 8, 8, 3], 13);
+    const marked = await pass(plan, x, true);
+    const unmarked = await pass(plan, x, false);
+    expect(maxAbsDiff(marked.relevance, unmarked.relevance) / maxAbs(unmarked.relevance)).toBeLessThan(1e-5);
+    expect(unmarked.convs - marked.convs).toBe(2);
+    x.dispose();
+    graph.dispose();
+    model.dispose();
+  });
+
+  it('does not mark an output read by a rule not ∝ its input (flat, w², z-box)', () => {
+    const model = cnn();
+    expect(marks(planModel(model, { rule: 'epsilon', layerRules: { c2: 'flat' } }))).toEqual({ c1: false, c2: true, c3: true, d1: true, d2: false });
+    expect(marks(planModel(model, { rule: 'epsilon', layerRules: { c3: 'wSquare' } }))).toEqual({ c1: true, c2: false, c3: true, d1: true, d2: false });
+    expect(marks(planModel(model, { rule: 'epsilon', layerRules: { d1: 'zBox' }, low: 0, high: 1 }))).toEqual({ c1: true, c2: true, c3: false, d1: true, d2: false });
+    model.dispose();
+  });
+
+  it('user rules: a template rule is proportional to its input only without a fast path, or when it says so', () => {
+    const spec = { forwards: [{ input: 'identity' as const, params: keepParams }], gradients: (R: tf.Tensor, [o]: ReadonlyArray<tf.Tensor | null>) => [tf.div(R, o as tf.Tensor)], reducer: 'inputTimesGradient' as const };
+    expect(templateRule('plain', {}, spec).proportionalToInput).toBe(true);
+    expect(templateRule('fast', {}, spec, () => null).proportionalToInput).toBe(false);
+    expect(proportionalTemplateRule('fast', {}, spec, () => null).proportionalToInput).toBe(true);
+    expect(() => proportionalTemplateRule('ones', {}, { ...spec, forwards: [{ input: 'ones', params: keepParams }] })).toThrow(LrpRuleError);
+    // a user's rule with a fast path of unknown form: the layer below is not marked
+    const model = cnn();
+    expect(marks(planModel(model, { rule: 'epsilon', layerRules: { c2: templateRule('userFast', {}, spec, () => null) } })).c1).toBe(false);
+    expect(marks(planModel(model, { rule: 'epsilon', layerRules: { c2: templateRule('userPlain', {}, spec) } })).c1).toBe(true);
+    model.dispose();
+  });
+
+  it('does not mark outputs through average pooling, a leaky ReLU, a linear activation, an Add, or the max-pooling rule norm', () => {
+    const cases: Array<{ layers: Layers; options?: ExplainOptions }> = [
+      { layers: [tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', name: 'c1' }), tf.layers.averagePooling2d({ poolSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })] },
+      { layers: [tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, name: 'c1' }), tf.layers.leakyReLU(), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })] },
+      { layers: [tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, name: 'c1' }), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })] },
+      { layers: [tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', name: 'c1' }), tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })], options: { layerRules: { pool: 'norm' } } },
+    ];
+    for (const { layers, options } of cases) {
+      const model = sequential(layers, 3);
+      expect(marks(planModel(model, { rule: 'epsilon', ...options })).c1).toBe(false);
+      model.dispose();
+    }
+    const input = tf.input({ shape: [4] });
+    const hidden = tf.layers.dense({ units: 4, activation: 'relu', name: 'h' }).apply(input) as tf.SymbolicTensor;
+    const branch = tf.layers.dense({ units: 4, name: 'b' }).apply(hidden) as tf.SymbolicTensor;
+    const sum = tf.layers.add().apply([hidden, branch]) as tf.SymbolicTensor;
+    const functional = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, name: 'o' }).apply(sum) as tf.SymbolicTensor });
+    randomizeWeights(functional, 4);
+    // h's ReLU output is read by b (ε, ∝ input) and by the Add (norm): not every reader keeps zeros
+    expect(marks(planModel(functional, { rule: 'epsilon' }))).toEqual({ h: false, b: false, o: false });
+    functional.dispose();
+  });
+
+  it('the marked pass gives the unmarked numbers with fewer convolutions (ε, γ, composites)', async () => {
+    const model = cnn();
+    const x = uniform([3, 8, 8, 3], 11);
+    const settings: Array<{ options: ExplainOptions; fewer: number }> = [
+      { options: { rule: 'epsilon' }, fewer: 0 },
+      { options: { rule: 'gamma', gamma: 0.5 }, fewer: 2 }, // c2, c3 (c1's input has any sign: the template)
+      { options: { composite: 'epsilonGammaBox', low: -1, high: 1 }, fewer: 2 },
+      { options: { composite: 'epsilonPlus' }, fewer: 0 },
+    ];
+    for (const { options, fewer } of settings) {
+      const plan = planModel(model, options);
+      const marked = await pass(plan, x, true);
+      const unmarked = await pass(plan, x, false);
+      const scale = maxAbs(unmarked.relevance);
+      expect(scale).toBeGreaterThan(0);
+      expect(maxAbsDiff(marked.relevance, unmarked.relevance) / scale).toBeLessThan(1e-5);
+      expect(unmarked.convs - marked.convs).toBe(fewer);
+    }
+    tf.dispose(x);
+    model.dispose();
+  });
+
+  it('a pass that starts inside the network (concepts) assumes nothing: relevance of any sign there', async () => {
+    const model = cnn();
+    const x = uniform([2, 8, 8, 3], 12);
+    const plan = planModel(model, { rule: 'gamma' });
+    const c2 = plan.nodes.find((p) => p.node.op.kind === 'linear' && p.node.layer.name === 'c2');
+    expect(c2 !== undefined && plan.inactiveZero.has(c2.node.output)).toBe(true);
+    const key = (c2 as NonNullable<typeof c2>).node.output;
+    const run = (p: ModelPlan) =>
+      tf.tidy(() => {
+        const record = runForward(p, [x]);
+        // relevance of both signs at c2's pre-activation, also where z < 0
+        const start = uniform((record.tensors.get(key) as tf.Tensor).shape, 5);
+        return runBackward(p, record, start, false, { start: key, captured: new Map() }).inputs[0];
+      });
+    const withMarks = run(plan);
+    const without = run({ ...plan, inactiveZero: new Set<string>() });
+    const [a, b] = [await withMarks.data(), await without.data()];
+    expect(maxAbs(b)).toBeGreaterThan(0);
+    expect(maxAbsDiff(a, b) / maxAbs(b)).toBeLessThan(1e-6);
+    tf.dispose([withMarks, without, x]);
+    model.dispose();
+  });
+});
