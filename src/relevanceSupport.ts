@@ -9,8 +9,9 @@
  * - a ReLU or ReLU6 (pass or gradient rule) whose output is inactive-zero: `t ≤ 0` exactly where
  *   the output is 0;
  * - a layer that moves values (`LayerAdapter.routesValues`: max pooling, Flatten, Reshape,
- *   padding, identity) under the pass or gradient rule whose output is inactive-zero: each input
- *   element receives only the relevance of output elements equal to it.
+ *   padding, identity; a BatchNorm merged into the layer before it) under the pass or gradient
+ *   rule whose output is inactive-zero: each input element receives only the relevance of output
+ *   elements equal to it.
  *
  * The explained output (or any tensor a pass starts at) is never inactive-zero: its relevance is
  * the explained score, of any sign. Rules of Dense/Conv layers whose output is inactive-zero get
@@ -40,6 +41,8 @@ function keepsInactiveZero(node: GraphNode, rule: Rule): boolean {
   if (rule.appliesTo !== 'any' || rule.followsLayerMap !== true) return false;
   if (node.inputs.length !== 1 || (node.extraOutputs ?? []).length > 0) return false;
   if (node.op.kind === 'activation') return ZERO_BELOW.has(node.op.activation.name);
+  // a BatchNorm merged into the linear layer before it: its output is its input
+  if (node.op.kind === 'merged') return true;
   if (node.op.kind !== 'layer') return false;
   const name = activationName(node);
   if (name !== null) return ZERO_BELOW.has(name);

@@ -93,6 +93,32 @@ describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
     model.dispose();
   });
 
+  it('through a BatchNorm merged into the conv before it and a ReLU layer: marked, the same numbers', async () => {
+    const model = sequential(
+      [
+        tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, padding: 'same', name: 'c1' }),
+        tf.layers.batchNormalization({ name: 'bn' }),
+        tf.layers.reLU({ name: 'r' }),
+        tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', name: 'c2' }),
+        tf.layers.batchNormalization({ name: 'bn2' }),
+        tf.layers.reLU({ name: 'r2' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, name: 'd' }),
+      ],
+      21,
+    );
+    const plan = planModel(model, { rule: 'gamma' });
+    expect(marks(plan)).toEqual({ c1: true, c2: true, d: false });
+    const x = uniform([2, 8, 8, 3], 14);
+    const marked = await pass(plan, x, true);
+    const unmarked = await pass(plan, x, false);
+    expect(maxAbsDiff(marked.relevance, unmarked.relevance) / maxAbs(unmarked.relevance)).toBeLessThan(1e-5);
+    expect(unmarked.convs - marked.convs).toBe(1); // c2 (c1's input has any sign: the template)
+    x.dispose();
+    model.dispose();
+  });
+
   it('does not mark an output read by a rule not ∝ its input (flat, w², z-box)', () => {
     const model = cnn();
     expect(marks(planModel(model, { rule: 'epsilon', layerRules: { c2: 'flat' } }))).toEqual({ c1: false, c2: true, c3: true, d1: true, d2: false });
