@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { derived } from '../src/ops/derived.js';
 import { divideStabilized, STABILIZER_PARAM } from './stabilize.js';
-import { mapParams, negativePart, sumDefined, proportionalTemplateRule } from './template.js';
+import { evaluateTemplate, mapParams, negativePart, proportionalTemplateRule, sumDefined, type TemplateSpec } from './template.js';
 import type { LinearRule, LinearRuleContext, RuleDefinition } from './types.js';
 import { requireNonNegative } from './validate.js';
 
@@ -22,13 +22,24 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
   const stabilizer = requireNonNegative('gamma', 'stabilizer', options.stabilizer ?? 1e-6);
   const plusPos = (t: tf.Tensor) => plusPositive(t, gamma);
   const plusNeg = (t: tf.Tensor) => tf.add(t, tf.mul(negativePart(t), gamma));
+  const forwards = [
+    { input: 'positive', params: mapParams('gammaPositive', plusPos) },
+    { input: 'negative', params: mapParams('gammaNegative', plusNeg, true) },
+    { input: 'positive', params: mapParams('gammaNegative', plusNeg) },
+    { input: 'negative', params: mapParams('gammaPositive', plusPos, true) },
+  ] as const;
+  // R = 0 wherever z ≤ 0 (LinearRuleContext.upperZeroWhereInactive): only the units with z > 0
+  // and their parameters p + γ·p⁺ (the first two forwards) carry relevance
+  const activeOnly: TemplateSpec = {
+    forwards: forwards.slice(0, 2),
+    gradients: (R, [o1, o2]) => {
+      const g = divideStabilized(R, sumDefined([o1, o2]) ?? tf.zerosLike(R), stabilizer);
+      return [g, g];
+    },
+    reducer: 'inputTimesGradient',
+  };
   return proportionalTemplateRule('gamma', { gamma, stabilizer }, {
-    forwards: [
-      { input: 'positive', params: mapParams('gammaPositive', plusPos) },
-      { input: 'negative', params: mapParams('gammaNegative', plusNeg, true) },
-      { input: 'positive', params: mapParams('gammaNegative', plusNeg) },
-      { input: 'negative', params: mapParams('gammaPositive', plusPos, true) },
-    ],
+    forwards,
     gradients: (R, [o1, o2, o3, o4], z) => {
       // masks [z > 0] = step(z), [z < 0] = step(−z), applied after the division
       const gPos = tf.mul(divideStabilized(R, sumDefined([o1, o2]) ?? tf.zerosLike(R), stabilizer), tf.step(z));
@@ -36,7 +47,7 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
       return [gPos, gPos, gNeg, gNeg];
     },
     reducer: 'inputTimesGradient',
-  }, (ctx) => gammaPositiveInput(ctx, gamma, stabilizer));
+  }, (ctx) => gammaPositiveInput(ctx, gamma, stabilizer) ?? (ctx.upperZeroWhereInactive === true && stabilizer > 0 ? evaluateTemplate(activeOnly, ctx) : null));
 }
 
 /** `p + γ·p⁺`. */

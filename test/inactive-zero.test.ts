@@ -114,7 +114,7 @@ describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
     const marked = await pass(plan, x, true);
     const unmarked = await pass(plan, x, false);
     expect(maxAbsDiff(marked.relevance, unmarked.relevance) / maxAbs(unmarked.relevance)).toBeLessThan(1e-5);
-    expect(unmarked.convs - marked.convs).toBe(1); // c2 (c1's input has any sign: the template)
+    expect(unmarked.convs - marked.convs).toBe(1 + 4); // c2: one transpose; c1 (input of any sign): 2 forwards, 2 transposes
     x.dispose();
     model.dispose();
   });
@@ -168,7 +168,9 @@ describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
     const x = uniform([3, 8, 8, 3], 11);
     const settings: Array<{ options: ExplainOptions; fewer: number }> = [
       { options: { rule: 'epsilon' }, fewer: 0 },
-      { options: { rule: 'gamma', gamma: 0.5 }, fewer: 2 }, // c2, c3 (c1's input has any sign: the template)
+      // c2, c3: one transpose each; c1 (input of any sign): the x⁺/x⁻ forwards and transposes of
+      // the units with z < 0 (two of each)
+      { options: { rule: 'gamma', gamma: 0.5 }, fewer: 2 + 4 },
       { options: { composite: 'epsilonGammaBox', low: -1, high: 1 }, fewer: 2 },
       { options: { composite: 'epsilonPlus' }, fewer: 0 },
     ];
