@@ -83,7 +83,8 @@ function gammaPositiveInput(ctx: LinearRuleContext, gamma: number, stabilizer: n
     // denominator z + γP + ε = |z| + γP + ε (≥ ε > 0 everywhere), and parameters W + γW⁺: one
     // transposed map instead of two
     const g = tf.div(R, tf.add(tf.abs(z), shifted));
-    const positiveGammaKernel = derived(`p + ${gamma} p⁺`, [kernel], () => plusPositive(kernel, gamma));
+    // (the kernel of the template's first forward: the same cached tensor)
+    const positiveGammaKernel = derived('gammaPositive', [kernel], () => plusPositive(kernel, gamma));
     return tf.mul(x, map.transpose(g, positiveGammaKernel, x.shape));
   }
   const s = tf.step(z, -1);

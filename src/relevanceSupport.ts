@@ -30,12 +30,6 @@ export interface RuledNode {
   readonly rule: Rule;
 }
 
-function activationName(node: GraphNode): string | null {
-  if (node.op.kind === 'activation') return node.op.activation.name;
-  if (node.op.kind === 'layer') return node.adapter.activationName?.(node.layer) ?? null;
-  return null;
-}
-
 /** Whether `node` passes its (single) input relevance that vanishes where the input is ≤ 0, given its output's. */
 function keepsInactiveZero(node: GraphNode, rule: Rule): boolean {
   if (rule.appliesTo !== 'any' || rule.followsLayerMap !== true) return false;
@@ -44,8 +38,8 @@ function keepsInactiveZero(node: GraphNode, rule: Rule): boolean {
   // a BatchNorm merged into the linear layer before it: its output is its input
   if (node.op.kind === 'merged') return true;
   if (node.op.kind !== 'layer') return false;
-  const name = activationName(node);
-  if (name !== null) return ZERO_BELOW.has(name);
+  const name = node.adapter.activationName?.(node.layer);
+  if (name !== undefined) return ZERO_BELOW.has(name);
   return node.adapter.routesValues === true;
 }
 

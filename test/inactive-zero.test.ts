@@ -11,7 +11,7 @@ import { ExplainOptions, keepParams, LrpRuleError, proportionalTemplateRule, tem
 import { runBackward } from '../src/backward';
 import { runForward } from '../src/forward';
 import { ModelPlan, planModel } from '../src/plan';
-import { maxAbs, maxAbsDiff, randomizeWeights, uniform, useBackend } from './helpers';
+import { BACKENDS, maxAbs, maxAbsDiff, randomizeWeights, uniform, useBackend } from './helpers';
 import { toGraphModel } from './support/toGraphModel';
 
 type Layers = ReadonlyArray<tf.layers.Layer>;
@@ -49,18 +49,17 @@ function marks(plan: ModelPlan): Record<string, boolean> {
 /** One pass with `plan` (or with nothing marked), and the number of Conv2D kernels it ran. */
 async function pass(plan: ModelPlan, x: tf.Tensor, marked: boolean, classIdx = 1): Promise<{ relevance: Float32Array; convs: number }> {
   const p: ModelPlan = marked ? plan : { ...plan, inactiveZero: new Set<string>() };
-  let out: tf.Tensor | null = null;
-  const info = await tf.profile(() => {
-    out = tf.tidy(() => {
+  const info = await tf.profile(() =>
+    tf.tidy(() => {
       const record = runForward(p, [x]);
       const logits = record.tensors.get(p.graph.explained) as tf.Tensor;
       const start = tf.mul(tf.oneHot(tf.fill([x.shape[0]], classIdx, 'int32') as tf.Tensor1D, p.outputSize), logits);
       return runBackward(p, record, start, false).inputs[0];
-    });
-    return out;
-  });
-  const relevance = (await (out as unknown as tf.Tensor).data()) as Float32Array;
-  (out as unknown as tf.Tensor).dispose();
+    }),
+  );
+  const out = info.result as tf.Tensor;
+  const relevance = (await out.data()) as Float32Array;
+  out.dispose();
   return { relevance, convs: info.kernels.filter((k) => k.name === 'Conv2D' || k.name === 'FusedConv2D').length };
 }
 
@@ -209,4 +208,46 @@ describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
     tf.dispose([withMarks, without, x]);
     model.dispose();
   });
+});
+
+describe('the marked passes on every backend agree with cpu', () => {
+  // the shortened ε and γ passes (γ after a ReLU and on an input of any sign) on wasm and, where
+  // Dawn loads, WebGPU in Node; test/architectures and test/browser-backends cover the composites
+  const settings: Array<[string, ExplainOptions]> = [
+    ['rule epsilon', { rule: 'epsilon' }],
+    ['rule gamma', { rule: 'gamma', gamma: 0.5 }],
+    ['epsilonGammaBox', { composite: 'epsilonGammaBox', low: -1, high: 1 }],
+  ];
+  const reference = new Map<string, Float32Array>();
+  beforeAll(async () => {
+    await useBackend('cpu');
+    const model = cnn();
+    const x = uniform([2, 8, 8, 3], 15);
+    for (const [label, options] of settings) {
+      const plan = planModel(model, options);
+      reference.set(label, (await pass(plan, x, true)).relevance);
+    }
+    x.dispose();
+    model.dispose();
+  });
+  for (const backend of BACKENDS.filter((b) => b !== 'cpu')) {
+    it(`${backend}: within 1e-4 · max|R| of cpu`, async () => {
+      await useBackend(backend);
+      try {
+        const model = cnn();
+        const x = uniform([2, 8, 8, 3], 15);
+        for (const [label, options] of settings) {
+          const plan = planModel(model, options);
+          expect(plan.inactiveZero.size).toBeGreaterThan(0);
+          const cpu = reference.get(label) as Float32Array;
+          const got = (await pass(plan, x, true)).relevance;
+          expect(maxAbsDiff(got, cpu) / maxAbs(cpu)).toBeLessThan(1e-4);
+        }
+        x.dispose();
+        model.dispose();
+      } finally {
+        await useBackend('cpu');
+      }
+    });
+  }
 });

@@ -381,7 +381,6 @@ export async function describeCommand(args: ParsedArgs, io: CommandIO): Promise<
   return 0;
 }
 
-
 /** Runs merge. */
 export async function mergeCommand(args: ParsedArgs, io: CommandIO): Promise<number> {
   const out = path.resolve(io.cwd, req(args, 'out', 'merge'));
