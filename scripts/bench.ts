@@ -22,9 +22,9 @@
  *   --out PATH            JSON output (default out/bench/bench.json)
  *
  * Each case (backend, batch) runs every method once per round, in a seeded random order per
- * round; a method's ratio is its time over predict's time in the same round (one-shot explain: over
- * the reused explainer's ε in the same round), and the median and spread [min, max] of these
- * per-round ratios are printed. Every timed call includes reading the result back (`await
+ * round, each right next to a call of its reference (scripts/paired.ts): a method's ratio is its
+ * time over that adjacent predict call's time (one-shot explain: over an adjacent call of the reused
+ * explainer's ε), and the median and spread [min, max] of these per-round ratios are printed. Every timed call includes reading the result back (`await
  * data()`) and disposes what it made; the tensor count over the rounds is checked. The load
  * average (os.loadavg) is printed before and after each case: the paired ratios stay usable on a
  * busy machine, the absolute times do not.

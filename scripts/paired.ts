@@ -1,10 +1,13 @@
 /**
  * Paired, interleaved timing rounds (shared by scripts/bench.ts and scripts/bench-mobilenet.ts):
- * every round runs each method once, in a seeded random order (no method always follows the same
- * heavier or lighter one, whose garbage it would pay for), and each method's
- * time is divided by its reference method's time *in the same round*. A busy machine slows the
- * methods of a round alike, so the median of these paired ratios resists noise much better than a
- * ratio of medians; the spread [min, max] of the per-round ratios is reported with it.
+ * every round times each method once, in a seeded random order (no method always follows the same
+ * heavier or lighter one, whose garbage it would pay for), each right next to a call of its
+ * reference method (e.g. predict): the reference first in every other pair, so neither side always
+ * runs second. A method's ratio in a round is its time over the time of *its own* adjacent
+ * reference call. Load on a shared machine comes in bursts of a second or more: it slows the two
+ * calls of a pair alike, while a reference timed once per round (seconds away from the slowest
+ * methods) would see another load. The median of these paired ratios is reported with their
+ * spread [min, max]; a reference's own times are those of all its calls.
  *
  * Every call is read back (`await data()`) inside the timed region and disposed afterwards; the
  * tensor count over the timed rounds is checked.
@@ -86,24 +89,51 @@ export async function pairedRounds(tf: Tf, methods: readonly PairedMethod[], pla
   const start = performance.now();
   const random = seededRandom(20261204);
   let rounds = 0;
+  const ratios = new Map<string, number[]>(methods.map((m) => [m.name, []]));
+  const referenceOf = (m: PairedMethod): PairedMethod | null => {
+    const name = m.pairedWith ?? methods[0].name;
+    return name === m.name ? null : (methods.find((r) => r.name === name) ?? null);
+  };
+  // methods with a reference are timed in pairs; a method that is nobody's pair partner and has no
+  // reference itself (none in the scripts) is timed alone
+  const timed = methods.filter((m) => referenceOf(m) !== null || !methods.some((o) => referenceOf(o) === m));
+  let pairs = 0;
   while (rounds < plan.maxRounds && (rounds < plan.minRounds || performance.now() - start < plan.budgetMs)) {
     // a seeded shuffle per round (Fisher–Yates): no method always runs right after the same other one
-    const order = methods.map((_, k) => k);
+    const order = timed.map((_, k) => k);
     for (let k = order.length - 1; k > 0; k--) {
       const j = Math.floor(random() * (k + 1));
       [order[k], order[j]] = [order[j], order[k]];
     }
-    for (const k of order) (times.get(methods[k].name) as number[]).push(await once(methods[k]));
+    for (const k of order) {
+      const m = timed[k];
+      const ref = referenceOf(m);
+      if (ref === null) {
+        (times.get(m.name) as number[]).push(await once(m));
+        continue;
+      }
+      let tRef: number;
+      let tm: number;
+      if (pairs++ % 2 === 0) {
+        tRef = await once(ref);
+        tm = await once(m);
+      } else {
+        tm = await once(m);
+        tRef = await once(ref);
+      }
+      (times.get(ref.name) as number[]).push(tRef);
+      (times.get(m.name) as number[]).push(tm);
+      (ratios.get(m.name) as number[]).push(tm / tRef);
+    }
     rounds++;
   }
   const leakedTensors = tf.memory().numTensors - before;
   const timings = methods.map((m): PairedTiming => {
     const t = times.get(m.name) as number[];
-    const ref = m.pairedWith ?? methods[0].name;
-    const refTimes = ref === m.name ? undefined : times.get(ref);
-    const ratios = refTimes === undefined ? [] : t.map((v, r) => v / refTimes[r]);
-    const base = { method: m.name, pairedWith: refTimes === undefined ? null : ref, times: t, medianMs: median(t), minMs: Math.min(...t), maxMs: Math.max(...t), ratios };
-    return ratios.length === 0 ? base : { ...base, ratioMedian: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
+    const ref = referenceOf(m);
+    const r = ratios.get(m.name) as number[];
+    const base = { method: m.name, pairedWith: ref === null ? null : ref.name, times: t, medianMs: median(t), minMs: Math.min(...t), maxMs: Math.max(...t), ratios: r };
+    return r.length === 0 ? base : { ...base, ratioMedian: median(r), ratioMin: Math.min(...r), ratioMax: Math.max(...r) };
   });
   return { rounds, timings, leakedTensors, loadBefore, loadAfter: os.loadavg() };
 }

@@ -110,6 +110,38 @@ for (const backend of BACKENDS) {
       tf.dispose([x, pooled, dy]);
     });
 
+    // ties everywhere (small integers, all-zero windows) in windows that tile the input (the
+    // rank-5 path on wasm) and in windows that do not: a plain-loop reference, first maximum in
+    // row-major window order
+    test.each([[2, 2, 8, 8], [3, 3, 9, 6], [1, 2, 4, 6], [2, 1, 6, 3], [2, 2, 7, 7], [3, 2, 7, 7]])('maxPool ties, window %ix%i, input %ix%i: all of dy to the first maximum', async (kh, kw, h, w) => {
+      const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, h, w, 3], 11), 3))) as tf.Tensor4D;
+      const padding = 'valid';
+      const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
+      const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
+      const got = await maxPoolTranspose(x, pooled, dy, [kh, kw], [kh, kw], padding).data();
+      const [xv, dv] = [await x.data(), await dy.data()];
+      const [n, , , c] = x.shape;
+      const [ho, wo] = [pooled.shape[1], pooled.shape[2]];
+      const ref = new Float64Array(x.size);
+      let ties = 0;
+      for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) for (let ch = 0; ch < c; ch++) {
+        const at = (r: number, q: number) => ((b * h + r) * w + q) * c + ch;
+        let best = -Infinity;
+        let first = -1;
+        let count = 0;
+        for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
+          const v = xv[at(i * kh + a, j * kw + e)];
+          if (v > best) [best, first, count] = [v, at(i * kh + a, j * kw + e), 1];
+          else if (v === best) count++;
+        }
+        if (count > 1) ties++;
+        ref[first] += dv[((b * ho + i) * wo + j) * c + ch];
+      }
+      expect(ties).toBeGreaterThan(10);
+      expectClose(got, ref, 1e-7, 'maxPool ties');
+      tf.dispose([x, pooled, dy]);
+    });
+
     test.each(POOL)('avgPool k=%i s=%i %s size %i: the true transpose of the forward', async (k, s, padding, size) => {
       const x = uniform([2, size, size, 2], 9) as tf.Tensor4D;
       const y = tf.avgPool(x, k, s, padding);
