@@ -16,7 +16,7 @@ export interface EpsilonOptions {
  */
 export function epsilonRule(options: EpsilonOptions = {}, name = 'epsilon'): LinearRule {
   const epsilon = requireNonNegative(name, 'epsilon', options.epsilon ?? 1e-6);
-  return proportionalTemplateRule(name, name === 'zero' ? {} : { epsilon }, {
+  const rule = proportionalTemplateRule(name, name === 'zero' ? {} : { epsilon }, {
     forwards: [{ input: 'identity', params: keepParams }],
     gradients: (R, [o]) => [divideStabilized(R, o as NonNullable<typeof o>, epsilon)],
     reducer: 'inputTimesGradient',
@@ -24,9 +24,12 @@ export function epsilonRule(options: EpsilonOptions = {}, name = 'epsilon'): Lin
     // R = 0 wherever z ≤ 0 (known from the plan): where R ≠ 0, z > 0 and stab(z) = z + ε = |z| + ε,
     // and |z| + ε ≥ ε > 0 elsewhere, so R / (|z| + ε) is the rule's R / stab(z) in three fast kernels
     if (ctx.upperZeroWhereInactive !== true || epsilon === 0) return null;
-    const g = tf.div(ctx.R, tf.add(tf.abs(ctx.z), epsilon));
+    // (a z the forward pass rectified is |z| already)
+    const g = tf.div(ctx.R, tf.add(ctx.zRectified === true ? ctx.z : tf.abs(ctx.z), epsilon));
     return tf.mul(ctx.x, ctx.map.transpose(g, ctx.params.kernel, ctx.x.shape));
   });
+  // with R = 0 where z ≤ 0, the fast path reads z where z > 0 only: max(z, 0) + ε ≥ ε > 0 serves
+  return epsilon > 0 ? Object.freeze({ ...rule, acceptsRectifiedZ: true }) : rule;
 }
 
 /** LRP-0: the epsilon rule with ε = 0 (a zero pre-activation divides by zero, as in zennit). */

@@ -38,7 +38,7 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
     },
     reducer: 'inputTimesGradient',
   };
-  return proportionalTemplateRule('gamma', { gamma, stabilizer }, {
+  const rule = proportionalTemplateRule('gamma', { gamma, stabilizer }, {
     forwards,
     gradients: (R, [o1, o2, o3, o4], z) => {
       // masks [z > 0] = step(z), [z < 0] = step(−z), applied after the division
@@ -48,6 +48,8 @@ export function gammaRule(options: GammaOptions = {}): LinearRule {
     },
     reducer: 'inputTimesGradient',
   }, (ctx) => gammaPositiveInput(ctx, gamma, stabilizer) ?? (ctx.upperZeroWhereInactive === true && stabilizer > 0 ? evaluateTemplate(activeOnly, ctx) : null));
+  // with R = 0 where z ≤ 0 and a stabilizer: z is read where z > 0 only (x ≥ 0), or not at all
+  return stabilizer > 0 ? Object.freeze({ ...rule, acceptsRectifiedZ: true }) : rule;
 }
 
 /** `p + γ·p⁺`. */
@@ -82,7 +84,7 @@ function gammaPositiveInput(ctx: LinearRuleContext, gamma: number, stabilizer: n
     // R = 0 wherever z ≤ 0 (known from the plan): only units with z > 0 carry relevance, with
     // denominator z + γP + ε = |z| + γP + ε (≥ ε > 0 everywhere), and parameters W + γW⁺: one
     // transposed map instead of two
-    const g = tf.div(R, tf.add(tf.abs(z), shifted));
+    const g = tf.div(R, tf.add(ctx.zRectified === true ? z : tf.abs(z), shifted));
     // (the kernel of the template's first forward: the same cached tensor)
     const positiveGammaKernel = derived('gammaPositive', [kernel], () => plusPositive(kernel, gamma));
     return tf.mul(x, map.transpose(g, positiveGammaKernel, x.shape));

@@ -33,6 +33,12 @@ export interface LinearRuleContext {
    * transpose. Absent or false: nothing is known.
    */
   readonly upperZeroWhereInactive?: boolean;
+  /**
+   * True when `z` holds `max(z, 0)`: the forward pass applied the layer's ReLU in its convolution
+   * (only for rules with {@link LinearRule.acceptsRectifiedZ}, and only together with
+   * `upperZeroWhereInactive`). Absent or false: `z` is the pre-activation.
+   */
+  readonly zRectified?: boolean;
 }
 
 /** What a linear rule's own forward receives (see {@link LinearRule.forward}). */
@@ -95,6 +101,14 @@ export interface LinearRule extends RuleDescriptor {
    * {@link LinearRuleContext.upperZeroWhereInactive}). Absent: false.
    */
   readonly proportionalToInput?: boolean;
+  /**
+   * True when, with `upperZeroWhereInactive`, the relevance is the same if `ctx.z` holds
+   * `max(z, 0)` (the rule reads z only where z > 0, where the two agree, and divides by nothing
+   * that could then be 0): the forward pass may then apply the layer's ReLU inside its
+   * convolution, as `model.predict` does, and the rule gets {@link LinearRuleContext.zRectified}.
+   * ε (ε > 0), z⁺ and γ (stabilizer > 0) set it. Absent: false.
+   */
+  readonly acceptsRectifiedZ?: boolean;
 }
 
 /** A rule for any layer, written with the layer's own forward output and VJP. */

@@ -18,7 +18,7 @@ export interface StabilizerOptions {
  */
 export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
   const stabilizer = requireNonNegative('zPlus', 'stabilizer', options.stabilizer ?? 1e-6);
-  return proportionalTemplateRule('zPlus', { stabilizer }, {
+  const rule = proportionalTemplateRule('zPlus', { stabilizer }, {
     forwards: [
       { input: 'positive', params: mapParams('positive', positivePart) },
       { input: 'negative', params: mapParams('negative', negativePart, true) },
@@ -41,6 +41,8 @@ export function zPlusRule(options: StabilizerOptions = {}): LinearRule {
     const g = tf.div(ctx.R, shiftedBias === null ? tf.add(out, stabilizer) : out);
     return tf.mul(ctx.x, ctx.map.transpose(g, positiveKernel, ctx.x.shape));
   });
+  // z⁺ never reads z: its denominators come from its own forwards
+  return Object.freeze({ ...rule, acceptsRectifiedZ: true });
 }
 
 /** The z⁺ rule, described (see {@link RuleDefinition}). */

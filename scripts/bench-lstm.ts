@@ -154,7 +154,7 @@ async function phases(model: tf.LayersModel, x: tf.Tensor, reps: number): Promis
     const forwardOnce = async (): Promise<number> => {
       const t0 = performance.now();
       const kept = tf.tidy(() => {
-        const rec = withDerivedTensors(store, () => runForward(explainer.plan, [x]));
+        const rec = withDerivedTensors(store, () => runForward(explainer.plan, [x], { rectify: true }));
         return [...rec.tensors.values()].filter((t) => t !== x).slice(-1);
       });
       await kept[0].data();

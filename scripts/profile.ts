@@ -100,7 +100,7 @@ function timedPass(plan: ModelPlan, store: DerivedTensors, x: tf.Tensor, classId
   const result = tf.tidy(() =>
     withDerivedTensors(store, () => {
       const t0 = performance.now();
-      const record = runForward(plan, [x]);
+      const record = runForward(plan, [x], { rectify: true }); // as explain's pass
       const t1 = performance.now();
       const logits = record.tensors.get(plan.graph.explained) as tf.Tensor;
       const batch = x.shape[0];

@@ -53,7 +53,9 @@ function lowerRelevance(p: PlannedNode, record: ForwardRecord, R: tf.Tensor, ext
     const map = node.op.part.map;
     if (rule.appliesTo === 'linear') {
       const saved = record.saved.get(node.id);
-      return [rule.relevance({ x: inputs[0], z: output, R, map, params, xNonNegative: p.inputNonNegative[0], upperZeroWhereInactive, ...(saved === undefined ? {} : { saved }) })];
+      const zRectified = record.rectified.has(node.id);
+      if (zRectified && !upperZeroWhereInactive) throw new Error(`internal: '${node.name}' was rectified in the forward pass, but its relevance is not known to vanish where z ≤ 0`);
+      return [rule.relevance({ x: inputs[0], z: output, R, map, params, xNonNegative: p.inputNonNegative[0], upperZeroWhereInactive, ...(zRectified ? { zRectified } : {}), ...(saved === undefined ? {} : { saved }) })];
     }
     return rule.relevance({ inputs, output, R, layerName: node.name, className: node.className, vjp: (dy) => [map.vjp !== undefined ? map.vjp(inputs[0], dy, params) : map.transpose(dy, params.kernel, inputs[0].shape)] });
   }
@@ -85,7 +87,9 @@ export function runBackward(plan: ModelPlan, record: ForwardRecord, outputReleva
   // what the plan knows of where relevance vanishes holds for a pass from the explained output
   // (condition masks and dropped branches keep zeros zero); a pass from another tensor starts
   // with relevance of any sign there, so nothing is assumed then
-  const inactiveZero = taps?.start === undefined || taps.start === plan.graph.explained ? plan.inactiveZero : new Set<string>();
+  const fromExplained = taps?.start === undefined || taps.start === plan.graph.explained;
+  const inactiveZero = fromExplained ? plan.inactiveZero : new Set<string>();
+  if (!fromExplained && record.rectified.size > 0) throw new Error('internal: a forward record with rectified layers serves relevance passes from the explained output only');
   for (let i = plan.nodes.length - 1; i >= 0; i--) {
     const p = plan.nodes[i];
     const extraKeys = p.node.extraOutputs ?? [];

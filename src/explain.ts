@@ -245,7 +245,8 @@ function classOfInputs(plan: ModelPlan, inputs: tf.Tensor[]): tf.Tensor1D {
 function pass(plan: ModelPlan, inputs: tf.Tensor[], classIdx: ClassIndex | tf.Tensor1D, custom: ExplainOptions['outputRelevance'], layerSums: boolean): RawExplanation {
   {
     const batch = inputs[0].shape[0];
-    const record = runForward(plan, inputs);
+    // (the pass starts at the explained output: ReLUs may run inside their layers' kernels)
+    const record = runForward(plan, inputs, { rectify: true });
     const logits = record.tensors.get(plan.graph.explained) as tf.Tensor;
     const flat = tf.reshape(logits, [batch, plan.outputSize]) as tf.Tensor2D;
     const cls = classIdx instanceof tf.Tensor ? classIdx : classIdx === 'max' ? (tf.argMax(flat, 1) as tf.Tensor1D) : classTensor(classIdx, batch);

@@ -20,6 +20,22 @@ export interface ForwardRecord {
   readonly params: ReadonlyMap<string, LinearParams>;
   /** What layers with inner linear maps (recurrent layers) saved for their backward, by node id. */
   readonly saved: ReadonlyMap<string, readonly tf.Tensor[]>;
+  /**
+   * Ids of the Dense/Conv nodes whose recorded output is `max(z, 0)` (their ReLU applied in their
+   * own kernel; see {@link ForwardOptions.rectify}). Empty unless the pass asked for it.
+   */
+  readonly rectified: ReadonlySet<string>;
+}
+
+/** Options of {@link runForward}. */
+export interface ForwardOptions {
+  /**
+   * Apply the ReLU of the nodes of `plan.rectifiedLinear` (those whose output is in
+   * `plan.inactiveZero`) inside their convolution or matMul, as `model.predict` does: one kernel
+   * less per layer, and the record holds `max(z, 0)` for those nodes. Only for a relevance pass
+   * from the explained output (runBackward refuses other passes on such a record). Default false.
+   */
+  readonly rectify?: boolean;
 }
 
 /**
@@ -42,7 +58,7 @@ export function linearParamsOf(node: GraphNode, x?: tf.Tensor): LinearParams {
   return { kernel, bias };
 }
 
-function runNode(planned: PlannedNode, inputs: tf.Tensor[], params: Map<string, LinearParams>, mask: tf.Tensor | null, extra: tf.Tensor[][]): tf.Tensor {
+function runNode(planned: PlannedNode, inputs: tf.Tensor[], params: Map<string, LinearParams>, mask: tf.Tensor | null, extra: tf.Tensor[][], rectified: ReadonlySet<string>, rectifiedKeys: ReadonlySet<string>): tf.Tensor {
   const { node, rule } = planned;
   switch (node.op.kind) {
     case 'linear': {
@@ -54,9 +70,13 @@ function runNode(planned: PlannedNode, inputs: tf.Tensor[], params: Map<string, 
         extra.push([], [...own.saved]);
         return own.z;
       }
-      return node.op.part.map.apply(inputs[0], p);
+      const map = node.op.part.map;
+      if (rectified.has(node.id) && map.applyRectified !== undefined) return map.applyRectified(inputs[0], p);
+      return map.apply(inputs[0], p);
     }
     case 'activation':
+      // the ReLU of a rectified node: its input is max(z, 0) already
+      if (rectifiedKeys.has(node.inputs[0])) return inputs[0];
       return node.op.activation.apply(inputs[0]);
     case 'merged':
       return inputs[0];
@@ -91,7 +111,17 @@ function outputMask(node: GraphNode, inputs: tf.Tensor[], masks: ReadonlyArray<t
  * Runs the forward pass on the model inputs (in graph input order). Each node runs in its own
  * `tf.tidy`, so only what the backward pass reads survives it: node outputs and parameters.
  */
-export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): ForwardRecord {
+export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[], options: ForwardOptions = {}): ForwardRecord {
+  const rectified = new Set<string>();
+  const rectifiedKeys = new Set<string>();
+  if (options.rectify === true) {
+    for (const { node } of plan.nodes) {
+      if (plan.rectifiedLinear.has(node.id) && plan.inactiveZero.has(node.output)) {
+        rectified.add(node.id);
+        rectifiedKeys.add(node.output);
+      }
+    }
+  }
   const tensors = new Map<string, tf.Tensor>();
   plan.graph.inputs.forEach((input, i) => tensors.set(input.key, inputs[i]));
   const params = new Map<string, LinearParams>();
@@ -110,7 +140,7 @@ export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): Forwa
     const kept = tf.tidy(() => {
       const own = new Map<string, LinearParams>();
       const extra: tf.Tensor[][] = [];
-      const out = runNode(planned, ins, own, inMasks.find((m) => m !== null) ?? null, extra);
+      const out = runNode(planned, ins, own, inMasks.find((m) => m !== null) ?? null, extra, rectified, rectifiedKeys);
       const m = outputMask(node, ins, inMasks);
       const ownMask = m !== null && !inMasks.includes(m);
       passedMask = ownMask ? null : m;
@@ -132,5 +162,5 @@ export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[]): Forwa
     masks.set(node.output, counts.ownMask ? kept[at] : passedMask);
   }
   tf.dispose([...new Set([...masks.values()].filter((m): m is tf.Tensor => m !== null))]);
-  return { tensors, params, saved };
+  return { tensors, params, saved, rectified };
 }

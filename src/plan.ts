@@ -20,7 +20,7 @@ import { introspect } from './introspect.js';
 import { outputIndexOf } from './graphModel/output.js';
 import { isOpNode } from './graphModel/opLayer.js';
 import { gradientComposite, METHODS } from './methods.js';
-import { inactiveZeroKeys } from './relevanceSupport.js';
+import { inactiveZeroKeys, rectifiedLinearNodes } from './relevanceSupport.js';
 import type { ExplainOptions } from './options.js';
 
 /** One node with its rule. */
@@ -49,6 +49,13 @@ export interface ModelPlan {
    * that produce them get `upperZeroWhereInactive`.
    */
   readonly inactiveZero: ReadonlySet<string>;
+  /**
+   * Ids of the Dense/Conv nodes whose ReLU the forward pass of an explanation applies inside the
+   * layer's own kernel, recording `max(z, 0)` as the node's output (src/relevanceSupport.ts): the
+   * layer then costs what it costs in `model.predict`. Only for passes from the explained output,
+   * and only where the node's output is in `inactiveZero`.
+   */
+  readonly rectifiedLinear: ReadonlySet<string>;
 }
 
 /** Default of `options.batchSize`: samples per forward/backward pass, as `model.predict`'s. */
@@ -276,7 +283,8 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
     }
   }
   const outputShape = outputShapeOf(graph, output);
-  return { graph, nodes, composite: composite.name, outputShape, outputSize: outputShape.reduce((a, b) => a * b, 1), inactiveZero: inactiveZeroKeys(graph, nodes, graph.explained) };
+  const inactiveZero = inactiveZeroKeys(graph, nodes, graph.explained);
+  return { graph, nodes, composite: composite.name, outputShape, outputSize: outputShape.reduce((a, b) => a * b, 1), inactiveZero, rectifiedLinear: rectifiedLinearNodes(nodes, inactiveZero) };
 }
 
 /** The explained output's shape without the batch axis; it must be fixed. */

@@ -68,3 +68,25 @@ export function inactiveZeroKeys(graph: CanonicalGraph, nodes: readonly RuledNod
   }
   return known;
 }
+
+/**
+ * The Dense/Conv nodes whose forward may apply their ReLU inside the map's own kernel (a fused
+ * convolution or matMul, as `model.predict` does), recording `max(z, 0)` in place of z: those
+ * whose output is inactive-zero, read by one ReLU alone (pass or gradient rule: both read only
+ * where the ReLU's input is > 0, where the two agree), whose rule `acceptsRectifiedZ` and has no
+ * forward of its own, and whose map has `applyRectified`. The ReLU then passes its input on.
+ */
+export function rectifiedLinearNodes(nodes: readonly RuledNode[], inactiveZero: ReadonlySet<string>): Set<string> {
+  const readers = new Map<string, RuledNode[]>();
+  for (const n of nodes) for (const k of n.node.inputs) readers.set(k, [...(readers.get(k) ?? []), n]);
+  const rectified = new Set<string>();
+  for (const { node, rule } of nodes) {
+    if (node.op.kind !== 'linear' || rule.appliesTo !== 'linear' || rule.acceptsRectifiedZ !== true || rule.forward !== undefined) continue;
+    if (node.op.part.map.applyRectified === undefined || !inactiveZero.has(node.output) || (node.extraOutputs ?? []).length > 0) continue;
+    const only = readers.get(node.output) ?? [];
+    if (only.length !== 1) continue;
+    const { node: reader, rule: readerRule } = only[0];
+    if (reader.op.kind === 'activation' && reader.op.activation.name === 'relu' && reader.inputs.length === 1 && readerRule.appliesTo === 'any' && readerRule.followsLayerMap === true) rectified.add(node.id);
+  }
+  return rectified;
+}

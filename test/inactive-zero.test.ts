@@ -46,12 +46,15 @@ function marks(plan: ModelPlan): Record<string, boolean> {
   return out;
 }
 
-/** One pass with `plan` (or with nothing marked), and the number of Conv2D kernels it ran. */
-async function pass(plan: ModelPlan, x: tf.Tensor, marked: boolean, classIdx = 1): Promise<{ relevance: Float32Array; convs: number }> {
+/**
+ * One pass with `plan` (or with nothing marked; with the ReLUs of `plan.rectifiedLinear` applied
+ * inside their layers' kernels when `rectify`), and how many convolution, Relu and Abs kernels it ran.
+ */
+async function pass(plan: ModelPlan, x: tf.Tensor, marked: boolean, rectify = false, classIdx = 1): Promise<{ relevance: Float32Array; convs: number; relus: number; abs: number }> {
   const p: ModelPlan = marked ? plan : { ...plan, inactiveZero: new Set<string>() };
   const info = await tf.profile(() =>
     tf.tidy(() => {
-      const record = runForward(p, [x]);
+      const record = runForward(p, [x], { rectify });
       const logits = record.tensors.get(p.graph.explained) as tf.Tensor;
       const start = tf.mul(tf.oneHot(tf.fill([x.shape[0]], classIdx, 'int32') as tf.Tensor1D, p.outputSize), logits);
       return runBackward(p, record, start, false).inputs[0];
@@ -60,7 +63,13 @@ async function pass(plan: ModelPlan, x: tf.Tensor, marked: boolean, classIdx = 1
   const out = info.result as tf.Tensor;
   const relevance = (await out.data()) as Float32Array;
   out.dispose();
-  return { relevance, convs: info.kernels.filter((k) => k.name === 'Conv2D' || k.name === 'FusedConv2D').length };
+  const count = (...names: string[]) => info.kernels.filter((k) => names.includes(k.name)).length;
+  return { relevance, convs: count('Conv2D', 'FusedConv2D'), relus: count('Relu'), abs: count('Abs') };
+}
+
+/** Per Dense/Conv node (by layer name): whether the plan applies its ReLU inside its kernel. */
+function rectifiedLayers(plan: ModelPlan): string[] {
+  return plan.nodes.filter(({ node }) => node.op.kind === 'linear' && plan.rectifiedLinear.has(node.id)).map(({ node }) => node.layer.name);
 }
 
 describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
@@ -87,6 +96,11 @@ describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
     const unmarked = await pass(plan, x, false);
     expect(maxAbsDiff(marked.relevance, unmarked.relevance) / maxAbs(unmarked.relevance)).toBeLessThan(1e-5);
     expect(unmarked.convs - marked.convs).toBe(2);
+    // the converter's fused Conv2D+Relu ops: their ReLU runs inside the convolution again
+    expect(plan.rectifiedLinear.size).toBe(3);
+    const rectified = await pass(plan, x, true, true);
+    expect(maxAbsDiff(rectified.relevance, marked.relevance) / maxAbs(marked.relevance)).toBeLessThan(1e-6);
+    expect(marked.relus - rectified.relus).toBe(3);
     x.dispose();
     graph.dispose();
     model.dispose();
@@ -210,6 +224,84 @@ describe('relevance known to vanish where z ≤ 0 (plan.inactiveZero)', () => {
   });
 });
 
+describe('ReLU inside the layer kernel in an explanation (plan.rectifiedLinear)', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('rectifies the marked Dense/Conv nodes read by their ReLU alone whose rule accepts max(z, 0)', () => {
+    const model = cnn();
+    expect(rectifiedLayers(planModel(model, { rule: 'epsilon' }))).toEqual(['c1', 'c2', 'c3', 'd1']);
+    expect(rectifiedLayers(planModel(model, { composite: 'epsilonPlus' }))).toEqual(['c1', 'c2', 'c3', 'd1']);
+    // c1 is z-box (reads z): not rectified; γ with a stabilizer is
+    expect(rectifiedLayers(planModel(model, { composite: 'epsilonGammaBox', low: 0, high: 1 }))).toEqual(['c2', 'c3', 'd1']);
+    // αβ computes z in a forward of its own
+    expect(rectifiedLayers(planModel(model, { composite: 'epsilonAlpha2Beta1' }))).toEqual(['d1']);
+    // LRP-0 and γ without a stabilizer divide by z itself where it is ≤ 0: not rectified
+    expect(rectifiedLayers(planModel(model, { rule: 'zero' }))).toEqual([]);
+    expect(rectifiedLayers(planModel(model, { rule: 'gamma', stabilizer: 0 }))).toEqual([]);
+    // a user rule does not say it accepts max(z, 0)
+    const spec = { forwards: [{ input: 'identity' as const, params: keepParams }], gradients: (R: tf.Tensor, [o]: ReadonlyArray<tf.Tensor | null>) => [tf.div(R, o as tf.Tensor)], reducer: 'inputTimesGradient' as const };
+    expect(rectifiedLayers(planModel(model, { rule: 'epsilon', layerRules: { c2: templateRule('user', {}, spec) } }))).toEqual(['c1', 'c3', 'd1']);
+    model.dispose();
+    // a ReLU layer, a merged BatchNorm, a ReLU6: the conv's reader is not its own split ReLU
+    const separate = sequential([tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, name: 'c1' }), tf.layers.reLU(), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })], 5);
+    const merged = sequential([tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', name: 'c1' }), tf.layers.conv2d({ filters: 3, kernelSize: 3, name: 'c2' }), tf.layers.batchNormalization(), tf.layers.reLU(), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })], 6);
+    const relu6 = sequential([tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu6', name: 'c1' }), tf.layers.flatten(), tf.layers.dense({ units: 2, name: 'd' })], 7);
+    expect(marks(planModel(separate, { rule: 'epsilon' })).c1).toBe(true);
+    expect(rectifiedLayers(planModel(separate, { rule: 'epsilon' }))).toEqual([]);
+    expect(rectifiedLayers(planModel(merged, { rule: 'epsilon' }))).toEqual(['c1']);
+    expect(rectifiedLayers(planModel(relu6, { rule: 'epsilon' }))).toEqual([]);
+    for (const m of [separate, merged, relu6]) m.dispose();
+  });
+
+  it('gives the numbers of the pass without it, one Relu kernel less per rectified layer (and no Abs for ε)', async () => {
+    const model = cnn();
+    const x = uniform([3, 8, 8, 3], 16);
+    const settings: Array<{ options: ExplainOptions; rectified: number; abs: number }> = [
+      { options: { rule: 'epsilon' }, rectified: 4, abs: 4 },
+      { options: { composite: 'epsilonPlus' }, rectified: 4, abs: 1 },
+      { options: { composite: 'epsilonGammaBox', low: -1, high: 1 }, rectified: 3, abs: 3 },
+      { options: { rule: 'gamma', gamma: 0.5 }, rectified: 4, abs: 3 },
+    ];
+    for (const { options, rectified, abs } of settings) {
+      const plan = planModel(model, options);
+      expect(plan.rectifiedLinear.size).toBe(rectified);
+      const fused = await pass(plan, x, true, true);
+      const plain = await pass(plan, x, true, false);
+      const scale = maxAbs(plain.relevance);
+      expect(scale).toBeGreaterThan(0);
+      expect(maxAbsDiff(fused.relevance, plain.relevance) / scale).toBeLessThan(1e-6);
+      expect(plain.relus - fused.relus).toBe(rectified);
+      expect(plain.abs - fused.abs).toBe(abs);
+      expect(fused.convs).toBe(plain.convs);
+    }
+    tf.dispose(x);
+    model.dispose();
+  });
+
+  it('a rectified forward record refuses a pass that starts inside the network; without marks nothing is rectified', () => {
+    const model = cnn();
+    const x = uniform([2, 8, 8, 3], 17);
+    const plan = planModel(model, { rule: 'epsilon' });
+    const c2 = plan.nodes.find((p) => p.node.op.kind === 'linear' && p.node.layer.name === 'c2') as NonNullable<(typeof plan.nodes)[number]>;
+    const before = tf.memory().numTensors;
+    expect(() =>
+      tf.tidy(() => {
+        const record = runForward(plan, [x], { rectify: true });
+        expect(record.rectified.size).toBe(4);
+        const start = tf.onesLike(record.tensors.get(c2.node.output) as tf.Tensor);
+        runBackward(plan, record, start, false, { start: c2.node.output, captured: new Map() });
+      }),
+    ).toThrow(/explained output only/);
+    expect(tf.memory().numTensors).toBe(before);
+    const unmarked = tf.tidy(() => runForward({ ...plan, inactiveZero: new Set<string>() }, [x], { rectify: true }).rectified.size);
+    expect(unmarked).toBe(0);
+    x.dispose();
+    model.dispose();
+  });
+});
+
 describe('the marked passes on every backend agree with cpu', () => {
   // the shortened ε and γ passes (γ after a ReLU and on an input of any sign) on wasm and, where
   // Dawn loads, WebGPU in Node; test/architectures and test/browser-backends cover the composites
@@ -225,7 +317,7 @@ describe('the marked passes on every backend agree with cpu', () => {
     const x = uniform([2, 8, 8, 3], 15);
     for (const [label, options] of settings) {
       const plan = planModel(model, options);
-      reference.set(label, (await pass(plan, x, true)).relevance);
+      reference.set(label, (await pass(plan, x, true, false)).relevance);
     }
     x.dispose();
     model.dispose();
@@ -240,8 +332,10 @@ describe('the marked passes on every backend agree with cpu', () => {
           const plan = planModel(model, options);
           expect(plan.inactiveZero.size).toBeGreaterThan(0);
           const cpu = reference.get(label) as Float32Array;
-          const got = (await pass(plan, x, true)).relevance;
-          expect(maxAbsDiff(got, cpu) / maxAbs(cpu)).toBeLessThan(1e-4);
+          for (const rectify of [false, true]) {
+            const got = (await pass(plan, x, true, rectify)).relevance;
+            expect(maxAbsDiff(got, cpu) / maxAbs(cpu)).toBeLessThan(1e-4);
+          }
         }
         x.dispose();
         model.dispose();

@@ -21,6 +21,13 @@ export interface LinearMap {
   readonly group: 'dense' | 'conv';
   /** `f(x; W, b)`. */
   apply(x: tf.Tensor, params: LinearParams): tf.Tensor;
+  /**
+   * Optional: `max(f(x; W, b), 0)` in the map's own kernel (a fused convolution or matMul, as
+   * `model.predict` runs a layer with a ReLU), with the same numbers as `apply` followed by a ReLU.
+   * The forward pass uses it for a layer whose ReLU it may apply early (see
+   * `ModelPlan.rectifiedLinear`). Absent: the ReLU stays a kernel of its own.
+   */
+  applyRectified?(x: tf.Tensor, params: LinearParams): tf.Tensor;
   /** `Wᵀ g`: the vector-Jacobian product with respect to the input, shaped like `inputShape`. */
   transpose(g: tf.Tensor, kernel: tf.Tensor, inputShape: readonly number[]): tf.Tensor;
   /** Multiplies the kernel by a per-output-channel scale (BatchNorm merging). */
@@ -50,6 +57,11 @@ export function denseMap(): LinearMap {
       const flat = tf.reshape(x, [-1, inner]) as tf.Tensor2D;
       const z = addBias(tf.matMul(flat, kernel as tf.Tensor2D), bias);
       return tf.reshape(z, [...x.shape.slice(0, -1), kernel.shape[1] as number]);
+    },
+    applyRectified(x, { kernel, bias }) {
+      const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, x.shape[x.rank - 1]])) as tf.Tensor2D;
+      const a = tf.fused.matMul({ a: flat, b: kernel as tf.Tensor2D, bias: bias ?? undefined, activation: 'relu' });
+      return x.rank === 2 ? a : tf.reshape(a, [...x.shape.slice(0, -1), kernel.shape[1] as number]);
     },
     transpose(g, kernel, inputShape) {
       const flat = tf.reshape(g, [-1, kernel.shape[1] as number]) as tf.Tensor2D;
@@ -83,12 +95,12 @@ function geometry2d(config: ConvConfig, inH: number, inW: number): Conv2DGeometr
   };
 }
 
-function conv2dForward(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | null, config: ConvConfig): tf.Tensor4D {
+function conv2dForward(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | null, config: ConvConfig, rectified = false): tf.Tensor4D {
   const strides: [number, number] = [config.strides[0], config.strides[1]];
   const dilations: [number, number] = [config.dilation[0], config.dilation[1]];
   const pad = config.padding;
-  if (bias === null) return tf.conv2d(x, kernel, strides, pad, 'NHWC', dilations);
-  return tf.fused.conv2d({ x, filter: kernel, strides, pad, dataFormat: 'NHWC', dilations, bias });
+  if (bias === null && !rectified) return tf.conv2d(x, kernel, strides, pad, 'NHWC', dilations);
+  return tf.fused.conv2d({ x, filter: kernel, strides, pad, dataFormat: 'NHWC', dilations, bias: bias ?? undefined, ...(rectified ? { activation: 'relu' as const } : {}) });
 }
 
 /** Conv2D on NHWC inputs. */
@@ -98,6 +110,9 @@ export function conv2dMap(config: ConvConfig): LinearMap {
     group: 'conv',
     apply(x, { kernel, bias }) {
       return conv2dForward(x as tf.Tensor4D, kernel as tf.Tensor4D, bias, config);
+    },
+    applyRectified(x, { kernel, bias }) {
+      return conv2dForward(x as tf.Tensor4D, kernel as tf.Tensor4D, bias, config, true);
     },
     transpose(g, kernel, inputShape) {
       const geo = geometry2d(config, inputShape[1], inputShape[2]);
@@ -125,6 +140,10 @@ export function conv1dMap(config: ConvConfig): LinearMap {
     apply(x, { kernel, bias }) {
       const z = inner.apply(tf.expandDims(x, 1), { kernel: kernel2d(kernel), bias });
       return tf.squeeze(z, [1]);
+    },
+    applyRectified(x, { kernel, bias }) {
+      const a = (inner.applyRectified as NonNullable<LinearMap['applyRectified']>)(tf.expandDims(x, 1), { kernel: kernel2d(kernel), bias });
+      return tf.squeeze(a, [1]);
     },
     transpose(g, kernel, inputShape) {
       const r = inner.transpose(tf.expandDims(g, 1), kernel2d(kernel), [inputShape[0], 1, inputShape[1], inputShape[2]]);
