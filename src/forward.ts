@@ -71,7 +71,7 @@ function runNode(planned: PlannedNode, inputs: tf.Tensor[], params: Map<string, 
         return own.z;
       }
       const map = node.op.part.map;
-      if (rectified.has(node.id) && map.applyRectified !== undefined) return map.applyRectified(inputs[0], p);
+      if (rectified.has(node.id)) return (map.applyRectified as NonNullable<typeof map.applyRectified>)(inputs[0], p);
       return map.apply(inputs[0], p);
     }
     case 'activation':
@@ -116,7 +116,7 @@ export function runForward(plan: ModelPlan, inputs: readonly tf.Tensor[], option
   const rectifiedKeys = new Set<string>();
   if (options.rectify === true) {
     for (const { node } of plan.nodes) {
-      if (plan.rectifiedLinear.has(node.id) && plan.inactiveZero.has(node.output)) {
+      if (plan.rectifiedLinear.has(node.id) && plan.inactiveZero.has(node.output) && node.op.kind === 'linear' && node.op.part.map.applyRectified !== undefined) {
         rectified.add(node.id);
         rectifiedKeys.add(node.output);
       }

@@ -280,6 +280,28 @@ describe('ReLU inside the layer kernel in an explanation (plan.rectifiedLinear)'
     model.dispose();
   });
 
+  it('Dense on a sequence (rank 3) and Conv1D: rectified, the same numbers', async () => {
+    const model = sequential(
+      [
+        tf.layers.conv1d({ inputShape: [7, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c' }),
+        tf.layers.dense({ units: 5, activation: 'relu', name: 'd' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2, name: 'o' }),
+      ],
+      23,
+    );
+    const plan = planModel(model, { rule: 'epsilon' });
+    expect(rectifiedLayers(plan)).toEqual(['c', 'd']);
+    const x = uniform([3, 7, 3], 18);
+    const fused = await pass(plan, x, true, true);
+    const plain = await pass(plan, x, true, false);
+    expect(maxAbs(plain.relevance)).toBeGreaterThan(0);
+    expect(maxAbsDiff(fused.relevance, plain.relevance) / maxAbs(plain.relevance)).toBeLessThan(1e-6);
+    expect(plain.relus - fused.relus).toBe(2);
+    x.dispose();
+    model.dispose();
+  });
+
   it('a rectified forward record refuses a pass that starts inside the network; without marks nothing is rectified', () => {
     const model = cnn();
     const x = uniform([2, 8, 8, 3], 17);

@@ -113,9 +113,8 @@ for (const backend of BACKENDS) {
     // ties everywhere (small integers, all-zero windows) in windows that tile the input (the
     // rank-5 path on wasm) and in windows that do not: a plain-loop reference, first maximum in
     // row-major window order
-    test.each([[2, 2, 8, 8], [3, 3, 9, 6], [1, 2, 4, 6], [2, 1, 6, 3], [2, 2, 7, 7], [3, 2, 7, 7]])('maxPool ties, window %ix%i, input %ix%i: all of dy to the first maximum', async (kh, kw, h, w) => {
+    test.each([[2, 2, 8, 8, 'valid'], [2, 2, 8, 6, 'same'], [3, 3, 9, 6, 'valid'], [1, 2, 4, 6, 'valid'], [2, 1, 6, 3, 'same'], [2, 2, 7, 7, 'valid'], [3, 2, 7, 7, 'valid']] as const)('maxPool ties, window %ix%i, input %ix%i, %s: all of dy to the first maximum', async (kh, kw, h, w, padding) => {
       const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, h, w, 3], 11), 3))) as tf.Tensor4D;
-      const padding = 'valid';
       const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
       const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
       const got = await maxPoolTranspose(x, pooled, dy, [kh, kw], [kh, kw], padding).data();

@@ -49,14 +49,11 @@ export function denseMap(): LinearMap {
   return {
     kind: 'dense',
     group: 'dense',
+    // on a 2-D view, the bias inside the matMul at every rank (as tfjs-layers' Dense computes it)
     apply(x, { kernel, bias }) {
-      if (x.rank === 2) {
-        return bias === null ? tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D) : tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel as tf.Tensor2D, bias });
-      }
-      const inner = x.shape[x.rank - 1];
-      const flat = tf.reshape(x, [-1, inner]) as tf.Tensor2D;
-      const z = addBias(tf.matMul(flat, kernel as tf.Tensor2D), bias);
-      return tf.reshape(z, [...x.shape.slice(0, -1), kernel.shape[1] as number]);
+      const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, x.shape[x.rank - 1]])) as tf.Tensor2D;
+      const z = bias === null ? tf.matMul(flat, kernel as tf.Tensor2D) : tf.fused.matMul({ a: flat, b: kernel as tf.Tensor2D, bias });
+      return x.rank === 2 ? z : tf.reshape(z, [...x.shape.slice(0, -1), kernel.shape[1] as number]);
     },
     applyRectified(x, { kernel, bias }) {
       const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, x.shape[x.rank - 1]])) as tf.Tensor2D;
