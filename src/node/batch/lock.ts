@@ -18,10 +18,13 @@
  * is going on there. (A run killed on the same host is detected, so a rerun after `kill -9`
  * continues without any manual step.)
  *
- * Takeover is race-free: the stale lock is renamed to a unique name (only one of several
- * contenders' renames can succeed), checked to be the very file judged stale (same inode and
- * contents) and deleted; then the new lock is created as above, which again only one contender
- * wins. The lock is released (deleted, if it still holds this run's token) when the run ends
+ * Takeover is race-free: only the contender that creates the breaker file `<lock>.break`
+ * (exclusively) may delete a lock, and only after checking, while it holds the breaker, that the
+ * lock is still the very file it judged stale (same inode and contents). While the breaker is held
+ * nobody else deletes the lock and nobody can create one over it, so that file stays until the
+ * breaker's holder deletes it; a live lock is never moved or deleted by another run. Then the new
+ * lock is created as above, which only one contender wins. (A breaker left by a run killed in
+ * those microseconds is removed once it is older than 10 seconds.) The lock is released (deleted, if it still holds this run's token) when the run ends
  * normally, with an error, on `SIGINT`/`SIGTERM`/`SIGHUP` (the signal is then re-raised, so the
  * process still ends the way it would have) and at `process.exit`.
  */
@@ -195,7 +198,10 @@ export class OutputLock {
       const stale = staleReason(holder, st);
       if (stale === null) throw busyError(argument, out, file, holder);
       if (stale === 'other-host') throw otherHostError(argument, out, file, holder as LockInfo);
-      if (takeOver(file, st, text)) tookOver = holder ?? { pid: 0, host: '', started: '', command: '(unreadable lock)', token: '' };
+      const took = takeOver(file, st, text);
+      if (took === 'removed') tookOver = holder ?? { pid: 0, host: '', started: '', command: '(unreadable lock)', token: '' };
+      // another contender is removing it: give it a moment, then see who holds the folder
+      if (took === 'busy') pause(2);
       // then try to create it again (another contender may win: then the loop reports it)
     }
     throw new LrpLockError(argument, file, null, `could not lock ${out}: its lock file ${file} keeps changing (several runs starting at once?). Run one command per --out.`);
@@ -294,36 +300,47 @@ function staleReason(holder: LockInfo | null, st: fs.Stats): 'dead' | 'leftover'
 
 /**
  * Removes the stale lock `file` (judged from its stats `st` and contents `text`) unless it
- * changed meanwhile. @returns whether this call removed it
+ * changed meanwhile, holding the breaker (see the module comment). @returns 'removed', 'changed'
+ * (the file is another one now: judge again), or 'busy' (another contender holds the breaker)
  */
-function takeOver(file: string, st: fs.Stats, text: string): boolean {
-  const aside = `${file}.stale.${process.pid}.${randomBytes(6).toString('hex')}`;
+function takeOver(file: string, st: fs.Stats, text: string): 'removed' | 'changed' | 'busy' {
+  const breaker = `${file}.break`;
+  if (!createBreaker(breaker)) return 'busy';
   try {
-    fs.renameSync(file, aside);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // another contender took it
-    throw e;
+    let same = false;
+    try {
+      const now = fs.statSync(file);
+      same = now.ino === st.ino && now.dev === st.dev && fs.readFileSync(file, 'utf8') === text;
+    } catch {
+      same = false; // gone: another run released or removed it before we held the breaker
+    }
+    if (!same) return 'changed';
+    fs.rmSync(file, { force: true });
+    return 'removed';
+  } finally {
+    fs.rmSync(breaker, { force: true });
   }
-  let same = false;
+}
+
+/** Creates the breaker file exclusively; removes a breaker older than the grace time (its run was killed). */
+function createBreaker(breaker: string): boolean {
   try {
-    const st2 = fs.statSync(aside);
-    same = st2.ino === st.ino && st2.dev === st.dev && fs.readFileSync(aside, 'utf8') === text;
-  } catch {
-    same = false;
-  }
-  if (same) {
-    fs.rmSync(aside, { force: true });
+    fs.closeSync(fs.openSync(breaker, 'wx'));
     return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  // not the file judged stale (a contender's fresh lock): put it back
   try {
-    fs.linkSync(aside, file);
+    if (Date.now() - fs.statSync(breaker).mtimeMs > UNREADABLE_GRACE_MS) fs.rmSync(breaker, { force: true });
   } catch {
-    // a third run created a lock meanwhile: that one holds the folder; the moved one's holder
-    // finds its lock gone at its next check (OutputLock.verify) and stops
+    // removed meanwhile
   }
-  fs.rmSync(aside, { force: true });
   return false;
+}
+
+/** Blocks this thread for `ms` milliseconds (a contender waiting for the breaker's holder). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function describeHolder(h: LockInfo): string {
