@@ -79,6 +79,25 @@ for (const backend of BACKENDS) {
       tf.dispose([x, w, z, dy]);
     });
 
+    test.each([1, 3, 4, 6, 8])('conv2d stride 1, same, onto %i channels: exact, and the kernel chosen for this backend', async (channels) => {
+      const x = uniform([2, 6, 6, channels], 21);
+      const w = uniform([3, 3, channels, 8], 22);
+      const map = conv2dMap({ kernelSize: [3, 3], strides: [1, 1], dilation: [1, 1], padding: 'same' });
+      const dy = uniform([2, 6, 6, 8], 23);
+      let got: tf.Tensor | null = null;
+      const { kernels } = await tf.profile(() => {
+        got = map.transpose(dy, w, x.shape);
+      });
+      expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v, wc) => tf.conv2d(v as tf.Tensor4D, wc as tf.Tensor4D, 1, 'same'), x, dy, [w]), 1e-5, 'conv2d');
+      // WebGL and WebGPU vectorise conv2d over 4 output channels: onto an image's 1–3 channels
+      // (or [x⁺, x⁻]'s 6) their Conv2DBackpropInput is 2–4× faster (src/ops/conv.ts)
+      const native = (backend === 'webgpu' || backend === 'webgl') && channels % 4 !== 0;
+      const names = kernels.map((k) => k.name);
+      expect(names).toContain(native ? 'Conv2DBackpropInput' : 'Conv2D');
+      expect(names).not.toContain(native ? 'Conv2D' : 'Conv2DBackpropInput');
+      tf.dispose([x, w, dy, got as unknown as tf.Tensor]);
+    });
+
     test.each(CONV.filter(([, s, , , d]) => s === 1 || d === 1))('depthwise k=%i s=%i %s size %i dilation %i', async (k, s, padding, size, d) => {
       const x = uniform([2, size, size, 3], 4);
       const w = uniform([k, k, 3, 2], 5);

@@ -84,7 +84,8 @@ export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: C
 
 /**
  * Backends whose Conv2DBackpropInput kernel computes the transposed convolution directly (a shader
- * or TensorFlow's op): there it is used as it is. The correlation with the zero-inserted upper
+ * or TensorFlow's op): there it is used as it is, except for the stride-1 'same' geometry (see
+ * {@link FEW_CHANNEL_NATIVE}). The correlation with the zero-inserted upper
  * tensor is for the others: wasm's kernel is a slow loop; and on WebGPU (tfjs 4.22, Dawn on
  * Mesa) the kernel gave a 5% error on ml5 CREPE's first layer (kernel 512×1, stride 4), which the
  * correlation does not. On WebGL the correlation costs an im2col matrix of the zero-inserted size
@@ -92,6 +93,24 @@ export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: C
  * not take) always use the correlation.
  */
 const NATIVE_TRANSPOSE: ReadonlySet<string> = new Set(['webgl', 'tensorflow']);
+
+/**
+ * Where the transposed convolution is its own correlation geometry (stride 1, 'same'), the
+ * correlation is used on every backend, except on these GPU backends when it produces a number of
+ * channels that is not a multiple of 4 (the transposed convolution onto an RGB or grey image):
+ * their conv2d shaders are vectorised over 4 output channels and fall back to a scalar shader
+ * otherwise. bench-cnn's first layer at batch 8 (32 → 3 channels, 32×32), ms:
+ *
+ * | backend | correlation | Conv2DBackpropInput | correlation, 32 → 32 | Conv2DBackpropInput, 32 → 32 |
+ * | --- | ---: | ---: | ---: | ---: |
+ * | WebGL (Chromium, SwiftShader) | 71 | 30 | 122 | 164 |
+ * | WebGPU (Chromium, SwiftShader) | 196 | 72 | 264 | 154 |
+ * | WebGPU in Node (Dawn, Mesa llvmpipe) | 60 | 18 | 28 | 45 |
+ *
+ * (WebGPU's Conv2DBackpropInput is not used with strides: it gave a 5% error on a stride-4 layer,
+ * see {@link NATIVE_TRANSPOSE}.)
+ */
+const FEW_CHANNEL_NATIVE: ReadonlySet<string> = new Set(['webgl', 'webgpu']);
 
 /** Flips a kernel [kh, kw, ...] along its two spatial axes (one axis of a 2-D view: faster). */
 export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
@@ -102,11 +121,14 @@ export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
 /**
  * The transposed 2-D convolution (vector-Jacobian product of conv2d with respect to its input):
  * `g` [N, Ho, Wo, Cout], `kernel` [kh, kw, Cin, Cout], result [N, inH, inW, Cin]. A correlation
- * with the flipped kernel on cpu and wasm, tf.conv2dTranspose where the backend computes it
- * directly (see NATIVE_TRANSPOSE).
+ * with the flipped kernel, or tf.conv2dTranspose where the backend computes it directly and faster
+ * (see NATIVE_TRANSPOSE and FEW_CHANNEL_NATIVE).
  */
 export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
-  if (NATIVE_TRANSPOSE.has(tf.getBackend()) && geo.dilation[0] === 1 && geo.dilation[1] === 1 && geo.pads.every(([a, b]) => a >= 0 && b >= 0)) {
+  const selfTransposed = isSelfTransposedSame(g, inH, inW, geo);
+  const backend = tf.getBackend();
+  const native = selfTransposed ? kernel.shape[2] % 4 !== 0 && FEW_CHANNEL_NATIVE.has(backend) : NATIVE_TRANSPOSE.has(backend);
+  if (native && geo.dilation[0] === 1 && geo.dilation[1] === 1 && geo.pads.every(([a, b]) => a >= 0 && b >= 0)) {
     const [n] = g.shape;
     const pads: Parameters<typeof tf.conv2dTranspose>[4] = [[0, 0], [geo.pads[0][0], geo.pads[0][1]], [geo.pads[1][0], geo.pads[1][1]], [0, 0]];
     return tf.conv2dTranspose(g, kernel, [n, inH, inW, kernel.shape[2]], [geo.strides[0], geo.strides[1]], pads);
@@ -114,7 +136,7 @@ export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D
   const flipped = derived('flipped', [kernel], () => tf.transpose(flipSpatial(kernel), [0, 1, 3, 2])) as tf.Tensor4D;
   const dilations: [number, number] = [geo.dilation[0], geo.dilation[1]];
   // Stride 1 with TensorFlow's 'same' padding of an odd kernel is its own transpose geometry.
-  if (isSelfTransposedSame(g, inH, inW, geo)) return tf.conv2d(g, flipped, 1, 'same', 'NHWC', dilations);
+  if (selfTransposed) return tf.conv2d(g, flipped, 1, 'same', 'NHWC', dilations);
   return tf.conv2d(padForTranspose(g, inH, inW, geo), flipped, 1, 'valid', 'NHWC', dilations);
 }
 
