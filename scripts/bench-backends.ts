@@ -8,8 +8,8 @@
  * in Node, one child process each; `webgl` and `webgpu` in Debian's Chromium (playwright-core),
  * one fresh browser each. Models: bench-cnn (the VGG-style model of `npm run bench`, 32x32x3) and
  * the MobileNet-v2-sized model of `npm run bench:mobilenet` (224x224x3, 3.5 M parameters).
- * For each: model.predict, explain epsilon and explain epsilonGammaBox (reused explainers), batch
- * 32, interleaved rounds, ratios paired per round (scripts/bench-backends-core.ts). Memory: the
+ * For each: model.predict and reused explainers (bench-cnn: ε, epsilonPlus, epsilonGammaBox and
+ * epsilonAlpha2Beta1; the MobileNet-v2-sized model: ε and epsilonGammaBox), batch 32, interleaved rounds, ratios paired per round (scripts/bench-backends-core.ts). Memory: the
  * peak tf.memory() bytes of one predict and one explain on the MobileNet-v2-sized model at batch
  * 32 (default on webgl; `--memory-backends` to choose).
  *
@@ -33,6 +33,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { build } from 'esbuild';
+import { SETTINGS } from './bench-backends-core';
 import type { BenchModelName, MemoryReport, SpeedReport } from './bench-backends-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, hasChromium, ROOT, WEBGPU_ARGS } from './browser';
 import { serveStatic } from './static-server';
@@ -264,29 +265,32 @@ async function buildPage(dir: string): Promise<void> {
 
 // ---- report -----------------------------------------------------------------------------------
 
+/** Column labels of the settings. */
+const SETTING_LABELS: Readonly<Record<string, string>> = { epsilon: 'ε', epsilonPlus: 'ε⁺', epsilonGammaBox: 'εγBox', epsilonAlpha2Beta1: 'εα2β1' };
+
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 function markdown(results: BackendResult[], args: Args): string {
   const lines: string[] = [];
-  lines.push(`| backend | model | batch | predict ms | ε ms | ε × predict [min, max] | εγBox ms | εγBox × predict [min, max] | rounds |`);
-  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  // one column per setting: × predict (median of the per-round paired ratios) [min, max], median ms
+  const columns = SETTINGS.map(([setting]) => setting);
+  const empty = columns.map(() => ' |').join('');
+  lines.push(`| backend | model | batch | predict ms | ${columns.map((c) => `${SETTING_LABELS[c] ?? c} × predict [min, max], ms`).join(' | ')} | rounds |`);
+  lines.push(`| --- | --- | ---: | ---: |${columns.map(() => ' ---: |').join('')} ---: |`);
   for (const r of results) {
     if (r.error !== undefined && r.speed.length === 0) {
-      lines.push(`| ${r.backend} | — | ${args.batch} | failed: ${r.error} | | | | | |`);
+      lines.push(`| ${r.backend} | — | ${args.batch} | failed: ${r.error} |${empty} |`);
       continue;
     }
     for (const s of r.speed) {
       const t = (m: string) => s.timings.find((x) => x.method === m);
+      const ms = (x: { medianMs: number }) => x.medianMs.toFixed(x.medianMs < 100 ? 1 : 0);
+      const cell = (x: { medianMs: number; pairedRatio: number; pairedRatioMin?: number; pairedRatioMax?: number } | undefined) =>
+        x === undefined ? '—' : `**${x.pairedRatio.toFixed(2)}×**${x.pairedRatioMin === undefined || x.pairedRatioMax === undefined ? '' : ` [${x.pairedRatioMin.toFixed(2)}, ${x.pairedRatioMax.toFixed(2)}]`}, ${ms(x)}`;
       const p = t('predict');
-      const e = t('explain epsilon');
-      const g = t('explain epsilonGammaBox');
-      const ms = (x: { medianMs: number } | undefined) => (x === undefined ? '—' : x.medianMs.toFixed(x.medianMs < 100 ? 1 : 0));
-      // median of the per-round paired ratios, and their spread [min, max]
-      const ratio = (x: { pairedRatio: number; pairedRatioMin?: number; pairedRatioMax?: number } | undefined) =>
-        x === undefined ? '—' : `**${x.pairedRatio.toFixed(2)}×**${x.pairedRatioMin === undefined || x.pairedRatioMax === undefined ? '' : ` [${x.pairedRatioMin.toFixed(2)}, ${x.pairedRatioMax.toFixed(2)}]`}`;
-      lines.push(`| ${r.backend} | ${s.model} | ${s.batch} | ${ms(p)} | ${ms(e)} | ${ratio(e)} | ${ms(g)} | ${ratio(g)} | ${s.rounds === 0 ? 'first calls' : s.rounds} |`);
+      lines.push(`| ${r.backend} | ${s.model} | ${s.batch} | ${p === undefined ? '—' : ms(p)} | ${columns.map((c) => cell(t(`explain ${c}`))).join(' | ')} | ${s.rounds === 0 ? 'first calls' : s.rounds} |`);
     }
-    for (const f of r.failures ?? []) lines.push(`| ${r.backend} | ${f.model} | ${f.batch} | failed: ${f.error.replace(/\|/g, '/')} | | | | | |`);
+    for (const f of r.failures ?? []) lines.push(`| ${r.backend} | ${f.model} | ${f.batch} | failed: ${f.error.replace(/\|/g, '/')} |${empty} |`);
   }
   const memory = results.flatMap((r) => r.memory);
   if (memory.length > 0) {
@@ -330,7 +334,7 @@ async function main(): Promise<void> {
   }
   const table = markdown(results, args);
   console.log(`\n${results.map((r) => `${r.backend}: ${r.device}`).join('\n')}\n\n${table}`);
-  console.log('(ε: rule epsilon; εγBox: composite epsilonGammaBox; × predict: median over interleaved rounds of explain time / predict time in the same round, [min, max] over the rounds; reused explainers; every call read back with await data())');
+  console.log('(ε: rule epsilon; ε⁺: composite epsilonPlus; εγBox: composite epsilonGammaBox; εα2β1: composite epsilonAlpha2Beta1 (bench-cnn only); × predict: median over interleaved rounds of explain time / predict time in the same round, [min, max] over the rounds; reused explainers; every call read back with await data())');
   console.log(`load average at end: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: load }, args, results }, null, 2) + '\n');
