@@ -98,6 +98,29 @@ for (const backend of BACKENDS) {
       tf.dispose([x, w, dy, got as unknown as tf.Tensor]);
     });
 
+    test.each([
+      [2, 'same', 64],
+      [2, 'valid', 64],
+      [1, 'same', 2048],
+    ] as const)('conv2d stride %i, %s, %i channels onto 3: exact, and Conv2DBackpropInput on the GPUs only while a sum has ≤ 16384 terms', async (stride, padding, units) => {
+      const x = uniform([1, 7, 7, 3], 24);
+      const w = uniform([3, 3, 3, units], 25);
+      const map = conv2dMap({ kernelSize: [3, 3], strides: [stride, stride], dilation: [1, 1], padding });
+      const z = map.apply(x, { kernel: w, bias: null });
+      const dy = uniform(z.shape, 26);
+      let got: tf.Tensor | null = null;
+      const { kernels } = await tf.profile(() => {
+        got = map.transpose(dy, w, x.shape);
+      });
+      expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v, wc) => tf.conv2d(v as tf.Tensor4D, wc as tf.Tensor4D, stride, padding), x, dy, [w]), 1e-5, 'conv2d');
+      // 3·3·2048 = 18432 terms: WebGPU's Conv2DBackpropInput is wrong from 65536 (src/ops/conv.ts)
+      const native = backend === 'webgl' || (backend === 'webgpu' && 9 * units <= 16384);
+      const names = kernels.map((k) => k.name);
+      expect(names).toContain(native ? 'Conv2DBackpropInput' : 'Conv2D');
+      expect(names).not.toContain(native ? 'Conv2D' : 'Conv2DBackpropInput');
+      tf.dispose([x, w, z, dy, got as unknown as tf.Tensor]);
+    });
+
     test.each(CONV.filter(([, s, , , d]) => s === 1 || d === 1))('depthwise k=%i s=%i %s size %i dilation %i', async (k, s, padding, size, d) => {
       const x = uniform([2, size, size, 3], 4);
       const w = uniform([k, k, 3, 2], 5);

@@ -88,29 +88,40 @@ export function padForTranspose(g: tf.Tensor4D, inH: number, inW: number, geo: C
  * {@link FEW_CHANNEL_NATIVE}). The correlation with the zero-inserted upper
  * tensor is for the others: wasm's kernel is a slow loop; and on WebGPU (tfjs 4.22, Dawn on
  * Mesa) the kernel gave a 5% error on ml5 CREPE's first layer (kernel 512×1, stride 4), which the
- * correlation does not. On WebGL the correlation costs an im2col matrix of the zero-inserted size
+ * correlation does not (the cause: sums of 65,536 terms or more, see {@link NATIVE_SUM_LIMIT}). On WebGL the correlation costs an im2col matrix of the zero-inserted size
  * (CREPE: 537 MB at batch 2), the kernel none. Dilated convolutions (which tf.conv2dTranspose does
  * not take) always use the correlation.
  */
 const NATIVE_TRANSPOSE: ReadonlySet<string> = new Set(['webgl', 'tensorflow']);
 
 /**
- * Where the transposed convolution is its own correlation geometry (stride 1, 'same'), the
- * correlation is used on every backend, except on these GPU backends when it produces a number of
- * channels that is not a multiple of 4 (the transposed convolution onto an RGB or grey image):
- * their conv2d shaders are vectorised over 4 output channels and fall back to a scalar shader
- * otherwise. bench-cnn's first layer at batch 8 (32 → 3 channels, 32×32), ms:
+ * GPU backends whose Conv2DBackpropInput is used for a transposed convolution onto a number of
+ * channels that is not a multiple of 4 (onto an RGB or grey image, or `[x⁺, x⁻]`'s 6), whatever
+ * the stride: their conv2d shaders are vectorised over 4 output channels and fall back to a scalar
+ * shader otherwise, and with strides the correlation also multiplies the inserted zeros. Other
+ * transposes with stride 1 and 'same' padding are correlations everywhere. ms:
  *
- * | backend | correlation | Conv2DBackpropInput | correlation, 32 → 32 | Conv2DBackpropInput, 32 → 32 |
- * | --- | ---: | ---: | ---: | ---: |
- * | WebGL (Chromium, SwiftShader) | 71 | 30 | 122 | 164 |
- * | WebGPU (Chromium, SwiftShader) | 196 | 72 | 264 | 154 |
- * | WebGPU in Node (Dawn, Mesa llvmpipe) | 60 | 18 | 28 | 45 |
+ * | case | backend | correlation | Conv2DBackpropInput |
+ * | --- | --- | ---: | ---: |
+ * | bench-cnn's first layer, batch 8 (32 → 3 channels, 32×32, stride 1) | WebGL (Chromium, SwiftShader) | 71 | 30 |
+ * | | WebGPU (Chromium, SwiftShader) | 196 | 72 |
+ * | | WebGPU in Node (Dawn, Mesa llvmpipe) | 60 | 18 |
+ * | the same onto `[x⁺, x⁻]`'s 6 channels | WebGL / WebGPU Chromium / Node | 68 / 795 / 137 | 49 / 146 / 36 |
+ * | 32 → 32 channels, stride 1 | WebGL / WebGPU Chromium / Node | 122 / 264 / 28 | 164 / 154 / 45 |
+ * | MobileNet's first layer, batch 4 (32 → 3, 224×224, stride 2) | WebGPU in Node | 1562 | 203 |
  *
- * (WebGPU's Conv2DBackpropInput is not used with strides: it gave a 5% error on a stride-4 layer,
- * see {@link NATIVE_TRANSPOSE}.)
+ * For 32 → 32 the two WebGPU devices disagree; WebGPU keeps the correlation there.
  */
 const FEW_CHANNEL_NATIVE: ReadonlySet<string> = new Set(['webgl', 'webgpu']);
+
+/**
+ * The largest sum per output (`kh · kw · Cout` terms) for which {@link FEW_CHANNEL_NATIVE} uses
+ * Conv2DBackpropInput. WebGPU's (tfjs 4.22, Dawn in Node) is wrong from 65,536 terms on (relative
+ * error 2e-3 at exactly 65,536, 0.16–0.93 above; right at 64,512 and below: a 512×1 kernel with
+ * 1024 channels, ml5 CREPE's first layer, gave the 5% error of {@link NATIVE_TRANSPOSE}); a
+ * quarter of that keeps a margin, and transposes onto an image sum far fewer (3·3·512 = 4,608).
+ */
+const NATIVE_SUM_LIMIT = 16384;
 
 /** Flips a kernel [kh, kw, ...] along its two spatial axes (one axis of a 2-D view: faster). */
 export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
@@ -127,7 +138,9 @@ export function flipSpatial(kernel: tf.Tensor4D): tf.Tensor4D {
 export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D, inH: number, inW: number, geo: Conv2DGeometry): tf.Tensor4D {
   const selfTransposed = isSelfTransposedSame(g, inH, inW, geo);
   const backend = tf.getBackend();
-  const native = selfTransposed ? kernel.shape[2] % 4 !== 0 && FEW_CHANNEL_NATIVE.has(backend) : NATIVE_TRANSPOSE.has(backend);
+  const [kh, kw, cin, cout] = kernel.shape;
+  const fewChannels = cin % 4 !== 0 && FEW_CHANNEL_NATIVE.has(backend) && kh * kw * cout <= NATIVE_SUM_LIMIT;
+  const native = fewChannels || (!selfTransposed && NATIVE_TRANSPOSE.has(backend));
   if (native && geo.dilation[0] === 1 && geo.dilation[1] === 1 && geo.pads.every(([a, b]) => a >= 0 && b >= 0)) {
     const [n] = g.shape;
     const pads: Parameters<typeof tf.conv2dTranspose>[4] = [[0, 0], [geo.pads[0][0], geo.pads[0][1]], [geo.pads[1][0], geo.pads[1][1]], [0, 0]];
