@@ -143,9 +143,9 @@ function maxPoolTransposeTiled(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tenso
 /**
  * {@link maxPoolTransposeTiled} on rank-4 views (for the GPU backends): the input as
  * `[n·Ho, ph, Wo, pw·C]`, in which a window is axis 1 and the `pw` blocks of C channels of axis 3;
- * the pooled values, the first maxima and dy are tiled `pw` times along the channels so that they
- * broadcast over axis 1 only. The same scores and the same exact integer arithmetic; three Tiles
- * of the pooled size more, and no strided views or scatter.
+ * the pooled values, the first maxima and dy are repeated `pw` times along the channels (a
+ * Concat) so that they broadcast over axis 1 only. The same scores and the same exact integer
+ * arithmetic; three Concats of the pooled size more, and no strided views or scatter.
  */
 function maxPoolTransposeTiledRank4(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number]): tf.Tensor4D {
   const [n, height, width, c] = x.shape;
