@@ -103,6 +103,6 @@ export function signSplitRelevance(ctx: LinearRuleContext, alpha: number, beta: 
   const c = map.transpose(g, transposeKernel, input.shape);
   if (!joinInput) return tf.mul(x, c);
   // x⁺ ⊙ c[…, :C] + x⁻ ⊙ c[…, C:]: the halves summed by a [2C, C] matrix [I; I] (a small matMul)
-  const sumHalves = derived(`sum halves ${channels}`, [kernel], () => tf.concat([tf.eye(channels), tf.eye(channels)], 0));
-  return tf.reshape(tf.matMul(tf.reshape(tf.mul(input, c), [-1, 2 * channels]) as tf.Tensor2D, sumHalves as tf.Tensor2D), x.shape);
+  const halvesMatrix = derived(`sum halves ${channels}`, [kernel], () => tf.concat([tf.eye(channels), tf.eye(channels)], 0));
+  return tf.reshape(tf.matMul(tf.reshape(tf.mul(input, c), [-1, 2 * channels]) as tf.Tensor2D, halvesMatrix as tf.Tensor2D), x.shape);
 }

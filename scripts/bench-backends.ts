@@ -279,7 +279,7 @@ function markdown(results: BackendResult[], args: Args): string {
   lines.push(`| --- | --- | ---: | ---: |${columns.map(() => ' ---: |').join('')} ---: |`);
   for (const r of results) {
     if (r.error !== undefined && r.speed.length === 0) {
-      lines.push(`| ${r.backend} | — | ${args.batch} | failed: ${r.error} |${empty} |`);
+      lines.push(`| ${r.backend} | — | ${args.batch} | failed: ${r.error.replace(/[|\n]/g, ' / ')} |${empty} |`);
       continue;
     }
     for (const s of r.speed) {

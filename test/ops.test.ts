@@ -86,7 +86,7 @@ for (const backend of BACKENDS) {
       const dy = uniform([2, 6, 6, 8], 23);
       let got: tf.Tensor | null = null;
       const { kernels } = await tf.profile(() => {
-        got = map.transpose(dy, w, x.shape);
+        got = tf.tidy(() => map.transpose(dy, w, x.shape));
       });
       expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v, wc) => tf.conv2d(v as tf.Tensor4D, wc as tf.Tensor4D, 1, 'same'), x, dy, [w]), 1e-5, 'conv2d');
       // WebGL and WebGPU vectorise conv2d over 4 output channels: onto an image's 1–3 channels
@@ -99,18 +99,21 @@ for (const backend of BACKENDS) {
     });
 
     test.each([
-      [2, 'same', 64],
-      [2, 'valid', 64],
-      [1, 'same', 2048],
-    ] as const)('conv2d stride %i, %s, %i channels onto 3: exact, and Conv2DBackpropInput on the GPUs only while a sum has ≤ 16384 terms', async (stride, padding, units) => {
-      const x = uniform([1, 7, 7, 3], 24);
+      [2, 'same', 64, 7],
+      [2, 'valid', 64, 7],
+      [2, 'same', 64, 8],
+      [2, 'valid', 64, 8],
+      [1, 'same', 2048, 7],
+    ] as const)('conv2d stride %i, %s, %i channels onto 3, input %i: exact, and Conv2DBackpropInput on WebGL, on WebGPU while a sum has ≤ 16384 terms', async (stride, padding, units, size) => {
+      // size 8: 'same' pads [0, 1] (MobileNet's first layer), 'valid' leaves a row and a column uncovered
+      const x = uniform([1, size, size, 3], 24);
       const w = uniform([3, 3, 3, units], 25);
       const map = conv2dMap({ kernelSize: [3, 3], strides: [stride, stride], dilation: [1, 1], padding });
       const z = map.apply(x, { kernel: w, bias: null });
       const dy = uniform(z.shape, 26);
       let got: tf.Tensor | null = null;
       const { kernels } = await tf.profile(() => {
-        got = map.transpose(dy, w, x.shape);
+        got = tf.tidy(() => map.transpose(dy, w, x.shape));
       });
       expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v, wc) => tf.conv2d(v as tf.Tensor4D, wc as tf.Tensor4D, stride, padding), x, dy, [w]), 1e-5, 'conv2d');
       // 3·3·2048 = 18432 terms: WebGPU's Conv2DBackpropInput is wrong from 65536 (src/ops/conv.ts)
@@ -155,6 +158,22 @@ for (const backend of BACKENDS) {
     // ties everywhere (small integers, all-zero windows) in windows that tile the input (the
     // rank-5 path on wasm) and in windows that do not: a plain-loop reference, first maximum in
     // row-major window order
+    test('maxPool of 2×2 windows that tile the input: the path of this backend (rank-5 views on wasm, rank-4 on WebGL/WebGPU, strided views elsewhere)', async () => {
+      const x = uniform([2, 8, 8, 3], 13) as tf.Tensor4D;
+      const pooled = tf.maxPool(x, 2, 2, 'valid');
+      const dy = uniform(pooled.shape, 14) as tf.Tensor4D;
+      let got: tf.Tensor | null = null;
+      const { kernels } = await tf.profile(() => {
+        got = tf.tidy(() => maxPoolTranspose(x, pooled, dy, [2, 2], [2, 2], 'valid'));
+      });
+      expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v) => tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), x, dy), 1e-6, 'maxPool');
+      const names = kernels.map((k) => k.name);
+      const rank5 = kernels.some((k) => k.inputShapes.some((sh) => sh !== null && sh.length === 5));
+      const path = rank5 ? 'rank 5' : names.includes('DepthwiseConv2dNative') ? 'strided' : names.includes('Concat') ? 'rank 4' : 'unknown';
+      expect(path).toBe(backend === 'wasm' ? 'rank 5' : backend === 'webgpu' || backend === 'webgl' ? 'rank 4' : 'strided');
+      tf.dispose([x, pooled, dy, got as unknown as tf.Tensor]);
+    });
+
     test.each([[2, 2, 8, 8, 'valid'], [2, 2, 8, 6, 'same'], [3, 3, 9, 6, 'valid'], [1, 2, 4, 6, 'valid'], [2, 1, 6, 3, 'same'], [2, 2, 7, 7, 'valid'], [3, 2, 7, 7, 'valid']] as const)('maxPool ties, window %ix%i, input %ix%i, %s: all of dy to the first maximum', async (kh, kw, h, w, padding) => {
       const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, h, w, 3], 11), 3))) as tf.Tensor4D;
       const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);

@@ -116,7 +116,7 @@ const FEW_CHANNEL_NATIVE: ReadonlySet<string> = new Set(['webgl', 'webgpu']);
 
 /**
  * The largest sum per output (`kh · kw · Cout` terms) for which {@link FEW_CHANNEL_NATIVE} uses
- * Conv2DBackpropInput. WebGPU's (tfjs 4.22, Dawn in Node) is wrong from 65,536 terms on (relative
+ * Conv2DBackpropInput on WebGPU (WebGL's has no such limit). WebGPU's (tfjs 4.22, Dawn in Node) is wrong from 65,536 terms on (relative
  * error 2e-3 at exactly 65,536, 0.16–0.93 above; right at 64,512 and below: a 512×1 kernel with
  * 1024 channels, ml5 CREPE's first layer, gave the 5% error of {@link NATIVE_TRANSPOSE}); a
  * quarter of that keeps a margin, and transposes onto an image sum far fewer (3·3·512 = 4,608).
@@ -139,7 +139,7 @@ export function conv2dTransposeByCorrelation(g: tf.Tensor4D, kernel: tf.Tensor4D
   const selfTransposed = isSelfTransposedSame(g, inH, inW, geo);
   const backend = tf.getBackend();
   const [kh, kw, cin, cout] = kernel.shape;
-  const fewChannels = cin % 4 !== 0 && FEW_CHANNEL_NATIVE.has(backend) && kh * kw * cout <= NATIVE_SUM_LIMIT;
+  const fewChannels = cin % 4 !== 0 && FEW_CHANNEL_NATIVE.has(backend) && (backend !== 'webgpu' || kh * kw * cout <= NATIVE_SUM_LIMIT);
   const native = fewChannels || (!selfTransposed && NATIVE_TRANSPOSE.has(backend));
   if (native && geo.dilation[0] === 1 && geo.dilation[1] === 1 && geo.pads.every(([a, b]) => a >= 0 && b >= 0)) {
     const [n] = g.shape;
