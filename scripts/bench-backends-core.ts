@@ -5,7 +5,8 @@
  *
  * Speed: for one model, batch and backend, `model.predict` and a reused explainer
  * (`createExplainer(model, options).explain`) for each setting of {@link settingsOf} (bench-cnn:
- * the epsilon rule and the epsilonPlus, epsilonGammaBox and epsilonAlpha2Beta1 composites), run in
+ * the epsilon rule and the epsilonPlus, epsilonGammaBox and epsilonAlpha2Beta1 composites; the
+ * MobileNet-v2-sized model: ε, epsilonGammaBox and epsilonPlusFlat), run in
  * interleaved rounds (predict, epsilon, epsilonPlus, ..., predict, ...), every call
  * read back with `await data()`; the ratio of a method is the median over the rounds of its time /
  * predict's time in the same round (a busy machine slows all methods of a round alike).
@@ -35,14 +36,17 @@ export const SETTINGS: ReadonlyArray<readonly [string, LrpNamespace.ExplainOptio
   ['epsilonPlus', { composite: 'epsilonPlus' }],
   ['epsilonGammaBox', { composite: 'epsilonGammaBox', low: 0, high: 1 }],
   ['epsilonAlpha2Beta1', { composite: 'epsilonAlpha2Beta1' }],
+  ['epsilonPlusFlat', { composite: 'epsilonPlusFlat' }],
 ];
 
 /**
- * The settings timed per model: all four of issue #19's targets on bench-cnn; ε and
- * epsilonGammaBox on the MobileNet-v2-sized model (minutes a call on cpu and the software GPUs).
+ * The settings timed per model: all four of issue #19's bench-cnn targets on bench-cnn; ε,
+ * epsilonGammaBox and epsilonPlusFlat (#19's MobileNet target) on the MobileNet-v2-sized model
+ * (minutes a call on cpu and the software GPUs).
  */
 export function settingsOf(name: BenchModelName): ReadonlyArray<readonly [string, LrpNamespace.ExplainOptions]> {
-  return name === 'bench-cnn' ? SETTINGS : SETTINGS.filter(([s]) => s === 'epsilon' || s === 'epsilonGammaBox');
+  const names = name === 'bench-cnn' ? ['epsilon', 'epsilonPlus', 'epsilonGammaBox', 'epsilonAlpha2Beta1'] : ['epsilon', 'epsilonGammaBox', 'epsilonPlusFlat'];
+  return SETTINGS.filter(([s]) => names.includes(s));
 }
 
 /** One method's timing. */

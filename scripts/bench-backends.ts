@@ -9,7 +9,7 @@
  * one fresh browser each. Models: bench-cnn (the VGG-style model of `npm run bench`, 32x32x3) and
  * the MobileNet-v2-sized model of `npm run bench:mobilenet` (224x224x3, 3.5 M parameters).
  * For each: model.predict and reused explainers (bench-cnn: ε, epsilonPlus, epsilonGammaBox and
- * epsilonAlpha2Beta1; the MobileNet-v2-sized model: ε and epsilonGammaBox), batch 32, interleaved rounds, ratios paired per round (scripts/bench-backends-core.ts). Memory: the
+ * epsilonAlpha2Beta1; the MobileNet-v2-sized model: ε, epsilonGammaBox and epsilonPlusFlat), batch 32, interleaved rounds, ratios paired per round (scripts/bench-backends-core.ts). Memory: the
  * peak tf.memory() bytes of one predict and one explain on the MobileNet-v2-sized model at batch
  * 32 (default on webgl; `--memory-backends` to choose).
  *
@@ -266,7 +266,7 @@ async function buildPage(dir: string): Promise<void> {
 // ---- report -----------------------------------------------------------------------------------
 
 /** Column labels of the settings. */
-const SETTING_LABELS: Readonly<Record<string, string>> = { epsilon: 'ε', epsilonPlus: 'ε⁺', epsilonGammaBox: 'εγBox', epsilonAlpha2Beta1: 'εα2β1' };
+const SETTING_LABELS: Readonly<Record<string, string>> = { epsilon: 'ε', epsilonPlus: 'ε⁺', epsilonGammaBox: 'εγBox', epsilonAlpha2Beta1: 'εα2β1', epsilonPlusFlat: 'ε⁺flat' };
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -334,7 +334,7 @@ async function main(): Promise<void> {
   }
   const table = markdown(results, args);
   console.log(`\n${results.map((r) => `${r.backend}: ${r.device}`).join('\n')}\n\n${table}`);
-  console.log('(ε: rule epsilon; ε⁺: composite epsilonPlus; εγBox: composite epsilonGammaBox; εα2β1: composite epsilonAlpha2Beta1 (bench-cnn only); × predict: median over interleaved rounds of explain time / predict time in the same round, [min, max] over the rounds; reused explainers; every call read back with await data())');
+  console.log('(ε: rule epsilon; ε⁺: composite epsilonPlus; εγBox: composite epsilonGammaBox; εα2β1: composite epsilonAlpha2Beta1 (bench-cnn only); ε⁺flat: composite epsilonPlusFlat (MobileNet-v2-sized only); × predict: median over interleaved rounds of explain time / predict time in the same round, [min, max] over the rounds; reused explainers; every call read back with await data())');
   console.log(`load average at end: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: load }, args, results }, null, 2) + '\n');

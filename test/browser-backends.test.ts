@@ -12,6 +12,8 @@
  *     fixed seed) within 1e-3 · max of Node cpu;
  *   - every architecture family × family config within 1e-3 · max|R| of Node cpu;
  *   - every model of ../shared/zoo with every composite within 1e-3 · max|R| of Node cpu;
+ *   - max-pool relevance on inputs full of tied maxima (the GPU paths route dy differently from
+ *     cpu's) within 1e-3 · max|R| of Node cpu;
  *   - no call leaks a tensor, throws, or reads synchronously; no console error, no WebGPU
  *     validation error (the device's uncapturederror events), no device loss.
  *
@@ -331,7 +333,8 @@ suite('backend conformance in Chromium (WebGL 2, WebGPU on SwiftShader) vs float
     test.each([
       ['gradients', 'gradient methods (gradient, gradient × input, IG, SmoothGrad)'],
       ['families', 'every architecture family × composite'],
-    ] as Array<['gradients' | 'families', string]>)(`%s: %s within ${TOL.cpu} · max|R| of Node cpu`, (section, _what) => {
+      ['ops', 'max-pool relevance on tied maxima (the first maximum takes all)'],
+    ] as Array<['gradients' | 'families' | 'ops', string]>)(`%s: %s within ${TOL.cpu} · max|R| of Node cpu`, (section, _what) => {
       const cmp = new Comparison(TOL.cpu);
       const pairs = paired(run.sections[section], nodeCpu[section]);
       expect(pairs.length).toBeGreaterThan(0);

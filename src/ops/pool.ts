@@ -7,7 +7,8 @@
  * The window offsets are read with strided one-hot depthwise convolutions (src/ops/select.ts),
  * and scattered back by interleaving them with concat. Windows that tile the input (the usual 2×2
  * pool of stride 2) take a shorter path: on wasm on a rank-5 view ({@link maxPoolTransposeTiled}),
- * on WebGL and WebGPU on rank-4 views ({@link maxPoolTransposeTiledRank4}).
+ * on WebGPU on rank-4 views ({@link maxPoolTransposeTiledRank4}), on WebGL by its own MaxPoolGrad
+ * on spatially reversed views ({@link maxPoolTransposeReversed}).
  */
 import * as tf from '@tensorflow/tfjs';
 import { axisPadding, convOutputSize, PaddingMode } from './conv.js';
@@ -37,6 +38,7 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
   const [n, height, width, c] = x.shape;
   if (tilesExactly(x.shape, pool, strides)) {
     if (BROADCASTS_AT_RANK_5.has(tf.getBackend())) return maxPoolTransposeTiled(x, pooled, dy, pool);
+    if (MAX_POOL_GRAD_REVERSED.has(tf.getBackend())) return maxPoolTransposeReversed(x, pooled, dy, pool);
     if (BROADCASTS_AT_RANK_4.has(tf.getBackend())) return maxPoolTransposeTiledRank4(x, pooled, dy, pool);
   }
   const [sh, sw] = strides;
@@ -99,13 +101,25 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
 const BROADCASTS_AT_RANK_5: ReadonlySet<string> = new Set(['wasm']);
 
 /**
- * Backends that take {@link maxPoolTransposeTiledRank4} for windows that tile the input: the GPU
- * backends, where a kernel costs a dispatch whatever its size. A 2×2 pool of stride 2 on
- * [8, 32, 32, 32], ms: WebGPU in Node (Dawn, Mesa llvmpipe) 16.4 → 9–10 (with Tile instead of
- * Concat: 13); WebGL in Chromium (SwiftShader) 43 → 35. Not cpu, where a broadcasting kernel
- * indexes generically in JavaScript (39 → 132 ms), nor native TensorFlow (not measured here).
+ * Backends that take {@link maxPoolTransposeTiledRank4} for windows that tile the input: WebGPU,
+ * where a kernel costs a dispatch whatever its size. A 2×2 pool of stride 2 on [8, 32, 32, 32], ms:
+ * WebGPU in Node (Dawn, Mesa llvmpipe) 16.4 → 9–10 (with Tile instead of Concat: 13); WebGL in
+ * Chromium (SwiftShader) 43 → 35, before {@link MAX_POOL_GRAD_REVERSED}. Not cpu, where a
+ * broadcasting kernel indexes generically in JavaScript (39 → 132 ms), nor native TensorFlow (not
+ * measured here).
  */
-const BROADCASTS_AT_RANK_4: ReadonlySet<string> = new Set(['webgpu', 'webgl']);
+const BROADCASTS_AT_RANK_4: ReadonlySet<string> = new Set(['webgpu']);
+
+/**
+ * Backends that take {@link maxPoolTransposeReversed} for windows that tile the input: WebGL, whose
+ * MaxPoolGrad (two shaders: the position of each window's maximum, then dy to it) with three
+ * Reverses beats the rank-4 routing's 12 kernels. Pools of 2×2, stride 2, batch 8, in Chromium
+ * (SwiftShader), ms: [8, 32, 32, 32] 41 → 25, [8, 16, 16, 64] 19 → 12, [8, 8, 8, 128] 15 → 9
+ * (bench-cnn's three pools: −29 ms of an ε call of ~1,000 ms). Not WebGPU, where the same costs more
+ * (Chromium 30 → 44 ms, Node 9.5 → 12 ms on the first pool: its Reverse is slow), nor wasm, whose
+ * MaxPoolGrad is wrong.
+ */
+const MAX_POOL_GRAD_REVERSED: ReadonlySet<string> = new Set(['webgl']);
 
 /** Whether the windows tile the input: stride = window, no padding, no rows or columns left over. */
 function tilesExactly(shape: readonly number[], pool: readonly [number, number], strides: readonly [number, number]): boolean {
@@ -163,6 +177,21 @@ function maxPoolTransposeTiledRank4(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.
   const first = tf.maxPool(tf.reshape(scores, x.shape) as tf.Tensor4D, [ph, pw], [ph, pw], 'valid');
   const winner = tf.relu(tf.sub(scores, spread(tf.sub(first, 1))));
   return tf.reshape(tf.mul(winner, spread(dy)), x.shape) as tf.Tensor4D;
+}
+
+/**
+ * {@link maxPoolTranspose} for windows that tile the input by the backend's MaxPoolGrad kernel. That
+ * kernel (tfjs 4.22's WebGL and WebGPU shaders) gives each window's dy to its *last* maximum in
+ * row-major order (`value >= max`); on the input reversed along both spatial axes, the last maximum
+ * of a window is the first one of the original window, and windows that tile the input map onto
+ * windows. So: reverse x, the pooled values and dy, MaxPoolGrad, reverse back. Exact: each input
+ * position receives the dy of its one window or nothing.
+ */
+function maxPoolTransposeReversed(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number]): tf.Tensor4D {
+  const reversed = (t: tf.Tensor4D) => tf.reverse(t, [1, 2]);
+  const attrs = { filterSize: [pool[0], pool[1]], strides: [pool[0], pool[1]], pad: 'valid' };
+  const grad = tf.engine().runKernel(tf.MaxPoolGrad, { dy: reversed(dy), input: reversed(x), output: reversed(pooled) }, attrs) as tf.Tensor4D;
+  return reversed(grad);
 }
 
 /**

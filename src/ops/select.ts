@@ -1,6 +1,6 @@
 /**
  * Cropping and strided selection of NHWC tensors with a depthwise convolution by a one-hot
- * kernel. The wasm backend implements Slice in JavaScript (tens of ms for a large activation),
+ * kernel (crops on WebGL: a Slice). The wasm backend implements Slice in JavaScript (tens of ms for a large activation),
  * while its depthwise convolution is native; a product with a one-hot kernel copies values exactly
  * (x·1 + Σ 0·y; inputs must be finite, so pad with {@link LOWEST} rather than −∞).
  */
@@ -19,6 +19,9 @@ function oneHotKernel(kh: number, kw: number, channels: number, row: number, col
 export function cropSpatial(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) throw new Error(`internal: negative crop ${[top, bottom, left, right]}`);
+  // WebGL's Slice is one copy shader: [4, 113, 113, 96] → 112×112 in Chromium (SwiftShader) 55 ms,
+  // against 113 ms for the depthwise convolution (WebGPU in Node: Slice 42 ms, convolution 21 ms)
+  if (tf.getBackend() === 'webgl') return tf.slice(x, [0, top, left, 0], [x.shape[0], x.shape[1] - top - bottom, x.shape[2] - left - right, x.shape[3]]);
   const kernel = oneHotKernel(top + bottom + 1, left + right + 1, x.shape[3], top, left);
   return tf.depthwiseConv2d(x, kernel, 1, 'valid');
 }

@@ -13,8 +13,9 @@ import { CONFIGS } from '../../configs';
 import { CONFIGS as FAMILY_CONFIGS, FAMILIES, HIGH, LOW, makeInputs, seededWeights } from '../../families';
 import { uniform } from '../../helpers';
 import { CASES } from '../../models';
+import { maxPoolTranspose } from '../../../src/ops/pool';
 import type { CallResult, ConservationNumbers, Fingerprint, Section } from './spec';
-import { callKey, CONSERVATION_CONFIGS, CONTINUOUS_METHODS, FAMILY_INPUT_SEED, FAMILY_WEIGHT_SEED, fnv1a, GRADIENT_METHODS, ZOO_BATCH, ZOO_BATCH_OVERRIDE, ZOO_INPUT_SEED, zooOptions } from './spec';
+import { callKey, CONSERVATION_CONFIGS, CONTINUOUS_METHODS, FAMILY_INPUT_SEED, FAMILY_WEIGHT_SEED, fnv1a, GRADIENT_METHODS, MAX_POOL_TIES, ZOO_BATCH, ZOO_BATCH_OVERRIDE, ZOO_INPUT_SEED, zooOptions } from './spec';
 
 /** Where the runner gets what differs between the page and Node. */
 export interface RunnerEnv {
@@ -168,6 +169,25 @@ export async function runSection(section: Section, env: RunnerEnv): Promise<Runn
           record(await explainCall(callKey(name, composite), model, inputs, 'max', zooOptions(composite, model.outputs.length), { perLayer: true }));
         }
       });
+    }
+  }
+  if (section === 'ops') {
+    for (const [kh, kw, h, w, padding] of MAX_POOL_TIES) {
+      const key = callKey('maxPool ties', `${kh}×${kw}`, `${h}×${w}`, padding);
+      const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, h, w, 3], 11), 3))) as tf.Tensor4D;
+      const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
+      const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
+      try {
+        fingerprints.push({ key, hash: fnv1a([await values(x), await values(dy)]), count: x.size + dy.size });
+        const t0 = performance.now();
+        const before = tf.memory().numTensors;
+        const r = tf.tidy(() => maxPoolTranspose(x, pooled, dy, [kh, kw], [kh, kw], padding));
+        const relevance = [{ shape: r.shape.slice(), dtype: r.dtype as string, values: Array.from(await values(r)) }];
+        r.dispose();
+        record({ key, relevance, leaked: tf.memory().numTensors - before, ms: performance.now() - t0 });
+      } finally {
+        tf.dispose([x, pooled, dy]);
+      }
     }
   }
   return { calls, fingerprints };

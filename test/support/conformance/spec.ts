@@ -105,9 +105,10 @@ export interface SectionResult {
 
 /**
  * The page sections: the exactness suite (every case × config; conservation for
- * {@link CONSERVATION_CONFIGS}), the gradient methods, the architecture families, the zoo.
+ * {@link CONSERVATION_CONFIGS}), the gradient methods, the architecture families, the zoo, and
+ * engine ops whose GPU paths differ from cpu's (max-pool relevance with ties, {@link MAX_POOL_TIES}).
  */
-export const SECTIONS = ['cases', 'gradients', 'families', 'zoo'] as const;
+export const SECTIONS = ['cases', 'gradients', 'families', 'zoo', 'ops'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /**
@@ -125,3 +126,19 @@ export function fnv1a(arrays: ReadonlyArray<Float32Array | Int32Array | Uint8Arr
   }
   return h.toString(16).padStart(8, '0');
 }
+
+/**
+ * Max-pool geometries of the 'ops' section (window kh × kw with stride = window, input h × w,
+ * padding): windows that tile the input (WebGL's MaxPoolGrad on reversed views, WebGPU's rank-4
+ * routing) and windows that do not (strided views), on inputs of small integers, so that most
+ * windows hold tied maxima and a wrong tie rule moves whole values of dy.
+ */
+export const MAX_POOL_TIES: ReadonlyArray<readonly [number, number, number, number, 'same' | 'valid']> = [
+  [2, 2, 8, 8, 'valid'],
+  [2, 2, 16, 12, 'valid'],
+  [3, 3, 9, 6, 'valid'],
+  [1, 2, 4, 6, 'valid'],
+  [2, 2, 8, 6, 'same'],
+  [2, 2, 7, 7, 'valid'],
+  [3, 2, 7, 7, 'valid'],
+];
