@@ -33,7 +33,7 @@ function joinedParams(kernel: tf.Tensor, bias: tf.Tensor | null, alpha: number, 
   const units = kernel.shape[outAxis];
   const halves = beta === 0 ? 1 : 2;
   const tag = `αβ ${alpha} ${beta} ${stabilizer} ${joinInput ? '±' : '+'}`;
-  // kernel blocks: rows are the input parts (x, or x⁺ and x⁻), columns the output halves
+  // kernel blocks: rows are the input parts (x, or x⁺ and −x⁻), columns the output halves
   const assemble = (rows: ReadonlyArray<ReadonlyArray<tf.Tensor>>) => tf.concat(rows.map((cols) => (cols.length === 1 ? cols[0] : tf.concat(cols.slice(), outAxis))), inAxis);
   // the rows that read the input's second half, −x⁻, are negated (see the file comment)
   const forwardKernel = derived(`forward ${tag}`, [kernel], () => {
@@ -114,9 +114,9 @@ export function signSplitRelevance(ctx: LinearRuleContext, alpha: number, beta: 
  * [32, 32, 32, 3] on wasm: the input from two Pads and an Add 2.3 ms, from the matMul and a Relu
  * 0.3 ms (wasm's Concat and Slice copy element by element in JavaScript: 4.5–5 ms); [8, 32, 32, 3]
  * on WebGL: 3.7 → 1.5 ms. tfjs 4.22's WebGPU runs a matMul with so few terms per output slowly
- * ([8192, 3] × [3, 6]: 4–8 ms in Node, 21 ms in Chromium), and takes a Concat (0.8–1.8 ms in Node,
- * 2.6 in Chromium) and two Slices and an Add (1.4 and 2.6 ms, against the [I; I] matMul's 5–7 and
- * 22 ms) instead.
+ * ([8192, 3] × [3, 6]: 4–8 ms in Node, 21 ms in Chromium), and takes a Neg, a Concat and a Relu
+ * (0.8–1.8 ms in Node, 2.9 in Chromium) and two Slices and an Add (1.4 and 2.7 ms, against the
+ * [I; I] matMul's 5–7 and 22 ms) instead.
  */
 const SMALL_MATMUL_CHANNELS = 16;
 

@@ -12,7 +12,7 @@
  *     fixed seed) within 1e-3 · max of Node cpu;
  *   - every architecture family × family config within 1e-3 · max|R| of Node cpu;
  *   - every model of ../shared/zoo with every composite within 1e-3 · max|R| of Node cpu;
- *   - max-pool relevance on inputs full of tied maxima (the GPU paths route dy differently from
+ *   - max-pool relevance on inputs with many tied maxima (the GPU paths route dy differently from
  *     cpu's) within 1e-3 · max|R| of Node cpu;
  *   - no call leaks a tensor, throws, or reads synchronously; no console error, no WebGPU
  *     validation error (the device's uncapturederror events), no device loss.

@@ -184,13 +184,15 @@ function maxPoolTransposeTiledRank4(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.
  * kernel (tfjs 4.22's WebGL and WebGPU shaders) gives each window's dy to its *last* maximum in
  * row-major order (`value >= max`); on the input reversed along both spatial axes, the last maximum
  * of a window is the first one of the original window, and windows that tile the input map onto
- * windows. So: reverse x, the pooled values and dy, MaxPoolGrad, reverse back. Exact: each input
+ * windows. So: reverse x and dy, MaxPoolGrad, reverse back. Exact: each input
  * position receives the dy of its one window or nothing.
  */
 function maxPoolTransposeReversed(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number]): tf.Tensor4D {
   const reversed = (t: tf.Tensor4D) => tf.reverse(t, [1, 2]);
   const attrs = { filterSize: [pool[0], pool[1]], strides: [pool[0], pool[1]], pad: 'valid' };
-  const grad = tf.engine().runKernel(tf.MaxPoolGrad, { dy: reversed(dy), input: reversed(x), output: reversed(pooled) }, attrs) as tf.Tensor4D;
+  // (`output`, the pooled values, is not read by WebGL's kernel, which finds the maxima in `input`:
+  // passed as it is, not reversed; a backend that reads it would need reversed(pooled))
+  const grad = tf.engine().runKernel(tf.MaxPoolGrad, { dy: reversed(dy), input: reversed(x), output: pooled }, attrs) as tf.Tensor4D;
   return reversed(grad);
 }
 

@@ -174,20 +174,33 @@ export async function runSection(section: Section, env: RunnerEnv): Promise<Runn
   if (section === 'ops') {
     for (const [kh, kw, h, w, padding] of MAX_POOL_TIES) {
       const key = callKey('maxPool ties', `${kh}×${kw}`, `${h}×${w}`, padding);
-      const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, h, w, 3], 11), 3))) as tf.Tensor4D;
-      const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
-      const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
+      const t0 = performance.now();
+      const before = tf.memory().numTensors;
+      const made: tf.Tensor[] = [];
+      let relevance: CallResult['relevance'] = [];
+      let error: string | undefined;
       try {
+        // six small integers, made in JavaScript (the same bits on every backend)
+        const draws = uniform([2, h, w, 3], 11);
+        made.push(draws);
+        const u = (await values(draws)) as Float32Array;
+        const x = tf.tensor4d(u.map((v) => Math.floor(3 * v)), [2, h, w, 3]);
+        made.push(x);
+        const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
+        made.push(pooled);
+        const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
+        made.push(dy);
         fingerprints.push({ key, hash: fnv1a([await values(x), await values(dy)]), count: x.size + dy.size });
-        const t0 = performance.now();
-        const before = tf.memory().numTensors;
         const r = tf.tidy(() => maxPoolTranspose(x, pooled, dy, [kh, kw], [kh, kw], padding));
-        const relevance = [{ shape: r.shape.slice(), dtype: r.dtype as string, values: Array.from(await values(r)) }];
-        r.dispose();
-        record({ key, relevance, leaked: tf.memory().numTensors - before, ms: performance.now() - t0 });
+        made.push(r);
+        relevance = [{ shape: r.shape.slice(), dtype: r.dtype as string, values: Array.from(await values(r)) }];
+      } catch (e) {
+        error = `${(e as Error).name}: ${(e as Error).message}`;
+        relevance = [];
       } finally {
-        tf.dispose([x, pooled, dy]);
+        tf.dispose(made);
       }
+      record({ key, relevance, leaked: tf.memory().numTensors - before, error, ms: performance.now() - t0 });
     }
   }
   return { calls, fingerprints };

@@ -130,8 +130,8 @@ export function fnv1a(arrays: ReadonlyArray<Float32Array | Int32Array | Uint8Arr
 /**
  * Max-pool geometries of the 'ops' section (window kh × kw with stride = window, input h × w,
  * padding): windows that tile the input (WebGL's MaxPoolGrad on reversed views, WebGPU's rank-4
- * routing) and windows that do not (strided views), on inputs of small integers, so that most
- * windows hold tied maxima and a wrong tie rule moves whole values of dy.
+ * routing) and windows that do not (strided views), on inputs of six small integers, so that many
+ * windows hold tied maxima (about 31% of 2×2 windows) and a wrong tie rule moves whole values of dy.
  */
 export const MAX_POOL_TIES: ReadonlyArray<readonly [number, number, number, number, 'same' | 'valid']> = [
   [2, 2, 8, 8, 'valid'],
