@@ -155,7 +155,7 @@ function maxPoolTransposeTiled(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tenso
 }
 
 /**
- * {@link maxPoolTransposeTiled} on rank-4 views (for the GPU backends): the input as
+ * {@link maxPoolTransposeTiled} on rank-4 views (for WebGPU, see {@link BROADCASTS_AT_RANK_4}): the input as
  * `[n·Ho, ph, Wo, pw·C]`, in which a window is axis 1 and the `pw` blocks of C channels of axis 3;
  * the pooled values, the first maxima and dy are repeated `pw` times along the channels (a
  * Concat) so that they broadcast over axis 1 only. The same scores and the same exact integer

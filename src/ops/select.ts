@@ -1,7 +1,7 @@
 /**
  * Cropping and strided selection of NHWC tensors with a depthwise convolution by a one-hot
- * kernel (crops on WebGL: a Slice). The wasm backend implements Slice in JavaScript (tens of ms for a large activation),
- * while its depthwise convolution is native; a product with a one-hot kernel copies values exactly
+ * kernel (crops on WebGL: a Slice). The wasm backend implements Slice in JavaScript (tens of ms
+ * for a large activation), while its depthwise convolution is native; a product with a one-hot kernel copies values exactly
  * (x·1 + Σ 0·y; inputs must be finite, so pad with {@link LOWEST} rather than −∞).
  */
 import * as tf from '@tensorflow/tfjs';
