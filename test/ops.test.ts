@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { axisPadding, insertZeros } from '../src/ops/conv';
 import { addMany } from '../src/ops/gpu';
 import { conv2dMap, depthwiseConv2dMap } from '../src/ops/linear';
+import { MAX_POOL_RELEVANCE_KERNEL } from '../src/ops/maxPoolShader';
 import { avgPoolTranspose, maxPoolTranspose } from '../src/ops/pool';
 import { BACKENDS, expectClose, uniform, useBackend } from './helpers';
 
@@ -155,11 +156,11 @@ for (const backend of BACKENDS) {
       tf.dispose([x, pooled, dy]);
     });
 
-    // ties everywhere (small integers, all-zero windows) in windows that tile the input (the
-    // rank-5 path on wasm) and in windows that do not: a plain-loop reference, first maximum in
-    // row-major window order
-    // (WebGL takes its MaxPoolGrad on reversed views: checked with ties in the browser conformance suite, test/browser-backends.test.ts)
-    test('maxPool of 2×2 windows that tile the input: the path of this backend (rank-5 views on wasm, rank-4 on WebGPU, strided views elsewhere)', async () => {
+    // ties everywhere (small integers, all-zero windows) in windows that tile the input (one
+    // shader on WebGPU and WebGL, rank-5 views on wasm) and in windows that overlap, skip rows or
+    // reach into the padding: a plain-loop reference, first maximum in row-major window order
+    // (WebGL and WebGPU in Chromium: the browser conformance suite, test/browser-backends.test.ts)
+    test('maxPool of 2×2 windows that tile the input: the path of this backend (one shader on WebGPU, rank-5 views on wasm, strided views elsewhere)', async () => {
       const x = uniform([2, 8, 8, 3], 13) as tf.Tensor4D;
       const pooled = tf.maxPool(x, 2, 2, 'valid');
       const dy = uniform(pooled.shape, 14) as tf.Tensor4D;
@@ -170,36 +171,49 @@ for (const backend of BACKENDS) {
       expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v) => tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), x, dy), 1e-6, 'maxPool');
       const names = kernels.map((k) => k.name);
       const rank5 = kernels.some((k) => k.inputShapes.some((sh) => sh !== null && sh.length === 5));
-      const path = rank5 ? 'rank 5' : names.includes('DepthwiseConv2dNative') ? 'strided' : names.includes('Concat') ? 'rank 4' : 'unknown';
-      expect(path).toBe(backend === 'wasm' ? 'rank 5' : backend === 'webgpu' ? 'rank 4' : 'strided');
+      const path = names.includes(MAX_POOL_RELEVANCE_KERNEL) ? `shader (${names.length} kernel)` : rank5 ? 'rank 5' : names.includes('DepthwiseConv2dNative') ? 'strided' : 'unknown';
+      expect(path).toBe(backend === 'wasm' ? 'rank 5' : backend === 'webgpu' ? 'shader (1 kernel)' : 'strided');
       tf.dispose([x, pooled, dy, got as unknown as tf.Tensor]);
     });
 
-    test.each([[2, 2, 8, 8, 'valid'], [2, 2, 8, 6, 'same'], [3, 3, 9, 6, 'valid'], [1, 2, 4, 6, 'valid'], [2, 1, 6, 3, 'same'], [2, 2, 7, 7, 'valid'], [3, 2, 7, 7, 'valid']] as const)('maxPool ties, window %ix%i, input %ix%i, %s: all of dy to the first maximum', async (kh, kw, h, w, padding) => {
+    test.each([
+      [2, 2, 2, 2, 8, 8, 'valid'], [2, 2, 2, 2, 8, 6, 'same'], [3, 3, 3, 3, 9, 6, 'valid'], [1, 2, 1, 2, 4, 6, 'valid'], [2, 1, 2, 1, 6, 3, 'same'], [2, 2, 2, 2, 7, 7, 'valid'], [3, 2, 3, 2, 7, 7, 'valid'],
+      [3, 3, 2, 2, 9, 11, 'same'], [3, 3, 1, 1, 7, 7, 'same'], [2, 2, 1, 1, 6, 5, 'valid'], [3, 3, 2, 2, 9, 9, 'valid'], [2, 2, 3, 3, 8, 8, 'valid'], [3, 2, 2, 1, 8, 7, 'same'],
+    ] as const)('maxPool ties, window %ix%i, strides %ix%i, input %ix%i, %s: all of dy to the first maximum of each window', async (kh, kw, sh, sw, h, w, padding) => {
       const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, h, w, 3], 11), 3))) as tf.Tensor4D;
-      const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
+      const pooled = tf.maxPool(x, [kh, kw], [sh, sw], padding);
       const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
-      const got = await maxPoolTranspose(x, pooled, dy, [kh, kw], [kh, kw], padding).data();
+      const got = await maxPoolTranspose(x, pooled, dy, [kh, kw], [sh, sw], padding).data();
       const [xv, dv] = [await x.data(), await dy.data()];
       const [n, , , c] = x.shape;
-      const [ho, wo] = [pooled.shape[1], pooled.shape[2]];
+      // TensorFlow's padding, written out: 'same' gives ⌈size/stride⌉ windows, the odd row below
+      const axis = (size: number, k: number, s: number): [out: number, before: number] => {
+        if (padding === 'valid') return [Math.floor((size - k) / s) + 1, 0];
+        const out = Math.ceil(size / s);
+        return [out, Math.floor(Math.max((out - 1) * s + k - size, 0) / 2)];
+      };
+      const [ho, top] = axis(h, kh, sh);
+      const [wo, left] = axis(w, kw, sw);
+      expect([pooled.shape[1], pooled.shape[2]]).toEqual([ho, wo]);
       const ref = new Float64Array(x.size);
       let ties = 0;
       for (let b = 0; b < n; b++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) for (let ch = 0; ch < c; ch++) {
-        const at = (r: number, q: number) => ((b * h + r) * w + q) * c + ch;
         let best = -Infinity;
         let first = -1;
         let count = 0;
         for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
-          const v = xv[at(i * kh + a, j * kw + e)];
-          if (v > best) [best, first, count] = [v, at(i * kh + a, j * kw + e), 1];
+          const [r, q] = [i * sh - top + a, j * sw - left + e];
+          if (r < 0 || r >= h || q < 0 || q >= w) continue;
+          const at = ((b * h + r) * w + q) * c + ch;
+          const v = xv[at];
+          if (v > best) [best, first, count] = [v, at, 1];
           else if (v === best) count++;
         }
         if (count > 1) ties++;
         ref[first] += dv[((b * ho + i) * wo + j) * c + ch];
       }
       expect(ties).toBeGreaterThan(10);
-      expectClose(got, ref, 1e-7, 'maxPool ties');
+      expectClose(got, ref, 1e-6, 'maxPool ties');
       tf.dispose([x, pooled, dy]);
     });
 

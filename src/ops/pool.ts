@@ -4,15 +4,15 @@
  * MaxPoolWithArgmax kernels (tfjs 4.22) return wrong results, and so that ties resolve the same
  * way on every backend.
  *
- * The window offsets are read with strided one-hot depthwise convolutions (src/ops/select.ts),
- * and scattered back by interleaving them with concat. Windows that tile the input (the usual 2×2
- * pool of stride 2) take a shorter path: on wasm on a rank-5 view ({@link maxPoolTransposeTiled}),
- * on WebGPU on rank-4 views ({@link maxPoolTransposeTiledRank4}), on WebGL by its own MaxPoolGrad
- * on spatially reversed views ({@link maxPoolTransposeReversed}).
+ * On WebGPU and WebGL one shader does it (src/ops/maxPoolShader.ts). Elsewhere the window
+ * offsets are read with strided one-hot depthwise convolutions (src/ops/select.ts) and scattered
+ * back by interleaving them with concat; windows that tile the input (the usual 2×2 pool of
+ * stride 2) take a shorter path on wasm, on a rank-5 view ({@link maxPoolTransposeTiled}).
  */
 import * as tf from '@tensorflow/tfjs';
 import { axisPadding, convOutputSize, PaddingMode } from './conv.js';
 import { addMany } from './gpu.js';
+import { maxPoolTransposeByShader } from './maxPoolShader.js';
 import { cropSpatial, LOWEST, stridedView } from './select.js';
 
 interface AxisPlan {
@@ -36,16 +36,14 @@ function planAxis(size: number, pool: number, stride: number, padding: PaddingMo
  */
 export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number], strides: readonly [number, number], padding: PaddingMode): tf.Tensor4D {
   const [n, height, width, c] = x.shape;
-  if (tilesExactly(x.shape, pool, strides)) {
-    if (BROADCASTS_AT_RANK_5.has(tf.getBackend())) return maxPoolTransposeTiled(x, pooled, dy, pool);
-    if (MAX_POOL_GRAD_REVERSED.has(tf.getBackend())) return maxPoolTransposeReversed(x, pooled, dy, pool);
-    if (BROADCASTS_AT_RANK_4.has(tf.getBackend())) return maxPoolTransposeTiledRank4(x, pooled, dy, pool);
-  }
   const [sh, sw] = strides;
-  const h = planAxis(height, pool[0], sh, padding);
-  const w = planAxis(width, pool[1], sw, padding);
   const [padTop, padBottom] = axisPadding(height, pool[0], sh, 1, padding);
   const [padLeft, padRight] = axisPadding(width, pool[1], sw, 1, padding);
+  const byShader = maxPoolTransposeByShader(x, pooled, dy, { pool, strides, before: [padTop, padLeft] });
+  if (byShader !== null) return byShader;
+  if (tilesExactly(x.shape, pool, strides) && BROADCASTS_AT_RANK_5.has(tf.getBackend())) return maxPoolTransposeTiled(x, pooled, dy, pool);
+  const h = planAxis(height, pool[0], sh, padding);
+  const w = planAxis(width, pool[1], sw, padding);
   const padded = padTop + padBottom + padLeft + padRight === 0 ? x : tf.pad(x, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], LOWEST);
   const rows = n * h.out;
   const offsets: Array<[number, number]> = [];
@@ -100,27 +98,6 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
  */
 const BROADCASTS_AT_RANK_5: ReadonlySet<string> = new Set(['wasm']);
 
-/**
- * Backends that take {@link maxPoolTransposeTiledRank4} for windows that tile the input: WebGPU,
- * where a kernel costs a dispatch whatever its size. A 2×2 pool of stride 2 on [8, 32, 32, 32], ms:
- * WebGPU in Node (Dawn, Mesa llvmpipe) 16.4 → 9–10 (with Tile instead of Concat: 13); WebGL in
- * Chromium (SwiftShader) 43 → 35, before {@link MAX_POOL_GRAD_REVERSED}. Not cpu, where a
- * broadcasting kernel indexes generically in JavaScript (39 → 132 ms), nor native TensorFlow (not
- * measured here).
- */
-const BROADCASTS_AT_RANK_4: ReadonlySet<string> = new Set(['webgpu']);
-
-/**
- * Backends that take {@link maxPoolTransposeReversed} for windows that tile the input: WebGL, whose
- * MaxPoolGrad (two shaders: the position of each window's maximum, then dy to it) with three
- * Reverses beats the rank-4 routing's 12 kernels. Pools of 2×2, stride 2, batch 8, in Chromium
- * (SwiftShader), ms: [8, 32, 32, 32] 41 → 25, [8, 16, 16, 64] 19 → 12, [8, 8, 8, 128] 15 → 9
- * (bench-cnn's three pools: −29 ms of an ε call of ~1,000 ms). Not WebGPU, where the same costs more
- * (Chromium 30 → 44 ms, Node 9.5 → 12 ms on the first pool: its Reverse is slow), nor wasm, whose
- * MaxPoolGrad is wrong.
- */
-const MAX_POOL_GRAD_REVERSED: ReadonlySet<string> = new Set(['webgl']);
-
 /** Whether the windows tile the input: stride = window, no padding, no rows or columns left over. */
 function tilesExactly(shape: readonly number[], pool: readonly [number, number], strides: readonly [number, number]): boolean {
   return pool[0] === strides[0] && pool[1] === strides[1] && shape[1] % pool[0] === 0 && shape[2] % pool[1] === 0;
@@ -152,48 +129,6 @@ function maxPoolTransposeTiled(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tenso
   const first = tf.maxPool(tf.reshape(scores, x.shape) as tf.Tensor4D, [ph, pw], [ph, pw], 'valid');
   const winner = tf.relu(tf.sub(scores, tf.reshape(tf.sub(first, 1), windows)));
   return tf.reshape(tf.mul(winner, tf.reshape(dy, windows)), x.shape) as tf.Tensor4D;
-}
-
-/**
- * {@link maxPoolTransposeTiled} on rank-4 views (for WebGPU, see {@link BROADCASTS_AT_RANK_4}): the input as
- * `[n·Ho, ph, Wo, pw·C]`, in which a window is axis 1 and the `pw` blocks of C channels of axis 3;
- * the pooled values, the first maxima and dy are repeated `pw` times along the channels (a
- * Concat) so that they broadcast over axis 1 only. The same scores and the same exact integer
- * arithmetic; three Concats of the pooled size more, and no strided views or scatter.
- */
-function maxPoolTransposeTiledRank4(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number]): tf.Tensor4D {
-  const [n, height, width, c] = x.shape;
-  const [ph, pw] = pool;
-  const [ho, wo] = [height / ph, width / pw];
-  // Concat rather than Tile: WebGPU in Node, [8, 16, 16, 32] → [.., 64]: Tile 1.3–2.9 ms, Concat 0.7–1.3 ms
-  const spread = (t: tf.Tensor) => {
-    const rows = tf.reshape(t, [n * ho, 1, wo, c]);
-    return pw === 1 ? rows : tf.concat(Array.from({ length: pw }, () => rows), 3);
-  };
-  const x4 = tf.reshape(x, [n * ho, ph, wo, pw * c]);
-  const offsets = ph * pw;
-  const priority = tf.tensor4d(Float32Array.from({ length: offsets * c }, (_, e) => -(offsets - Math.floor(e / c))), [1, ph, 1, pw * c]);
-  const scores = tf.mul(tf.step(tf.sub(spread(pooled), x4), -1), priority);
-  const first = tf.maxPool(tf.reshape(scores, x.shape) as tf.Tensor4D, [ph, pw], [ph, pw], 'valid');
-  const winner = tf.relu(tf.sub(scores, spread(tf.sub(first, 1))));
-  return tf.reshape(tf.mul(winner, spread(dy)), x.shape) as tf.Tensor4D;
-}
-
-/**
- * {@link maxPoolTranspose} for windows that tile the input by the backend's MaxPoolGrad kernel. That
- * kernel (tfjs 4.22's WebGL and WebGPU shaders) gives each window's dy to its *last* maximum in
- * row-major order (`value >= max`); on the input reversed along both spatial axes, the last maximum
- * of a window is the first one of the original window, and windows that tile the input map onto
- * windows. So: reverse x and dy, MaxPoolGrad, reverse back. Exact: each input
- * position receives the dy of its one window or nothing.
- */
-function maxPoolTransposeReversed(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, pool: readonly [number, number]): tf.Tensor4D {
-  const reversed = (t: tf.Tensor4D) => tf.reverse(t, [1, 2]);
-  const attrs = { filterSize: [pool[0], pool[1]], strides: [pool[0], pool[1]], pad: 'valid' };
-  // (`output`, the pooled values, is not read by WebGL's kernel, which finds the maxima in `input`:
-  // passed as it is, not reversed; a backend that reads it would need reversed(pooled))
-  const grad = tf.engine().runKernel(tf.MaxPoolGrad, { dy: reversed(dy), input: reversed(x), output: pooled }, attrs) as tf.Tensor4D;
-  return reversed(grad);
 }
 
 /**

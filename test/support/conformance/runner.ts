@@ -172,8 +172,8 @@ export async function runSection(section: Section, env: RunnerEnv): Promise<Runn
     }
   }
   if (section === 'ops') {
-    for (const [kh, kw, h, w, padding] of MAX_POOL_TIES) {
-      const key = callKey('maxPool ties', `${kh}×${kw}`, `${h}×${w}`, padding);
+    for (const [kh, kw, sh, sw, h, w, padding] of MAX_POOL_TIES) {
+      const key = callKey('maxPool ties', `${kh}×${kw}`, `stride ${sh}×${sw}`, `${h}×${w}`, padding);
       const t0 = performance.now();
       const before = tf.memory().numTensors;
       const made: tf.Tensor[] = [];
@@ -186,12 +186,12 @@ export async function runSection(section: Section, env: RunnerEnv): Promise<Runn
         const u = (await values(draws)) as Float32Array;
         const x = tf.tensor4d(u.map((v) => Math.floor(3 * v)), [2, h, w, 3]);
         made.push(x);
-        const pooled = tf.maxPool(x, [kh, kw], [kh, kw], padding);
+        const pooled = tf.maxPool(x, [kh, kw], [sh, sw], padding);
         made.push(pooled);
         const dy = uniform(pooled.shape, 12) as tf.Tensor4D;
         made.push(dy);
         fingerprints.push({ key, hash: fnv1a([await values(x), await values(dy)]), count: x.size + dy.size });
-        const r = tf.tidy(() => maxPoolTranspose(x, pooled, dy, [kh, kw], [kh, kw], padding));
+        const r = tf.tidy(() => maxPoolTranspose(x, pooled, dy, [kh, kw], [sh, sw], padding));
         made.push(r);
         relevance = [{ shape: r.shape.slice(), dtype: r.dtype as string, values: Array.from(await values(r)) }];
       } catch (e) {

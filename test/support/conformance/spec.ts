@@ -128,17 +128,22 @@ export function fnv1a(arrays: ReadonlyArray<Float32Array | Int32Array | Uint8Arr
 }
 
 /**
- * Max-pool geometries of the 'ops' section (window kh × kw with stride = window, input h × w,
- * padding): windows that tile the input (WebGL's MaxPoolGrad on reversed views, WebGPU's rank-4
- * routing) and windows that do not (strided views), on inputs of six small integers, so that many
- * windows hold tied maxima (about 31% of 2×2 windows) and a wrong tie rule moves whole values of dy.
+ * Max-pool geometries of the 'ops' section (window kh × kw, strides sh × sw, input h × w, padding):
+ * windows that tile the input (one shader per window on WebGPU, one per position on WebGL) and
+ * windows that overlap, skip rows or reach into the padding (the general shader), on inputs of
+ * six small integers, so that many windows hold tied maxima (about 31% of 2×2 windows) and a
+ * wrong tie rule moves whole values of dy.
  */
-export const MAX_POOL_TIES: ReadonlyArray<readonly [number, number, number, number, 'same' | 'valid']> = [
-  [2, 2, 8, 8, 'valid'],
-  [2, 2, 16, 12, 'valid'],
-  [3, 3, 9, 6, 'valid'],
-  [1, 2, 4, 6, 'valid'],
-  [2, 2, 8, 6, 'same'],
-  [2, 2, 7, 7, 'valid'],
-  [3, 2, 7, 7, 'valid'],
+export const MAX_POOL_TIES: ReadonlyArray<readonly [number, number, number, number, number, number, 'same' | 'valid']> = [
+  [2, 2, 2, 2, 8, 8, 'valid'],
+  [2, 2, 2, 2, 16, 12, 'valid'],
+  [3, 3, 3, 3, 9, 6, 'valid'],
+  [1, 2, 1, 2, 4, 6, 'valid'],
+  [2, 2, 2, 2, 8, 6, 'same'],
+  [2, 2, 2, 2, 7, 7, 'valid'],
+  [3, 2, 3, 2, 7, 7, 'valid'],
+  [3, 3, 2, 2, 9, 11, 'same'],
+  [3, 3, 1, 1, 7, 7, 'same'],
+  [2, 2, 3, 3, 8, 8, 'valid'],
+  [3, 2, 2, 1, 8, 7, 'same'],
 ];
