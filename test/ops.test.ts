@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { axisPadding, insertZeros } from '../src/ops/conv';
 import { addMany } from '../src/ops/gpu';
 import { conv2dMap, depthwiseConv2dMap } from '../src/ops/linear';
-import { MAX_POOL_RELEVANCE_KERNEL } from '../src/ops/maxPoolShader';
+import { MAX_POOL_RELEVANCE_KERNEL, MAX_UNROLLED_WINDOW } from '../src/ops/maxPoolShader';
 import { avgPoolTranspose, maxPoolTranspose } from '../src/ops/pool';
 import { BACKENDS, expectClose, uniform, useBackend } from './helpers';
 
@@ -173,6 +173,19 @@ for (const backend of BACKENDS) {
       const rank5 = kernels.some((k) => k.inputShapes.some((sh) => sh !== null && sh.length === 5));
       const path = names.includes(MAX_POOL_RELEVANCE_KERNEL) ? `shader (${names.length} kernel)` : rank5 ? 'rank 5' : names.includes('DepthwiseConv2dNative') ? 'strided' : 'unknown';
       expect(path).toBe(backend === 'wasm' ? 'rank 5' : backend === 'webgpu' ? 'shader (1 kernel)' : 'strided');
+      tf.dispose([x, pooled, dy, got as unknown as tf.Tensor]);
+    });
+
+    test(`maxPool windows of more than ${MAX_UNROLLED_WINDOW} positions keep the basic-op route on every backend (no huge unrolled shader), exactly`, async () => {
+      const x = tf.tidy(() => tf.floor(tf.mul(uniform([2, 18, 18, 2], 15), 3))) as tf.Tensor4D;
+      const pooled = tf.maxPool(x, 9, 9, 'valid');
+      const dy = uniform(pooled.shape, 16) as tf.Tensor4D;
+      let got: tf.Tensor | null = null;
+      const { kernels } = await tf.profile(() => {
+        got = tf.tidy(() => maxPoolTranspose(x, pooled, dy, [9, 9], [9, 9], 'valid'));
+      });
+      expect(kernels.map((k) => k.name)).not.toContain(MAX_POOL_RELEVANCE_KERNEL);
+      expectClose(await (got as unknown as tf.Tensor).data(), await cpuGrad((v) => tf.maxPool(v as tf.Tensor4D, 9, 9, 'valid'), x, dy), 1e-6, 'maxPool 9×9');
       tf.dispose([x, pooled, dy, got as unknown as tf.Tensor]);
     });
 

@@ -3,13 +3,17 @@
  * window order, the rule of src/ops/pool.ts) as one GPU shader on the WebGPU and WebGL backends,
  * where the same from basic ops takes 5–12 kernels and each kernel costs a dispatch.
  *
- * The shaders are registered as one tfjs kernel, {@link MAX_POOL_RELEVANCE_KERNEL}, for the backend
- * that asks for it first (`tf.registerKernel`, once per backend name), so tf.tidy tracks the result
- * and tf.profile lists it like any other kernel. The backends are duck-typed (the program methods
+ * The shaders are one tfjs kernel, {@link MAX_POOL_RELEVANCE_KERNEL}, registered for each of the two
+ * backend names on its first use there (`tf.registerKernel`), so tf.tidy tracks the result and
+ * tf.profile lists it like any other kernel. The backends are duck-typed (the program methods
  * `runWebGPUProgram` and `runWebGLProgram` that tfjs' own kernels call): neither backend package is
- * imported here, so a bundle of tfjs-lrp does not pull one in. Plain float comparisons, no
- * arithmetic: exact on any device. Compared with Node's cpu backend on inputs full of ties by
- * test/ops.test.ts (WebGPU in Node) and the browser conformance suite (WebGL and WebGPU).
+ * imported here, so a bundle of tfjs-lrp does not pull one in. Float comparisons decide where dy
+ * goes, so windows that tile the input get exact copies of dy on any device; where windows overlap,
+ * a position sums the dy of up to ⌈ph/sh⌉·⌈pw/sw⌉ windows in float32 (in its own order, as the
+ * basic-op routes do in theirs). WebGL 1 (GLSL ES 1.00: no integer `%`, constant loop bounds only)
+ * and windows of more than {@link MAX_UNROLLED_WINDOW} positions keep the basic-op routes. Compared
+ * with Node's cpu backend on inputs full of ties by test/ops.test.ts (WebGPU in Node) and the
+ * browser conformance suite (WebGL and WebGPU).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -55,6 +59,13 @@ function hasMethod<K extends string>(backend: unknown, name: K): backend is Reco
   return typeof backend === 'object' && backend !== null && typeof (backend as Record<string, unknown>)[name] === 'function';
 }
 
+/**
+ * The largest window (positions) the shaders take: the tiling shaders spell out each position of a
+ * window, so a huge window (a converted graph's MaxPool over a whole feature map, say) would make a
+ * huge shader; such pools are rare and keep the basic-op routes.
+ */
+export const MAX_UNROLLED_WINDOW = 64;
+
 /** The backends with a shader here, by tf backend name, and the method that runs one. */
 const SHADER_METHOD: Readonly<Record<string, 'runWebGPUProgram' | 'runWebGLProgram'>> = { webgpu: 'runWebGPUProgram', webgl: 'runWebGLProgram' };
 
@@ -67,6 +78,8 @@ export function maxPoolTransposeByShader(x: tf.Tensor4D, pooled: tf.Tensor4D, dy
   const name = tf.getBackend();
   const method = SHADER_METHOD[name];
   if (method === undefined || !hasMethod(tf.backend(), method)) return null;
+  if (method === 'runWebGLProgram' && tf.env().getNumber('WEBGL_VERSION') !== 2) return null;
+  if (geometry.pool[0] * geometry.pool[1] > MAX_UNROLLED_WINDOW) return null;
   if (tf.getKernel(MAX_POOL_RELEVANCE_KERNEL, name) === undefined) {
     tf.registerKernel({ kernelName: MAX_POOL_RELEVANCE_KERNEL, backendName: name, kernelFunc: method === 'runWebGPUProgram' ? runOnWebGPU : runOnWebGL });
   }
@@ -145,8 +158,8 @@ const WORKGROUP = 64;
  * maximum (`>`: a later equal value does not replace it) and writes every position of the window,
  * dy at that maximum and 0 elsewhere. Each input position belongs to exactly one window, so every
  * output value is written once. Shapes come from tfjs' uniforms (no pipeline per batch size).
- * 2×2 windows, WebGPU in Node (Dawn on llvmpipe), [8, 32, 32, 32]: 0.8 ms against 9–12 ms for the
- * rank-4 routing of basic ops.
+ * 2×2 windows on [8, 32, 32, 32]: WebGPU in Node (Dawn on llvmpipe) 1.6 ms against 9–12 ms for the
+ * rank-4 routing of basic ops it replaced, Chromium (SwiftShader) 2.5 against 29.5 ms.
  */
 function webgpuTilesProgram(xShape: number[], pool: readonly [number, number]): WebGPUProgram {
   const [ph, pw] = pool;
@@ -233,8 +246,8 @@ function windowsBody(geometry: MaxPoolGeometry, lang: 'wgsl' | 'glsl', dims: { H
 
 /**
  * WebGPU, windows that overlap, skip positions or reach into the padding: {@link windowsBody}.
- * 3×3 windows of stride 2 cost about what the basic-op routing does; the tiling case takes
- * {@link webgpuTilesProgram}.
+ * Slower per value than {@link webgpuTilesProgram} (loops, branches), still well ahead of the
+ * basic-op routing: 3×3 windows of stride 2, 'same', on [8, 32, 32, 32] in Chromium 49 against 177 ms.
  */
 function webgpuWindowsProgram(xShape: number[], geometry: MaxPoolGeometry): WebGPUProgram {
   const body = windowsBody(geometry, 'wgsl', { H: 'uniforms.xShape[1]', W: 'uniforms.xShape[2]', outH: 'uniforms.pooledShape[1]', outW: 'uniforms.pooledShape[2]' });
