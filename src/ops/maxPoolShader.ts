@@ -127,8 +127,7 @@ function tilesInput(shape: readonly number[], geometry: MaxPoolGeometry): boolea
  */
 function webglTilesProgram(xShape: number[], pool: readonly [number, number]): WebGLProgram {
   const [ph, pw] = pool;
-  const offsets: Array<[number, number, number]> = [];
-  for (let i = 0; i < ph; i++) for (let j = 0; j < pw; j++) offsets.push([i * pw + j, i, j]);
+  const offsets = windowOffsets(pool);
   return {
     variableNames: ['x', 'dy'],
     outputShape: xShape,
@@ -153,6 +152,13 @@ function webglTilesProgram(xShape: number[], pool: readonly [number, number]): W
 
 const WORKGROUP = 64;
 
+/** `[k, i, j]` for the k-th position (i, j) of a window in row-major order. */
+function windowOffsets(pool: readonly [number, number]): Array<[number, number, number]> {
+  const offsets: Array<[number, number, number]> = [];
+  for (let i = 0; i < pool[0]; i++) for (let j = 0; j < pool[1]; j++) offsets.push([i * pool[1] + j, i, j]);
+  return offsets;
+}
+
 /**
  * WebGPU, windows that tile the input: one invocation per window reads its values, picks the first
  * maximum (`>`: a later equal value does not replace it) and writes every position of the window,
@@ -163,8 +169,7 @@ const WORKGROUP = 64;
  */
 function webgpuTilesProgram(xShape: number[], pool: readonly [number, number]): WebGPUProgram {
   const [ph, pw] = pool;
-  const offsets: Array<[number, number, number]> = [];
-  for (let i = 0; i < ph; i++) for (let j = 0; j < pw; j++) offsets.push([i * pw + j, i, j]);
+  const offsets = windowOffsets(pool);
   const windows = xShape.reduce((a, b) => a * b, 1) / (ph * pw);
   const code = `
   fn main(index : i32) {
