@@ -105,20 +105,22 @@ const runOnWebGPU: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, pooled, dy } = tensorInfos(inputs);
   const geometry = geometryOf(attrs ?? {});
   const gpu = backend as unknown as WebGPUBackendLike;
-  return tilesInput(x.shape, geometry) ? gpu.runWebGPUProgram(webgpuTilesProgram(x.shape, geometry.pool), [x, dy], 'float32') : gpu.runWebGPUProgram(webgpuWindowsProgram(x.shape, geometry), [x, pooled, dy], 'float32');
+  return tilesExactly(x.shape, geometry.pool, geometry.strides) ? gpu.runWebGPUProgram(webgpuTilesProgram(x.shape, geometry.pool), [x, dy], 'float32') : gpu.runWebGPUProgram(webgpuWindowsProgram(x.shape, geometry), [x, pooled, dy], 'float32');
 };
 
 const runOnWebGL: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, pooled, dy } = tensorInfos(inputs);
   const geometry = geometryOf(attrs ?? {});
   const gl = backend as unknown as WebGLBackendLike;
-  return tilesInput(x.shape, geometry) ? gl.runWebGLProgram(webglTilesProgram(x.shape, geometry.pool), [x, dy], 'float32') : gl.runWebGLProgram(webglProgram(x.shape, pooled.shape, geometry), [x, pooled, dy], 'float32');
+  return tilesExactly(x.shape, geometry.pool, geometry.strides) ? gl.runWebGLProgram(webglTilesProgram(x.shape, geometry.pool), [x, dy], 'float32') : gl.runWebGLProgram(webglProgram(x.shape, pooled.shape, geometry), [x, pooled, dy], 'float32');
 };
 
-/** Whether the windows tile the input: stride = window, no padding, no rows or columns left over. */
-function tilesInput(shape: readonly number[], geometry: MaxPoolGeometry): boolean {
-  const { pool, strides, before } = geometry;
-  return pool[0] === strides[0] && pool[1] === strides[1] && before[0] === 0 && before[1] === 0 && shape[1] % pool[0] === 0 && shape[2] % pool[1] === 0;
+/**
+ * Whether the windows tile the input: stride = window and no rows or columns left over (then
+ * TensorFlow's 'same' padding is zero too, so both paddings give the same windows).
+ */
+export function tilesExactly(shape: readonly number[], pool: readonly [number, number], strides: readonly [number, number]): boolean {
+  return pool[0] === strides[0] && pool[1] === strides[1] && shape[1] % pool[0] === 0 && shape[2] % pool[1] === 0;
 }
 
 /**

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { axisPadding, convOutputSize, PaddingMode } from './conv.js';
 import { addMany } from './gpu.js';
-import { maxPoolTransposeByShader } from './maxPoolShader.js';
+import { maxPoolTransposeByShader, tilesExactly } from './maxPoolShader.js';
 import { cropSpatial, LOWEST, stridedView } from './select.js';
 
 interface AxisPlan {
@@ -97,11 +97,6 @@ export function maxPoolTranspose(x: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Ten
  * TensorFlow, which could but is not tested here.
  */
 const BROADCASTS_AT_RANK_5: ReadonlySet<string> = new Set(['wasm']);
-
-/** Whether the windows tile the input: stride = window, no padding, no rows or columns left over. */
-function tilesExactly(shape: readonly number[], pool: readonly [number, number], strides: readonly [number, number]): boolean {
-  return pool[0] === strides[0] && pool[1] === strides[1] && shape[1] % pool[0] === 0 && shape[2] % pool[1] === 0;
-}
 
 /**
  * {@link maxPoolTranspose} for windows that tile the input (the common 2×2 pool of stride 2),
