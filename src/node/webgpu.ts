@@ -104,6 +104,16 @@ interface WebGPUBackendModule {
 /** The last setup, reused while its backend is still registered (jest loads tfjs anew per file). */
 let current: { info: WebGPUInfo; backend: tf.KernelBackend | undefined; device: GpuDeviceLike } | null = null;
 
+/**
+ * Dawn's instances (`create(flags)`), one per set of flags, kept for the life of the process and
+ * reused by every {@link useWebGPU}. Dawn crashes when the garbage collector frees an instance whose
+ * adapters or devices were used (measured on Dawn's OpenGL backend: after {@link releaseWebGPU} and
+ * a `gc()`, 10 of 10 runs of a small script died with SIGSEGV, SIGABRT (`std::system_error`, a
+ * mutex assertion) or hung; with the instance kept, 8 of 8 exited normally). A kept instance does
+ * not keep Node alive.
+ */
+const dawnInstances = new Map<string, GpuLike>();
+
 /** `import()` that tsc leaves alone when it compiles to CommonJS (it would become `require`). */
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
@@ -190,7 +200,9 @@ export async function useWebGPU(options: UseWebGPUOptions = {}): Promise<WebGPUI
   const tried: string[] = [];
   let found: { gpu: GpuLike; adapter: GpuAdapterLike; attempt: WebGPUAttempt } | null = null;
   for (const attempt of attempts) {
-    const gpu = dawn.create([...attempt.dawnFlags]);
+    const key = JSON.stringify(attempt.dawnFlags);
+    const gpu = dawnInstances.get(key) ?? dawn.create([...attempt.dawnFlags]);
+    dawnInstances.set(key, gpu);
     const adapter = await gpu.requestAdapter({ featureLevel: attempt.featureLevel, powerPreference: options.powerPreference ?? 'high-performance' });
     tried.push(`[${attempt.dawnFlags.join(', ')}] at '${attempt.featureLevel}'`);
     if (adapter !== null) {
