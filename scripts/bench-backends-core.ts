@@ -37,15 +37,19 @@ export const SETTINGS: ReadonlyArray<readonly [string, LrpNamespace.ExplainOptio
   ['epsilonGammaBox', { composite: 'epsilonGammaBox', low: 0, high: 1 }],
   ['epsilonAlpha2Beta1', { composite: 'epsilonAlpha2Beta1' }],
   ['epsilonPlusFlat', { composite: 'epsilonPlusFlat' }],
+  // the input declared ≥ 0 (options.inputNonNegative): the first layer's z⁺/αβ on x, not [x⁺, x⁻]
+  ['epsilonPlus x≥0', { composite: 'epsilonPlus', inputNonNegative: true }],
+  ['epsilonAlpha2Beta1 x≥0', { composite: 'epsilonAlpha2Beta1', inputNonNegative: true }],
 ];
 
 /**
- * The settings timed per model: all four of issue #19's bench-cnn targets on bench-cnn; ε,
+ * The settings timed per model: all four of issue #19's bench-cnn targets on bench-cnn, and
+ * epsilonPlus and epsilonAlpha2Beta1 with the input declared ≥ 0 (`x≥0`: inputNonNegative); ε,
  * epsilonGammaBox and epsilonPlusFlat (#19's MobileNet target) on the MobileNet-v2-sized model
  * (minutes a call on cpu and the software GPUs).
  */
 export function settingsOf(name: BenchModelName): ReadonlyArray<readonly [string, LrpNamespace.ExplainOptions]> {
-  const names = name === 'bench-cnn' ? ['epsilon', 'epsilonPlus', 'epsilonGammaBox', 'epsilonAlpha2Beta1'] : ['epsilon', 'epsilonGammaBox', 'epsilonPlusFlat'];
+  const names = name === 'bench-cnn' ? ['epsilon', 'epsilonPlus', 'epsilonGammaBox', 'epsilonAlpha2Beta1', 'epsilonPlus x≥0', 'epsilonAlpha2Beta1 x≥0'] : ['epsilon', 'epsilonGammaBox', 'epsilonPlusFlat'];
   return SETTINGS.filter(([s]) => names.includes(s));
 }
 

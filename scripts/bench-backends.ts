@@ -266,7 +266,7 @@ async function buildPage(dir: string): Promise<void> {
 // ---- report -----------------------------------------------------------------------------------
 
 /** Column labels of the settings. */
-const SETTING_LABELS: Readonly<Record<string, string>> = { epsilon: 'ε', epsilonPlus: 'ε⁺', epsilonGammaBox: 'εγBox', epsilonAlpha2Beta1: 'εα2β1', epsilonPlusFlat: 'ε⁺flat' };
+const SETTING_LABELS: Readonly<Record<string, string>> = { epsilon: 'ε', epsilonPlus: 'ε⁺', epsilonGammaBox: 'εγBox', epsilonAlpha2Beta1: 'εα2β1', epsilonPlusFlat: 'ε⁺flat', 'epsilonPlus x≥0': 'ε⁺ x≥0', 'epsilonAlpha2Beta1 x≥0': 'εα2β1 x≥0' };
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 

@@ -38,6 +38,9 @@ export const PROFILE_SETTINGS: Readonly<Record<string, ExplainOptions>> = {
   epsilonPlusFlat: { composite: 'epsilonPlusFlat' },
   epsilonGammaBox: { composite: 'epsilonGammaBox', low: 0, high: 1 },
   epsilonAlpha2Beta1: { composite: 'epsilonAlpha2Beta1' },
+  // the input declared ≥ 0 (options.inputNonNegative)
+  'epsilonPlus x≥0': { composite: 'epsilonPlus', inputNonNegative: true },
+  'epsilonAlpha2Beta1 x≥0': { composite: 'epsilonAlpha2Beta1', inputNonNegative: true },
 };
 
 /** One node's median times. */

@@ -114,8 +114,8 @@ function ancestors(nodes: readonly GraphNode[], key: string): GraphNode[] {
   return nodes.filter((n) => needed.has(n.id));
 }
 
-function nonNegativity(graph: ModelGraph, nodes: readonly GraphNode[]): Map<string, boolean> {
-  const known = new Map<string, boolean>(graph.inputs.map((i) => [i.key, false]));
+function nonNegativity(graph: ModelGraph, nodes: readonly GraphNode[], inputsNonNegative: boolean): Map<string, boolean> {
+  const known = new Map<string, boolean>(graph.inputs.map((i) => [i.key, inputsNonNegative]));
   for (const n of nodes) {
     const ins = n.inputs.map((k) => known.get(k) ?? false);
     let value = false;
@@ -127,8 +127,11 @@ function nonNegativity(graph: ModelGraph, nodes: readonly GraphNode[]): Map<stri
   return known;
 }
 
-/** Canonizes a graph for explaining model output `outputIndex`. */
-export function canonize(graph: ModelGraph, outputIndex: number): CanonicalGraph {
+/**
+ * Canonizes a graph for explaining model output `outputIndex`.
+ * @param inputsNonNegative whether the model inputs are declared ≥ 0 (`options.inputNonNegative`)
+ */
+export function canonize(graph: ModelGraph, outputIndex: number, inputsNonNegative = false): CanonicalGraph {
   let nodes = splitLinear(graph.nodes);
   nodes = mergeBatchNorm(nodes, graph.outputs);
   let explained = graph.outputs[outputIndex];
@@ -140,5 +143,5 @@ export function canonize(graph: ModelGraph, outputIndex: number): CanonicalGraph
     explained = last.inputs[0];
   }
   const kept = ancestors(nodes, explained);
-  return { ...graph, nodes: kept, explained, outputIndex, stripped, nonNegative: nonNegativity(graph, kept) };
+  return { ...graph, nodes: kept, explained, outputIndex, stripped, nonNegative: nonNegativity(graph, kept, inputsNonNegative) };
 }

@@ -15,7 +15,7 @@ import { withCachedPlan } from './explainCache.js';
 import type { ClassIndex, Relevance } from './explain.js';
 import { runForward } from './forward.js';
 import type { GraphNode } from './graph.js';
-import { attachInputCheck, finiteFlags, maskNonFinite } from './inputCheck.js';
+import { attachInputCheck, inputFlags, maskFailedInputs } from './inputCheck.js';
 import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
 import type { ExplainOptions } from './options.js';
 import type { ModelPlan } from './plan.js';
@@ -199,7 +199,7 @@ export function runLayerRelevance(plan: ModelPlan, options: ExplainOptions, stor
   const conditions = conditionKeys(plan, keys, extra.conditions);
   let result: { input: tf.Tensor[]; layers: tf.Tensor[]; activations: tf.Tensor[] } = { input: [], layers: [], activations: [] };
   tf.tidy(() => {
-    const check = options.checkInput !== false ? finiteFlags(inputs) : null;
+    const check = options.checkInput !== false ? inputFlags(inputs, options.inputNonNegative === true) : null;
     const out = withDerivedTensors(store, () => {
       const record = runForward(plan, inputs);
       // (clones: the backward pass releases recorded tensors early)
@@ -215,7 +215,7 @@ export function runLayerRelevance(plan: ModelPlan, options: ExplainOptions, stor
       const back = runBackward(plan, record, start, false, taps);
       return { input: back.inputs, layers: wanted.map((k) => tf.clone(taps.captured.get(k) as tf.Tensor)), activations };
     });
-    result = check === null ? out : { input: maskNonFinite(out.input, check), layers: maskNonFinite(out.layers, check), activations: out.activations };
+    result = check === null ? out : { input: maskFailedInputs(out.input, check), layers: maskFailedInputs(out.layers, check), activations: out.activations };
     if (check !== null) {
       tf.keep(check.flags);
       attachInputCheck(result.input, check);

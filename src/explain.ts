@@ -10,7 +10,7 @@ import { conceptRelevanceWith, explainLayersWith, type ConceptTarget, type Layer
 import { checkClassIdx, checkInputs, checkMethodCall, checkNotDisposed, checkOutputRelevance } from './checks.js';
 import { LrpArgumentError, LrpError } from './errors.js';
 import { runForward } from './forward.js';
-import { attachInputCheck, finiteFlags, InputFlags, maskNonFinite, readInputCheck } from './inputCheck.js';
+import { attachInputCheck, inputFlags, InputFlags, maskFailedInputs, readInputCheck } from './inputCheck.js';
 import { attributeWithGradients } from './methods.js';
 import { DerivedTensors, withDerivedTensors } from './ops/derived.js';
 import { addMany } from './ops/gpu.js';
@@ -102,7 +102,7 @@ interface RawExplanation {
   score: tf.Tensor1D;
   outputSum: tf.Tensor1D;
   layers: Array<{ node: string; className: string; rule: string; upper: tf.Tensor1D; lower: tf.Tensor1D }> | null;
-  /** Per-sample finite flags of the inputs (`options.checkInput`); null when not checked. */
+  /** Per-sample flags of the input check (`options.checkInput`, `inputNonNegative`); null when not checked. */
   inputCheck: InputFlags | null;
 }
 
@@ -133,7 +133,7 @@ function runOnce(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors
   return tidyKeep(() => {
     // the NaN/Inf check stays on the device: flags now, NaN relevance for bad samples, the error
     // when the result is read (see inputCheck.ts)
-    const inputCheck = options.checkInput !== false ? finiteFlags(inputs) : null;
+    const inputCheck = options.checkInput !== false ? inputFlags(inputs, options.inputNonNegative === true) : null;
     const raw = withDerivedTensors(store, (): RawExplanation => {
       if (method === 'lrp') return pass(plan, inputs, classIdx, custom, layerSums);
       // gradient methods: the class is chosen on the input itself ('max'), then every evaluation
@@ -144,7 +144,7 @@ function runOnce(plan: ModelPlan, options: ExplainOptions, store: DerivedTensors
       const score = tf.zeros([batch]) as tf.Tensor1D;
       return { relevance, classIdx: cls, score, outputSum: score, layers: null, inputCheck: null };
     });
-    return inputCheck === null ? raw : { ...raw, relevance: maskNonFinite(raw.relevance, inputCheck), inputCheck };
+    return inputCheck === null ? raw : { ...raw, relevance: maskFailedInputs(raw.relevance, inputCheck), inputCheck };
   }, rawTensors);
 }
 
@@ -228,7 +228,7 @@ function runChunked(plan: ModelPlan, options: ExplainOptions, store: DerivedTens
       score: join((r) => r.score) as tf.Tensor1D,
       outputSum: join((r) => r.outputSum) as tf.Tensor1D,
       layers: first.layers === null ? null : first.layers.map((l, i) => ({ ...l, upper: join((r) => (r.layers ?? [])[i].upper) as tf.Tensor1D, lower: join((r) => (r.layers ?? [])[i].lower) as tf.Tensor1D })),
-      inputCheck: first.inputCheck === null ? null : { labels: first.inputCheck.labels, flags: join((r) => (r.inputCheck as InputFlags).flags) as tf.Tensor2D },
+      inputCheck: first.inputCheck === null ? null : { labels: first.inputCheck.labels, kinds: first.inputCheck.kinds, flags: join((r) => (r.inputCheck as InputFlags).flags) as tf.Tensor2D },
     }), rawTensors);
   } finally {
     for (const part of parts) tf.dispose([...new Set(rawTensors(part))]);

@@ -6,9 +6,10 @@
  * WebGPU loses the device in Chromium and throws in Node; yet `explain()` is synchronous and
  * returns tensors. So the check is split in two:
  *
- * 1. During `explain()`, on the device: {@link finiteFlags} computes per sample and per float32
- *    input whether the input is finite (a `[batch, inputs]` bool tensor), and
- *    {@link maskNonFinite} sets the whole relevance of a sample whose input is not finite to NaN
+ * 1. During `explain()`, on the device: {@link inputFlags} computes per sample and per float32
+ *    input whether the input is finite (a `[batch, checks]` bool tensor; with
+ *    `options.inputNonNegative` also whether it is ≥ 0), and
+ *    {@link maskFailedInputs} sets the whole relevance of a sample whose input fails a check to NaN
  *    (explicitly, with `tf.where`), so nothing derived from it (a heatmap, a sum) is silently a
  *    number. Nothing is read.
  * 2. When the result is read: {@link attachInputCheck} wraps the read methods of each returned
@@ -28,36 +29,52 @@
 import * as tf from '@tensorflow/tfjs';
 import { LrpArgumentError } from './errors.js';
 
-/** Per sample, whether each float32 input is finite (on the device). */
+/** What one column of the flags checks: the input is finite, or (declared) it is ≥ 0. */
+export type InputCheckKind = 'finite' | 'nonNegative';
+
+/** Per sample, whether each float32 input passes each check (on the device). */
 export interface InputFlags {
-  /** `[batch, checked]` bool: `flags[n][k]` is true when sample `n` of checked input `k` is finite. */
+  /** `[batch, checks]` bool: `flags[n][k]` is true when sample `n` passes check `k`. */
   readonly flags: tf.Tensor2D;
-  /** The argument name of each checked input (`'input'`, or `'input[i]'` for a multi-input model). */
+  /** Per check: the argument name of its input (`'input'`, or `'input[i]'` for a multi-input model). */
   readonly labels: readonly string[];
+  /** Per check: what it checks. The finite checks come first, so NaN is reported before a sign. */
+  readonly kinds: readonly InputCheckKind[];
 }
 
 /** At most this many sample indices are listed in the message. */
 const LISTED = 10;
 
 /**
- * The per-sample finite flags of the float32 inputs (int32 token ids and bool inputs cannot hold
- * NaN and are skipped); null when no input is float32. One `isFinite` and one `all` per input.
+ * The per-sample flags of the float32 inputs (int32 token ids and bool inputs cannot hold NaN and
+ * are skipped); null when no input is float32. Per input one `isFinite` and one `all`, and with
+ * `nonNegative` (`options.inputNonNegative`) one `less` and one `any` more.
  * @param inputs the validated model inputs, all with the same batch size
+ * @param nonNegative also check that every value is ≥ 0 (NaN passes this one: it fails the first)
  */
-export function finiteFlags(inputs: readonly tf.Tensor[]): InputFlags | null {
-  const checked = inputs.map((x, i) => ({ x, i })).filter(({ x }) => x.dtype === 'float32');
+export function inputFlags(inputs: readonly tf.Tensor[], nonNegative = false): InputFlags | null {
+  const checked = inputs.map((x, i) => ({ x, label: inputs.length === 1 ? 'input' : `input[${i}]` })).filter(({ x }) => x.dtype === 'float32');
   if (checked.length === 0) return null;
-  const flags = tf.tidy(() => tf.stack(checked.map(({ x }) => tf.all(tf.isFinite(tf.reshape(x, [x.shape[0], -1])), 1)), 1)) as tf.Tensor2D;
-  return { flags, labels: checked.map(({ i }) => (inputs.length === 1 ? 'input' : `input[${i}]`)) };
+  const columns = [...checked.map((c) => ({ ...c, kind: 'finite' as const })), ...(nonNegative ? checked.map((c) => ({ ...c, kind: 'nonNegative' as const })) : [])];
+  const flags = tf.tidy(() =>
+    tf.stack(
+      columns.map(({ x, kind }) => {
+        const rows = tf.reshape(x, [x.shape[0], -1]);
+        return kind === 'finite' ? tf.all(tf.isFinite(rows), 1) : tf.logicalNot(tf.any(tf.less(rows, 0), 1));
+      }),
+      1,
+    ),
+  ) as tf.Tensor2D;
+  return { flags, labels: columns.map((c) => c.label), kinds: columns.map((c) => c.kind) };
 }
 
 /**
- * The relevance with every element of a sample whose input is not finite set to NaN (new tensors;
+ * The relevance with every element of a sample whose input failed a check set to NaN (new tensors;
  * the given ones are not disposed). Call it inside a `tf.tidy`.
  * @param relevance one tensor per model input, `[batch, ...]`
- * @param check the flags of {@link finiteFlags}
+ * @param check the flags of {@link inputFlags}
  */
-export function maskNonFinite(relevance: readonly tf.Tensor[], check: InputFlags): tf.Tensor[] {
+export function maskFailedInputs(relevance: readonly tf.Tensor[], check: InputFlags): tf.Tensor[] {
   const ok = tf.all(check.flags, 1);
   // On cpu and wasm: r + (0 or NaN per sample), a broadcast add. where() broadcasts its operands
   // with Tile first, which costs more than the whole ε-rule backward of a small dense stack on
@@ -84,38 +101,52 @@ interface InputProblem {
   readonly message: string;
 }
 
-/** The problem the flag values show, or null when every input is finite. */
-function inputProblem(values: ArrayLike<number | boolean>, labels: readonly string[]): InputProblem | null {
+/** The message of one failed check, after the argument name. */
+function problemText(kind: InputCheckKind, samples: string): string {
+  if (kind === 'finite') return `contains NaN or Infinity in sample(s) ${samples}`;
+  return `has negative values in sample(s) ${samples}, but options.inputNonNegative declares every model input ≥ 0`;
+}
+
+/** The fix for one failed check. */
+function fixText(kind: InputCheckKind): string {
+  if (kind === 'finite') return 'Clean or clip the data first (or pass options.checkInput = false to skip this check).';
+  return 'Leave out options.inputNonNegative for such data (the rules then split x into x⁺ and x⁻), or rescale the data to ≥ 0 first.';
+}
+
+/** The problem the flag values show, or null when every check passed. */
+function inputProblem(values: ArrayLike<number | boolean>, labels: readonly string[], kinds: readonly InputCheckKind[]): InputProblem | null {
   const k = labels.length;
   const batch = values.length / k;
   const bad = labels.map(() => [] as number[]);
   for (let n = 0; n < batch; n++) for (let j = 0; j < k; j++) if (!values[n * k + j]) bad[j].push(n);
-  const culprits = labels.map((label, j) => ({ label, samples: bad[j] })).filter((c) => c.samples.length > 0);
+  const culprits = labels.map((label, j) => ({ label, kind: kinds[j], samples: bad[j] })).filter((c) => c.samples.length > 0);
   if (culprits.length === 0) return null;
   const list = (s: number[]) => (s.length <= LISTED ? s.join(', ') : `${s.slice(0, LISTED).join(', ')}, … (${s.length} in all)`);
-  const others = culprits.slice(1).map((c) => ` (${c.label} too, in sample(s) ${list(c.samples)})`).join('');
-  return {
-    argument: culprits[0].label,
-    message: `contains NaN or Infinity in sample(s) ${list(culprits[0].samples)}${others}. Clean or clip the data first (or pass options.checkInput = false to skip this check).`,
-  };
+  const first = culprits[0];
+  const others = culprits
+    .slice(1)
+    .map((c) => (c.kind === first.kind ? ` (${c.label} too, in sample(s) ${list(c.samples)})` : ` (${c.label}: ${c.kind === 'finite' ? 'NaN or Infinity' : 'negative values'} in sample(s) ${list(c.samples)})`))
+    .join('');
+  return { argument: first.label, message: `${problemText(first.kind, list(first.samples))}${others}. ${fixText(first.kind)}` };
 }
 
 /**
- * The error for the flag values read from the device, or null when every input is finite.
- * @param values the `[batch, checked]` flags, row-major (0 = not finite)
- * @param labels the argument name of each checked input
+ * The error for the flag values read from the device, or null when every check passed.
+ * @param values the `[batch, checks]` flags, row-major (0 = failed)
+ * @param labels the argument name of each check's input
+ * @param kinds what each check checks
  */
-export function inputError(values: ArrayLike<number | boolean>, labels: readonly string[]): LrpArgumentError | null {
-  const problem = inputProblem(values, labels);
+export function inputError(values: ArrayLike<number | boolean>, labels: readonly string[], kinds: readonly InputCheckKind[]): LrpArgumentError | null {
+  const problem = inputProblem(values, labels, kinds);
   return problem === null ? null : new LrpArgumentError(problem.argument, problem.message);
 }
 
 /**
- * Reads the flags asynchronously and throws the {@link LrpArgumentError} when an input was not
- * finite (for the asynchronous entry points). The flags are not disposed.
+ * Reads the flags asynchronously and throws the {@link LrpArgumentError} when an input failed a
+ * check (for the asynchronous entry points). The flags are not disposed.
  */
 export async function readInputCheck(check: InputFlags): Promise<void> {
-  const error = inputError(await check.flags.data(), check.labels);
+  const error = inputError(await check.flags.data(), check.labels, check.kinds);
   if (error !== null) throw error;
 }
 
@@ -135,7 +166,7 @@ function override(t: tf.Tensor, name: string, make: (original: Method) => Method
 }
 
 /** Wraps the reads and `dispose()` of one tensor with its own flags (see the module comment). */
-function wrapTensor(t: tf.Tensor, flags: tf.Tensor2D, labels: readonly string[]): void {
+function wrapTensor(t: tf.Tensor, flags: tf.Tensor2D, labels: readonly string[], kinds: readonly InputCheckKind[]): void {
   // the verdict once read (undefined: not read yet; null: finite); a fresh error per read, so
   // that its stack points at the caller
   let verdict: InputProblem | null | undefined;
@@ -143,11 +174,11 @@ function wrapTensor(t: tf.Tensor, flags: tf.Tensor2D, labels: readonly string[])
     if (verdict) throw new LrpArgumentError(verdict.argument, verdict.message);
   };
   const checkAsync = async (): Promise<void> => {
-    if (verdict === undefined) verdict = inputProblem(await flags.data(), labels);
+    if (verdict === undefined) verdict = inputProblem(await flags.data(), labels, kinds);
     rethrow();
   };
   const checkSync = (): void => {
-    if (verdict === undefined) verdict = inputProblem(flags.dataSync(), labels);
+    if (verdict === undefined) verdict = inputProblem(flags.dataSync(), labels, kinds);
     rethrow();
   };
   for (const name of ASYNC_READS) {
@@ -179,7 +210,7 @@ function wrapTensor(t: tf.Tensor, flags: tf.Tensor2D, labels: readonly string[])
 export function attachInputCheck(relevance: readonly tf.Tensor[], check: InputFlags): void {
   relevance.forEach((t, i) => {
     const flags = i === 0 ? check.flags : tf.keep(tf.clone(check.flags));
-    wrapTensor(t, flags, check.labels);
+    wrapTensor(t, flags, check.labels, check.kinds);
   });
   if (relevance.length === 0) check.flags.dispose();
 }

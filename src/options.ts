@@ -83,6 +83,18 @@ export interface ExplainOptions extends GradientMethodOptions {
    */
   readonly checkInput?: boolean;
   /**
+   * Declares every model input ≥ 0 (an image in [0, 1] or [0, 255], counts, amounts). A Dense or
+   * Conv layer that reads a model input with z⁺, αβ or γ (epsilonPlus, epsilonAlpha2Beta1, the
+   * gamma rule) then works on x itself instead of splitting it into `[x⁺, x⁻]`: that layer's own
+   * forward and transpose have half the input channels, and the split's kernels are gone. The
+   * numbers are those of the split (x⁻ = 0 there). Rules that do not split their input (ε, flat,
+   * z-box, …) are unchanged. The declaration is checked with the input check (`checkInput`): a
+   * sample with a negative input gets NaN relevance, and reading the result throws an
+   * LrpArgumentError naming the input and the samples; with `checkInput: false` it is trusted.
+   * LRP only (`method: 'lrp'`). Default false.
+   */
+  readonly inputNonNegative?: boolean;
+  /**
    * Samples per forward and backward pass, like `model.predict`'s `batchSize`: a larger batch is
    * explained in chunks of this many samples and the results are concatenated, with the same
    * numbers as one pass, so that memory grows with `batchSize` (plus the returned relevance)

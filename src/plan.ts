@@ -62,7 +62,7 @@ export interface ModelPlan {
 export const DEFAULT_BATCH_SIZE = 32;
 
 /** The options that are not rule parameters (those come from the rule definitions). */
-const OTHER_OPTIONS: readonly string[] = ['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'composite', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput', 'batchSize'];
+const OTHER_OPTIONS: readonly string[] = ['method', 'steps', 'baseline', 'blurSigma', 'noiseLevel', 'samples', 'seed', 'maxBatch', 'rule', 'composite', 'firstLayer', 'layerRules', 'output', 'outputRelevance', 'unknownLayers', 'checkInput', 'inputNonNegative', 'batchSize'];
 
 /** Every option name `planModel` accepts: the parameters of the registered rules and the others. */
 export function knownOptions(): string[] {
@@ -130,10 +130,14 @@ export function checkOptions(options: ExplainOptions): void {
   if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 1)) {
     throw new LrpArgumentError('options.batchSize', `must be a positive integer (samples per forward/backward pass; default ${DEFAULT_BATCH_SIZE}), got ${JSON.stringify(size)}.`);
   }
+  const declared = options.inputNonNegative;
+  if (declared !== undefined && typeof declared !== 'boolean') {
+    throw new LrpArgumentError('options.inputNonNegative', `must be true or false (true declares every model input ≥ 0), got ${JSON.stringify(declared)}.`);
+  }
   const method = options.method ?? 'lrp';
   if (!METHODS.includes(method)) throw new LrpArgumentError('options.method', `unknown method ${JSON.stringify(method)}; expected one of ${METHODS.join(', ')}.`);
   if (method !== 'lrp') {
-    for (const key of ['rule', 'composite', 'firstLayer', 'layerRules'] as const) {
+    for (const key of ['rule', 'composite', 'firstLayer', 'layerRules', 'inputNonNegative'] as const) {
       if (options[key] !== undefined) throw new LrpArgumentError(`options.${key}`, `applies to method 'lrp' only; method '${method}' uses the plain gradient of every layer.`);
     }
   }
@@ -258,7 +262,7 @@ export function planModel(model: unknown, options: ExplainOptions = {}): ModelPl
   if (!Number.isInteger(output) || output < 0 || output >= graph0.outputs.length) {
     throw new LrpArgumentError('options.output', `must be an integer in [0, ${graph0.outputs.length - 1}] (the model has ${graph0.outputs.length} output${graph0.outputs.length === 1 ? '' : 's'}), got ${String(output)}.`);
   }
-  const graph = canonize(graph0, output);
+  const graph = canonize(graph0, output, options.inputNonNegative === true);
 
   const composite = compositeFrom(options, params);
   const linearNodes = graph.nodes.filter((n) => n.op.kind === 'linear');

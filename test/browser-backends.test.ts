@@ -333,7 +333,7 @@ suite('backend conformance in Chromium (WebGL 2, WebGPU on SwiftShader) vs float
     test.each([
       ['gradients', 'gradient methods (gradient, gradient × input, IG, SmoothGrad)'],
       ['families', 'every architecture family × composite'],
-      ['ops', 'max-pool relevance on tied maxima (the first maximum takes all)'],
+      ['ops', 'max-pool relevance on tied maxima (the first maximum takes all); the input declared ≥ 0 and its sign check'],
     ] as Array<['gradients' | 'families' | 'ops', string]>)(`%s: %s within ${TOL.cpu} · max|R| of Node cpu`, (section, _what) => {
       const cmp = new Comparison(TOL.cpu);
       const pairs = paired(run.sections[section], nodeCpu[section]);

@@ -88,6 +88,12 @@ describe('required parameters (the z-box bounds) in CLI words', () => {
     expect(usageError('--low', '--layer-rule', 'conv1=zBox')).toMatch(/--layer-rule conv1=zBox gives conv1 the zBox rule and needs the input bounds/);
   });
 
+  test('--input-non-negative declares the input ≥ 0 (options.inputNonNegative); absent, the option is absent', () => {
+    expect(options('--composite', 'epsilonPlus', '--input-non-negative')).toEqual({ composite: 'epsilonPlus', inputNonNegative: true });
+    expect(options('--composite', 'epsilonPlus')).toEqual({ composite: 'epsilonPlus' });
+    expect(knownOptions()).toContain('inputNonNegative');
+  });
+
   test('with the bounds, or with --first-layer replacing the z-box entry, the options are made', () => {
     expect(options('--composite', 'epsilonGammaBox', '--low', '0', '--high', '1')).toEqual({ composite: 'epsilonGammaBox', low: 0, high: 1 });
     expect(options('--composite', 'epsilonGammaBox', '--first-layer', 'flat')).toEqual({ composite: 'epsilonGammaBox', firstLayer: 'flat' });

@@ -119,11 +119,13 @@ const MODELS = [
 ];
 const GRADIENT_METHODS = ['gradient', 'gradientXInput', 'integratedGradients', 'smoothGrad'] as const;
 
-/** The option sets explained: the defaults, every composite, every gradient method. */
+/** The option sets explained: the defaults, every composite, one with the input declared ≥ 0, every gradient method. */
 function optionSets(testCase: TestCase): Array<[string, ExplainOptions]> {
   const [low, high] = testCase.bounds ?? [-1, 1];
   const sets: Array<[string, ExplainOptions]> = [['defaults', {}]];
   for (const name of COMPOSITE_NAMES) sets.push([name, { composite: name as ExplainOptions['composite'], low, high }]);
+  // the input declared ≥ 0: the sign check's flags join the NaN check's, read only with the result
+  sets.push(['epsilonAlpha2Beta1, inputNonNegative', { composite: 'epsilonAlpha2Beta1', inputNonNegative: true }]);
   const text = testCase.name.startsWith('Embedding');
   for (const method of GRADIENT_METHODS) {
     // token ids cannot be interpolated or perturbed (an argument error, not a read)

@@ -72,7 +72,7 @@ export interface ChannelReferences {
 export interface ReferenceSamples {
   /** Items seen (the next item index to read). */
   readonly items: number;
-  /** Items skipped because they failed to load. */
+  /** Items skipped because they failed to load (or held NaN/Infinity, or a negative value with `inputNonNegative`). */
   readonly failed: number;
   /** Shape of one item (the model input without the batch axis). */
   readonly itemShape: number[];
@@ -140,6 +140,7 @@ export async function collectFromRefs(model: ExplainableModel, refs: AsyncIterab
   };
   const store = new DerivedTensors();
   const size = itemShape.reduce((a, b) => a * b, 1);
+  const nonNegative = explainOptions.inputNonNegative === true;
   const save = () => {
     if (statePath === undefined) return;
     const json = { version: STATE_VERSION, fingerprint, items: state.items, failed: state.failed, itemShape, layers: state.layers, inputs: Object.fromEntries(state.inputs) };
@@ -159,7 +160,7 @@ export async function collectFromRefs(model: ExplainableModel, refs: AsyncIterab
       if (ref.index < state.items) continue;
       try {
         const data = await ref.load();
-        if (data.length !== size || data.some((v) => !Number.isFinite(v))) throw new Error('wrong size or not finite');
+        if (data.length !== size || data.some((v) => !Number.isFinite(v) || (nonNegative && v < 0))) throw new Error('wrong size, not finite, or negative where options.inputNonNegative declares ≥ 0');
         batch.push({ ref, data });
       } catch {
         state.failed++;

@@ -111,6 +111,8 @@ interface Prepared {
   readonly prefetch: number;
   readonly shard: Shard | null;
   readonly defaultClass: number | 'max';
+  /** `options.inputNonNegative`: items with a negative value fail (checked on the host). */
+  readonly nonNegative: boolean;
 }
 
 function positiveInt(v: unknown, argument: string, dflt: number): number {
@@ -122,7 +124,8 @@ function positiveInt(v: unknown, argument: string, dflt: number): number {
 /** The options without the batch-run fields: what createExplainer gets. */
 function explainOptionsOf(options: ExplainDatasetOptions): ExplainOptions {
   const { batchSize: _b, classIdx: _c, workers: _w, workerThreads: _wt, backend: _be, prefetch: _p, keepInputs: _k, shard: _s, skip: _sk, inputShape: _i, ...rest } = options;
-  // items are checked for NaN/Infinity one by one before batching (a bad item fails alone)
+  // items are checked for NaN/Infinity (and a declared sign) one by one before batching (a bad
+  // item fails alone)
   return { ...rest, checkInput: false };
 }
 
@@ -167,7 +170,7 @@ function prepare(model: LoadedModel, options: ExplainDatasetOptions): Prepared {
       throw new LrpArgumentError('options.classIdx', `must be 'max' or an integer in [0, ${classes - 1}] (the model has ${classes} outputs), got ${JSON.stringify(dc)}.`);
     }
     if (workers > 1 || options.workerThreads === true) portableOptions(explainOptionsOf(options));
-    return { explainer, shape, size: shape.reduce((a, b) => a * b, 1), classes, batchSize, workers, prefetch, shard, defaultClass: dc };
+    return { explainer, shape, size: shape.reduce((a, b) => a * b, 1), classes, batchSize, workers, prefetch, shard, defaultClass: dc, nonNegative: options.inputNonNegative === true };
   } catch (e) {
     explainer.dispose();
     throw e;
@@ -216,7 +219,7 @@ async function loadBlock(block: Block, p: Prepared, keepInputs: boolean): Promis
         if (ref.classIdx instanceof ItemError) throw ref.classIdx;
         if (ref.classIdx !== undefined && ref.classIdx >= p.classes) throw new ItemError(`${ref.id}: class ${ref.classIdx} is out of range (the model has ${p.classes} outputs: 0..${p.classes - 1}).`);
         const data = await ref.load();
-        checkItem(data, p.size, ref.id);
+        checkItem(data, p.size, ref.id, p.nonNegative);
         return { ref, data };
       } catch (e) {
         const reason = e instanceof ItemError ? e.message : `${ref.id}: ${(e as Error).message}`;

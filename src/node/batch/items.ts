@@ -390,10 +390,14 @@ export async function* refsFromFiles(files: readonly InputFile[], options: FileR
   }
 }
 
-/** Checks a loaded item: size and finiteness (NaN/Infinity are reported with their position). */
-export function checkItem(data: Float32Array, size: number, id: string): void {
+/**
+ * Checks a loaded item: size, finiteness and, when the input is declared ≥ 0
+ * (`options.inputNonNegative`), sign. The first bad value is reported with its position.
+ */
+export function checkItem(data: Float32Array, size: number, id: string, nonNegative = false): void {
   if (data.length !== size) throw new ItemError(`${id}: holds ${data.length} values, the model input needs ${size}.`);
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) throw new ItemError(`${id}: value ${i} is ${data[i]} (NaN or Infinity); clean the data first.`);
+    if (nonNegative && data[i] < 0) throw new ItemError(`${id}: value ${i} is ${data[i]}, but options.inputNonNegative declares the input ≥ 0; leave the option out for such data, or rescale it to ≥ 0 first.`);
   }
 }

@@ -37,6 +37,7 @@ export const RULE_FLAGS: FlagSpec[] = [
   { name: 'first-layer', type: 'string', value: '<rule>', description: 'rule of the first Dense/Conv layer', choices: firstLayerRuleNames() },
   { name: 'layer-rule', type: 'string', value: '<layer=rule>', description: 'rule for a layer name or class, e.g. dense_2=epsilon', repeat: true },
   { name: 'unknown-layers', type: 'string', value: '<how>', description: 'layers without a rule', choices: ['error', 'gradient'], default: 'error' },
+  { name: 'input-non-negative', type: 'boolean', description: 'declare every model input ≥ 0 (images with --scale 0..1 or 0..255, counts): z⁺, αβ and γ on a layer that reads the input then skip its split into x⁺ and x⁻ (the same numbers, fewer kernels); an item with a negative value fails with its reason' },
   { name: 'output', type: 'string', value: '<k>', description: 'which output of a multi-output model: its index, or its name (output node of a graph model, output layer of a layers model)', default: '0' },
 ];
 
@@ -103,6 +104,7 @@ export function explainOptionsFromFlags(args: ParsedArgs): PortableOptions {
   if (output !== undefined) o.output = /^\d+$/.test(output) ? Number(output) : output;
   if (f['first-layer'] !== undefined) o.firstLayer = f['first-layer'];
   if (f['unknown-layers'] !== undefined) o.unknownLayers = f['unknown-layers'];
+  if (f['input-non-negative'] === true) o.inputNonNegative = true;
   const lr = f['layer-rule'] as string[] | undefined;
   if (lr !== undefined) {
     const rules: Record<string, string> = {};

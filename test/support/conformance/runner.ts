@@ -202,6 +202,54 @@ export async function runSection(section: Section, env: RunnerEnv): Promise<Runn
       }
       record({ key, relevance, leaked: tf.memory().numTensors - before, error, ms: performance.now() - t0 });
     }
+    // the input declared ≥ 0 (options.inputNonNegative): the first conv's z⁺/αβ on x, and the sign
+    // check on the device (a negated sample gets NaN relevance; read here through ops, since reading
+    // the relevance itself throws)
+    for (const composite of ['epsilonPlus', 'epsilonAlpha2Beta1'] as const) {
+      const key = callKey('inputNonNegative', composite);
+      const t0 = performance.now();
+      const before = tf.memory().numTensors;
+      const model = tf.sequential();
+      model.add(tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }));
+      model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+      model.add(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }));
+      model.add(tf.layers.flatten());
+      model.add(tf.layers.dense({ units: 3 }));
+      seededWeights(model, FAMILY_WEIGHT_SEED, false);
+      const made: tf.Tensor[] = [];
+      let relevance: CallResult['relevance'] = [];
+      let error: string | undefined;
+      try {
+        // values in [0, 1] with zeros, then the first sample negated: made in JavaScript (the same
+        // bits on every backend)
+        const draws = uniform([2, 6, 6, 3], 13, -0.3, 1);
+        made.push(draws);
+        const good = Array.from((await values(draws)) as Float32Array, (v) => Math.max(v, 0));
+        const x = tf.tensor4d([...good, ...good.slice(0, 6 * 6 * 3).map((v) => (v === 0 ? 0 : -v))], [3, 6, 6, 3]);
+        made.push(x);
+        fingerprints.push({ key, hash: fnv1a([await values(x)]), count: x.size });
+        const explainer = createExplainer(model, { composite, inputNonNegative: true });
+        let r: tf.Tensor;
+        try {
+          r = explainer.explain(x, [0, 1, 2]) as tf.Tensor;
+        } finally {
+          explainer.dispose();
+        }
+        made.push(r);
+        const goodRows = tf.slice(r, [0, 0, 0, 0], [2, -1, -1, -1]);
+        const nanCounts = tf.tidy(() => tf.sum(tf.cast(tf.isNaN(tf.reshape(r, [3, -1])), 'float32'), 1));
+        made.push(goodRows, nanCounts);
+        relevance = [];
+        for (const t of [goodRows, nanCounts]) relevance = [...relevance, { shape: t.shape.slice(), dtype: t.dtype as string, values: Array.from(await values(t)) }];
+      } catch (e) {
+        error = `${(e as Error).name}: ${(e as Error).message}`;
+        relevance = [];
+      } finally {
+        tf.dispose(made);
+        model.dispose();
+      }
+      record({ key, relevance, leaked: tf.memory().numTensors - before, error, ms: performance.now() - t0 });
+    }
   }
   return { calls, fingerprints };
 }

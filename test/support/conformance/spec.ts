@@ -106,7 +106,8 @@ export interface SectionResult {
 /**
  * The page sections: the exactness suite (every case × config; conservation for
  * {@link CONSERVATION_CONFIGS}), the gradient methods, the architecture families, the zoo, and
- * engine ops whose GPU paths differ from cpu's (max-pool relevance with ties, {@link MAX_POOL_TIES}).
+ * engine ops whose GPU paths differ from cpu's (max-pool relevance with ties, {@link MAX_POOL_TIES};
+ * the input declared ≥ 0 and its sign check).
  */
 export const SECTIONS = ['cases', 'gradients', 'families', 'zoo', 'ops'] as const;
 export type Section = (typeof SECTIONS)[number];
