@@ -2,25 +2,23 @@
  * `options.inputNonNegative`: the first Dense/Conv layer's z⁺, αβ and γ then work on x itself
  * instead of `[x⁺, x⁻]`. Checked here: the numbers against the float64 reference (LRP_RULES.md,
  * which splits x) on every Node backend, the kernels it saves (tf.profile), the check of the
- * declaration (NaN relevance and a typed error on read for a negative sample, no leaks), the
- * option's validation, and the host-side check of the batch API's items.
+ * declaration (NaN relevance and a typed error on read for a negative sample, no leaks), a
+ * tf.GraphModel of the same network, the option's validation, and the host-side check of the
+ * batch API's items.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer, explain, explainWithConservation, ExplainOptions, LrpArgumentError } from '../src';
 import { explainDataset, type ExplainedBatch } from '../src/node';
 import { checkItem, ItemError } from '../src/node/batch/items';
 import { refGraphFromModel } from './reference/fromModel';
+import { toGraphModel } from './support/toGraphModel';
+import { smallImageCnn } from './models';
 import { Arr, lrp64, refRules, RefRuleSpec } from './reference/lrp64';
 import { BACKENDS, expectError, expectNoLeak, maxAbs, maxAbsDiff, randomizeWeights, uniform, useBackend } from './helpers';
 
-/** A small image model whose first conv reads the model input. */
+/** A small image model whose first conv reads the model input, seeded. */
 function cnn(): tf.Sequential {
-  const m = tf.sequential();
-  m.add(tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }));
-  m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  m.add(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }));
-  m.add(tf.layers.flatten());
-  m.add(tf.layers.dense({ units: 3 }));
+  const m = smallImageCnn();
   randomizeWeights(m, 41);
   return m;
 }
@@ -51,7 +49,7 @@ const MODELS: ReadonlyArray<{ name: string; build: () => tf.Sequential; shape: n
 const toArr = async (t: tf.Tensor): Promise<Arr> => ({ shape: t.shape.slice(), data: Float64Array.from(await t.data()) });
 
 /** Kernel names of one explain call (tf.profile), after a warm-up call. */
-async function kernelsOf(model: tf.LayersModel, x: tf.Tensor, options: ExplainOptions): Promise<Array<{ name: string; inputShapes: number[][] }>> {
+async function kernelsOf(model: tf.LayersModel | tf.GraphModel, x: tf.Tensor, options: ExplainOptions): Promise<Array<{ name: string; inputShapes: number[][] }>> {
   const explainer = createExplainer(model, options);
   try {
     (explainer.explain(x, 1) as tf.Tensor).dispose();
@@ -202,6 +200,33 @@ describe('inputNonNegative: kernels saved, the declaration checked (cpu)', () =>
     expect((e as LrpArgumentError).argument).toBe('input[1]');
     tf.dispose([xa, xb]);
     two.dispose();
+  });
+
+  test('a tf.GraphModel of the same network: the same numbers, its first conv on 3 channels, the check', async () => {
+    const graph = await toGraphModel(model);
+    const classes = [0, 2];
+    for (const composite of ['epsilonPlus', 'epsilonAlpha2Beta1'] as const) {
+      const layers = explain(model, x, classes, { composite }) as tf.Tensor;
+      const declared = explain(graph, x, classes, { composite, inputNonNegative: true }) as tf.Tensor;
+      const [l, d] = [await layers.data(), await declared.data()];
+      tf.dispose([layers, declared]);
+      expect(maxAbsDiff(d, l) / maxAbs(l)).toBeLessThan(2e-5);
+      const kernels = await kernelsOf(graph, x, { composite, inputNonNegative: true });
+      const firstConv = kernels.find((k) => k.name.includes('Conv2D') && Array.isArray(k.inputShapes[0]) && k.inputShapes[0][1] === 6);
+      expect(firstConv?.inputShapes[0]).toEqual([2, 6, 6, 3]);
+    }
+    const neg = tf.neg(x);
+    const readNeg = async () => {
+      const r = explain(graph, neg, 0, { composite: 'epsilonPlus', inputNonNegative: true }) as tf.Tensor;
+      try {
+        await r.data();
+      } finally {
+        r.dispose();
+      }
+    };
+    await expectError(readNeg, LrpArgumentError, /negative values in sample\(s\) 0, 1,/);
+    neg.dispose();
+    graph.dispose();
   });
 
   test('with checkInput: false the declaration is trusted (no flags, reads unchanged)', async () => {

@@ -5,6 +5,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomizeWeights, uniform } from './helpers';
 
+/**
+ * A small image model whose first conv reads the model input (6×6×3 → conv 4, max pool, conv 5,
+ * flatten, dense 3), without weights set: the input-declared-≥-0 tests seed it.
+ */
+export function smallImageCnn(): tf.Sequential {
+  const m = tf.sequential();
+  m.add(tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }));
+  m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  m.add(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }));
+  m.add(tf.layers.flatten());
+  m.add(tf.layers.dense({ units: 3 }));
+  return m;
+}
+
 export interface TestCase {
   /** What the case covers (layer classes). */
   readonly name: string;

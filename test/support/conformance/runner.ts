@@ -12,7 +12,7 @@ import type { ConservationReport, ExplainOptions, Relevance } from '../../../src
 import { CONFIGS } from '../../configs';
 import { CONFIGS as FAMILY_CONFIGS, FAMILIES, HIGH, LOW, makeInputs, seededWeights } from '../../families';
 import { uniform } from '../../helpers';
-import { CASES } from '../../models';
+import { CASES, smallImageCnn } from '../../models';
 import { maxPoolTranspose } from '../../../src/ops/pool';
 import type { CallResult, ConservationNumbers, Fingerprint, Section } from './spec';
 import { callKey, CONSERVATION_CONFIGS, CONTINUOUS_METHODS, FAMILY_INPUT_SEED, FAMILY_WEIGHT_SEED, fnv1a, GRADIENT_METHODS, MAX_POOL_TIES, ZOO_BATCH, ZOO_BATCH_OVERRIDE, ZOO_INPUT_SEED, zooOptions } from './spec';
@@ -209,12 +209,7 @@ export async function runSection(section: Section, env: RunnerEnv): Promise<Runn
       const key = callKey('inputNonNegative', composite);
       const t0 = performance.now();
       const before = tf.memory().numTensors;
-      const model = tf.sequential();
-      model.add(tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }));
-      model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-      model.add(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' }));
-      model.add(tf.layers.flatten());
-      model.add(tf.layers.dense({ units: 3 }));
+      const model = smallImageCnn();
       seededWeights(model, FAMILY_WEIGHT_SEED, false);
       const made: tf.Tensor[] = [];
       let relevance: CallResult['relevance'] = [];
