@@ -27,9 +27,13 @@ export interface CommandIO {
   readonly cwd: string;
 }
 
-/** RULE_FLAGS with `--output` described for explain/aggregate, where a multi-output model needs it. */
+/**
+ * RULE_FLAGS with `--output` described for explain/aggregate, where a multi-output model needs it,
+ * and `--input-non-negative` with what it does to items.
+ */
 function ruleFlagsForRuns(): FlagSpec[] {
   return RULE_FLAGS.map((f) => {
+    if (f.name === 'input-non-negative') return { ...f, description: `${f.description}; an item with a negative value fails with its reason` };
     if (f.name !== 'output') return f;
     const { default: _default, ...rest } = f;
     return { ...rest, description: 'which output of the model to explain: required when it has several (a run without it stops and lists them: index, layer, shape); its index or its name (output node of a graph model, output layer)' };

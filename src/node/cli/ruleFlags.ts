@@ -37,7 +37,7 @@ export const RULE_FLAGS: FlagSpec[] = [
   { name: 'first-layer', type: 'string', value: '<rule>', description: 'rule of the first Dense/Conv layer', choices: firstLayerRuleNames() },
   { name: 'layer-rule', type: 'string', value: '<layer=rule>', description: 'rule for a layer name or class, e.g. dense_2=epsilon', repeat: true },
   { name: 'unknown-layers', type: 'string', value: '<how>', description: 'layers without a rule', choices: ['error', 'gradient'], default: 'error' },
-  { name: 'input-non-negative', type: 'boolean', description: 'declare every model input ≥ 0 (images with --scale 0..1 or 0..255, counts): z⁺, αβ and γ on a layer that reads the input then skip its split into x⁺ and x⁻ (the same numbers, fewer kernels); an item with a negative value fails with its reason' },
+  { name: 'input-non-negative', type: 'boolean', description: 'declare every model input ≥ 0 (images with --scale 0..1 or 0..255, counts): z⁺, αβ and γ on a layer that reads the input then skip its split into x⁺ and x⁻ (the same numbers, fewer kernels)' },
   { name: 'output', type: 'string', value: '<k>', description: 'which output of a multi-output model: its index, or its name (output node of a graph model, output layer of a layers model)', default: '0' },
 ];
 
