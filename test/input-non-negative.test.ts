@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createExplainer, explain, explainWithConservation, ExplainOptions, LrpArgumentError } from '../src';
-import { explainDataset, type ExplainedBatch } from '../src/node';
+import { collectReferenceSamples, explainDataset, type ExplainedBatch } from '../src/node';
 import { checkItem, ItemError } from '../src/node/batch/items';
 import { refGraphFromModel } from './reference/fromModel';
 import { toGraphModel } from './support/toGraphModel';
@@ -271,6 +271,19 @@ test('explainDataset with the declaration: a negative item fails alone with its 
   const got = Float32Array.from(batches.flatMap((b) => Array.from(b.relevance)));
   expect(maxAbsDiff(got, expected) / maxAbs(expected)).toBeLessThan(1e-6);
   tf.dispose([x, r]);
+  model.dispose();
+});
+
+test('the concept atlas (collectReferenceSamples) with the declaration skips a negative item and counts it as failed', async () => {
+  await useBackend('cpu');
+  const model = cnn();
+  const rows = Array.from({ length: 5 }, (_, k) => Float32Array.from({ length: 6 * 6 * 3 }, (_, i) => ((k * 7 + i) % 5) / 4));
+  rows[2] = Float32Array.from(rows[2], (v, i) => (i === 10 ? -0.5 : v));
+  const layer = model.layers[2].name;
+  const declared = await collectReferenceSamples(model, rows, { composite: 'epsilonPlus', inputNonNegative: true, layers: [layer], top: 2 });
+  const plain = await collectReferenceSamples(model, rows, { composite: 'epsilonPlus', layers: [layer], top: 2 });
+  expect([declared.items, declared.failed]).toEqual([5, 1]);
+  expect([plain.items, plain.failed]).toEqual([5, 0]);
   model.dispose();
 });
 

@@ -26,7 +26,7 @@ import { runForward } from '../forward.js';
 import { DerivedTensors, withDerivedTensors } from '../ops/derived.js';
 import { planModel, type ModelPlan } from '../plan.js';
 import { writeFileAtomicSync } from './batch/atomic.js';
-import { refsFromSource, type DatasetSource, type ItemRef } from './batch/items.js';
+import { checkItem, refsFromSource, type DatasetSource, type ItemRef } from './batch/items.js';
 import { saveGrid } from './heatmap.js';
 
 /** Options of {@link collectReferenceSamples}. */
@@ -160,7 +160,8 @@ export async function collectFromRefs(model: ExplainableModel, refs: AsyncIterab
       if (ref.index < state.items) continue;
       try {
         const data = await ref.load();
-        if (data.length !== size || data.some((v) => !Number.isFinite(v) || (nonNegative && v < 0))) throw new Error('wrong size, not finite, or negative where options.inputNonNegative declares ≥ 0');
+        // (the batch API's item check: size, NaN/Infinity, and a declared sign)
+        checkItem(data, size, ref.id, nonNegative);
         batch.push({ ref, data });
       } catch {
         state.failed++;
