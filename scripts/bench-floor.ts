@@ -1,7 +1,9 @@
 /**
- * The floor of an LRP pass on bench-cnn: the convolutions that ε and epsilonPlus cannot avoid,
- * timed alone (no engine, no elementwise work, no pooling, no dense layers), as ratios to
- * `model.predict` of the same batch on the same backend.
+ * The floor of an LRP pass on bench-cnn, as ratios to `model.predict` of the same batch on the same
+ * backend: the convolutions that ε and epsilonPlus cannot avoid, timed alone (no engine, no
+ * elementwise work, no pooling, no dense layers); and epsilonPlus's least work, every kernel it
+ * cannot avoid with a one-kernel stand-in for the pools' routing (a lower bound of a call), then
+ * the same with the engine's routing (the engine's kernels without the engine).
  *
  *     npm run bench:floor                     # wasm, batch 32, 15 rounds
  *     npm run bench:floor -- --batch 8 --rounds 21
@@ -16,6 +18,20 @@
  * - epsilonPlus (z⁺ on every convolution): those, plus the rule's forward with W⁺; on the first
  *   layer that forward reads `[x⁺, x⁻]` (2·cin channels: the input may be negative) and the
  *   transpose gives 2·cin channels.
+ * - epsilonPlus least work, x ≥ 0 (scripts/least-work.ts): a whole epsilonPlus pass on the
+ *   model's own weights and input (declared ≥ 0), reduced to the kernels no implementation on tf
+ *   ops can leave out: predict's own kernels as the record; the output's relevance; per dense layer
+ *   (ε) the stabilized division, one matMul, one multiply; per convolution z⁺'s forward (W⁺, bias
+ *   b⁺ + ε folded in), one division, the transposed convolution, one multiply; and per max pool ONE
+ *   full-size kernel in place of the routing (on wasm and cpu a broadcast multiply that routes
+ *   nothing correctly; on WebGPU the engine's own one-shader routing). No input check, no engine.
+ *   A lower bound of a call, not a result: if it is at or over a target, no engine on these
+ *   kernels meets that target;
+ * - the same with the engine's routing (`maxPoolTranspose`): the engine's own kernels without the
+ *   engine. Checked once before the rounds: its relevance equals `explain`'s (so the bound leaves
+ *   out nothing a call needs but the routing);
+ * - epsilonPlus x ≥ 0, explainer: a reused explainer's call of that setting. Its gap to the line
+ *   above is the engine's own cost (plan walk, checks, its extra small kernels).
  * Each case is timed right after or before a predict call (alternately), and its ratio is over the
  * mean of the predict calls on either side; median [min, max] over the rounds. Inputs and kernels are
  * random tensors made once (their values do not change a convolution's time).
@@ -24,9 +40,11 @@ import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from './backend';
 import * as benchCnn from './bench-cnn';
+import { leastWorkEpsilonPlus } from './least-work';
 import { median } from './paired';
 import { conv2dTransposeByCorrelation, type Conv2DGeometry } from '../src/ops/conv';
 import { DerivedTensors, markConstantWeight, withDerivedTensors } from '../src/ops/derived';
+import { createExplainer, explain } from '../src';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -76,6 +94,8 @@ async function main(): Promise<void> {
   const same: Conv2DGeometry = { kernelSize: [3, 3], strides: [1, 1], dilation: [1, 1], pads: [[1, 1], [1, 1]] };
   const transpose = (g: tf.Tensor4D, kernel: tf.Tensor4D) => conv2dTransposeByCorrelation(g, kernel, g.shape[1], g.shape[2], same);
   const record = () => convs.map((c) => tf.fused.conv2d({ x: c.x, filter: c.kernel, strides: 1, pad: 'same', bias: c.bias, activation: 'relu' }));
+  const leastWork = leastWorkEpsilonPlus(model, x, benchCnn.CLASS_IDX);
+  const explainer = createExplainer(model, { composite: 'epsilonPlus', inputNonNegative: true });
   const cases: Record<string, () => tf.Tensor[]> = {
     predict: () => [model.predict(x) as tf.Tensor],
     'ε convolutions': () => [...record(), ...convs.map((c) => transpose(c.g, c.transposed))],
@@ -84,6 +104,9 @@ async function main(): Promise<void> {
       ...convs.map((c) => tf.fused.conv2d({ x: c.xJoined, filter: c.kernelJoined, strides: 1, pad: 'same', bias: c.bias })),
       ...convs.map((c) => transpose(c.g, c.transposedJoined)),
     ],
+    'epsilonPlus least work, x ≥ 0': () => [leastWork.run()],
+    "the same, the engine's routing": () => [leastWork.run('engine')],
+    'epsilonPlus x ≥ 0, explainer': () => [explainer.explain(x, benchCnn.CLASS_IDX) as tf.Tensor],
   };
   // one store per case, as one explainer per setting (a store releases what a call did not use)
   const stores = new Map(Object.keys(cases).map((n) => [n, new DerivedTensors()]));
@@ -95,6 +118,15 @@ async function main(): Promise<void> {
     tf.dispose(out);
     return dt;
   };
+  // the least work is the real computation but for the routing: with the engine's routing it gives
+  // the engine's relevance (checked, so that the bound leaves out no work an epsilonPlus call needs)
+  {
+    const [bound, real] = [withDerivedTensors(stores.get('predict') as DerivedTensors, () => leastWork.run('engine')), explain(model, x, benchCnn.CLASS_IDX, { composite: 'epsilonPlus', inputNonNegative: true }) as tf.Tensor];
+    const [gap, scale] = await Promise.all([tf.tidy(() => tf.max(tf.abs(tf.sub(bound, real)))).data(), tf.tidy(() => tf.max(tf.abs(real))).data()]);
+    tf.dispose([bound, real]);
+    if (!(gap[0] <= 1e-5 * scale[0])) throw new Error(`the least work with the engine's routing differs from explain by ${gap[0]} (max |R| ${scale[0]})`);
+    console.log(`least work with the engine's routing = explain's epsilonPlus relevance (max |diff| ${(gap[0] / scale[0]).toExponential(1)} of max |R|)`);
+  }
   const names = Object.keys(cases).filter((n) => n !== 'predict');
   for (let i = 0; i < 2; i++) for (const n of Object.keys(cases)) await once(n);
   const ratios = new Map<string, number[]>(names.map((n) => [n, []]));
@@ -111,8 +143,10 @@ async function main(): Promise<void> {
     }
   }
   console.log(`bench-cnn, ${backend}, batch ${batch}, ${rounds} rounds: predict median ${median(predictMs).toFixed(1)} ms`);
-  for (const [n, rs] of ratios) console.log(`  ${n.padEnd(26)} ${median(rs).toFixed(2)}× predict [${Math.min(...rs).toFixed(2)}, ${Math.max(...rs).toFixed(2)}]`);
+  for (const [n, rs] of ratios) console.log(`  ${n.padEnd(34)} ${median(rs).toFixed(2)}× predict [${Math.min(...rs).toFixed(2)}, ${Math.max(...rs).toFixed(2)}]`);
   for (const c of convs) tf.dispose(Object.values(c));
+  leastWork.dispose();
+  explainer.dispose();
   for (const store of stores.values()) store.dispose();
   tf.dispose(x);
   model.dispose();
