@@ -29,6 +29,10 @@
  * average (os.loadavg) is printed before and after each case: the paired ratios stay usable on a
  * busy machine, the absolute times do not.
  *
+ * One method is not an explanation: 'epsilonPlus least work' (scripts/least-work.ts) is every
+ * kernel an epsilonPlus pass on tf ops cannot leave out, with one kernel per max pool in place of its
+ * routing: a lower bound of 'epsilonPlus x≥0' on the same kernels, printed under the targets.
+ *
  * Model "bench-cnn": 32x32x3 → [Conv(32)x2, MaxPool] → [Conv(64)x2, MaxPool] → [Conv(128)x2,
  * MaxPool] → Flatten → Dense(256, relu) → Dense(10); seeded weights and inputs.
  */
@@ -40,7 +44,9 @@ import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import * as benchCnn from './bench-cnn';
 import { createExplainer, explain } from '../src';
+import { DerivedTensors, withDerivedTensors } from '../src/ops/derived';
 import type { ExplainOptions } from '../src';
+import { leastWorkEpsilonPlus } from './least-work';
 import { formatRatio, loadLine, pairedRounds, type PairedMethod, type PairedTiming, type RoundPlan } from './paired';
 
 // ---- CLI -----------------------------------------------------------------------------------
@@ -142,7 +148,11 @@ interface Method {
   oneShot?: boolean;
   /** Skipped on cpu at batch >= 32 with --skip-slow-cpu. */
   slowOnCpu: boolean;
+  /** epsilonPlus's least work (scripts/least-work.ts), a lower bound of 'epsilonPlus x≥0'. */
+  leastWork?: boolean;
 }
+
+const LEAST_WORK = 'epsilonPlus least work';
 
 const METHODS: Method[] = [
   { name: 'predict', slowOnCpu: false },
@@ -155,6 +165,8 @@ const METHODS: Method[] = [
   { name: 'epsilonPlus x≥0', options: { composite: 'epsilonPlus', inputNonNegative: true }, slowOnCpu: true },
   { name: 'epsilonAlpha2Beta1 x≥0', options: { composite: 'epsilonAlpha2Beta1', inputNonNegative: true }, slowOnCpu: true },
   { name: 'oneShot epsilon', options: { rule: 'epsilon' }, oneShot: true, slowOnCpu: false },
+  // not an explanation: the lower bound of 'epsilonPlus x≥0' on these kernels (scripts/least-work.ts)
+  { name: LEAST_WORK, leastWork: true, slowOnCpu: true },
 ];
 
 /** The method a method's paired ratio divides by. */
@@ -181,6 +193,17 @@ function makeRunner(model: tf.LayersModel, method: Method): { run: () => tf.Tens
       return tf.sum(tf.slice(logits, [0, CLASS_IDX], [-1, 1]));
     });
     return { run: () => f(input()), dispose: () => undefined };
+  }
+  if (method.leastWork === true) {
+    const bound = leastWorkEpsilonPlus(model as tf.Sequential, input() as tf.Tensor4D, CLASS_IDX);
+    const store = new DerivedTensors();
+    return {
+      run: () => withDerivedTensors(store, () => bound.run()),
+      dispose: () => {
+        bound.dispose();
+        store.dispose();
+      },
+    };
   }
   const options = method.options as ExplainOptions;
   if (method.oneShot === true) return { run: () => explain(model, input(), CLASS_IDX, options) as tf.Tensor, dispose: () => undefined };
@@ -409,6 +432,11 @@ async function main(): Promise<void> {
     const label = t.label.includes('MobileNet') && mobilenet !== null ? `${t.label} (b=${mobilenet.batch})` : t.label;
     console.log(`  [${pass ? 'PASS' : 'FAIL'}] ${label.padEnd(66)} ${formatRatio({ ratioMedian: found.ratio, ratioMin: found.min, ratioMax: found.max })}`);
     checks.push({ target: t.label, limit: t.limit, result: pass ? 'PASS' : 'FAIL', ratio: found.ratio, ratioMin: found.min, ratioMax: found.max });
+  }
+  const bound = fromRow('wasm', 32, LEAST_WORK)(rows);
+  if (bound !== null) {
+    console.log(`  [info] wasm b=32 epsilonPlus's least work, the lower bound of any epsilonPlus call on these kernels`);
+    console.log(`         (scripts/least-work.ts; one kernel per max pool in place of its routing)           ${formatRatio({ ratioMedian: bound.ratio, ratioMin: bound.min, ratioMax: bound.max })}`);
   }
   const leaks = rows.filter((r) => (r.tensorLeak ?? 0) !== 0);
   console.log(leaks.length === 0 ? '  [PASS] tensor count unchanged over every case' : `  [WARN] tensor count changed: ${[...new Set(leaks.map((r) => `${r.backend} b=${r.batch} (${r.tensorLeak})`))].join(', ')}`);
