@@ -44,7 +44,6 @@ import { performance } from 'perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import * as benchCnn from './bench-cnn';
 import { createExplainer, explain } from '../src';
-import { DerivedTensors, withDerivedTensors } from '../src/ops/derived';
 import type { ExplainOptions } from '../src';
 import { leastWorkEpsilonPlus } from './least-work';
 import { formatRatio, loadLine, pairedRounds, type PairedMethod, type PairedTiming, type RoundPlan } from './paired';
@@ -196,14 +195,7 @@ function makeRunner(model: tf.LayersModel, method: Method): { run: () => tf.Tens
   }
   if (method.leastWork === true) {
     const bound = leastWorkEpsilonPlus(model as tf.Sequential, input() as tf.Tensor4D, CLASS_IDX);
-    const store = new DerivedTensors();
-    return {
-      run: () => withDerivedTensors(store, () => bound.run()),
-      dispose: () => {
-        bound.dispose();
-        store.dispose();
-      },
-    };
+    return { run: () => bound.run(), dispose: bound.dispose };
   }
   const options = method.options as ExplainOptions;
   if (method.oneShot === true) return { run: () => explain(model, input(), CLASS_IDX, options) as tf.Tensor, dispose: () => undefined };

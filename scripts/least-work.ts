@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { divideStabilized } from '../rules/stabilize';
-import { markConstantWeight } from '../src/ops/derived';
+import { DerivedTensors, markConstantWeight, withDerivedTensors } from '../src/ops/derived';
 import { conv2dTransposeByCorrelation, type Conv2DGeometry } from '../src/ops/conv';
 import { maxPoolTranspose } from '../src/ops/pool';
 
@@ -20,7 +20,7 @@ export interface LeastWork {
    * broadcasts do not compile there); `'engine'`: the engine's routing (`maxPoolTranspose`).
    */
   readonly run: (routing?: 'stand-in' | 'engine') => tf.Tensor;
-  /** Releases the kept weight-derived tensors. */
+  /** Releases the kept weight-derived tensors and its store. */
   readonly dispose: () => void;
 }
 
@@ -41,14 +41,17 @@ function requireSupported(layer: tf.layers.Layer): void {
 
 /**
  * The least work of an epsilonPlus pass of `model` on `x` (≥ 0) for `classIdx`. Runs the engine's
- * transposed convolutions, which keep their flipped kernels in the active derived-tensor store
- * (`withDerivedTensors`), as an explainer does.
+ * transposed convolutions in a derived-tensor store of its own, which keeps their flipped kernels
+ * from call to call as an explainer does (without one they would be derived in every call, and
+ * the bound would time work a call does not do).
  */
 export function leastWorkEpsilonPlus(model: tf.Sequential, x: tf.Tensor4D, classIdx: number): LeastWork {
   model.layers.forEach(requireSupported);
   const batch = x.shape[0];
   const kept: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => {
+  // made in a tidy of its own (intermediates released), kept until dispose()
+  const keep = <T extends tf.Tensor>(make: () => T): T => {
+    const t = tf.tidy(make);
     kept.push(t);
     return t;
   };
@@ -61,21 +64,22 @@ export function leastWorkEpsilonPlus(model: tf.Sequential, x: tf.Tensor4D, class
     if (cls === 'MaxPooling2D') return [{ kind: 'pool' }];
     if (cls === 'Flatten') return [];
     const [kernel, bias] = layer.getWeights();
-    if (cls === 'Dense') return [{ kind: 'dense', kernel: kernel as tf.Tensor2D, bias: bias as tf.Tensor1D, transposed: keep(tf.transpose(kernel)) as tf.Tensor2D, relu: (layer.getConfig().activation as string) === 'relu' }];
-    // marked as a weight: the transpose's flipped kernel is kept in the active store, as an explainer keeps it
-    const positive = markConstantWeight(keep(tf.relu(kernel))) as tf.Tensor4D;
-    return [{ kind: 'conv', kernel: kernel as tf.Tensor4D, bias: bias as tf.Tensor1D, positive, positiveBias: keep(tf.add(tf.relu(bias), 1e-6)) as tf.Tensor1D }];
+    if (cls === 'Dense') return [{ kind: 'dense', kernel: kernel as tf.Tensor2D, bias: bias as tf.Tensor1D, transposed: keep(() => tf.transpose(kernel)) as tf.Tensor2D, relu: (layer.getConfig().activation as string) === 'relu' }];
+    // marked as a weight: the transpose's flipped kernel is kept in the store, as an explainer keeps it
+    const positive = markConstantWeight(keep(() => tf.relu(kernel))) as tf.Tensor4D;
+    return [{ kind: 'conv', kernel: kernel as tf.Tensor4D, bias: bias as tf.Tensor1D, positive, positiveBias: keep(() => tf.add(tf.relu(bias), 1e-6)) as tf.Tensor1D }];
   });
   const classes = (model.outputs[0].shape as number[])[1];
-  const target = keep(tf.oneHot(tf.fill([batch], classIdx, 'int32') as tf.Tensor1D, classes));
+  const target = keep(() => tf.oneHot(tf.fill([batch], classIdx, 'int32') as tf.Tensor1D, classes));
   const transpose = (g: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D => conv2dTransposeByCorrelation(g, kernel, g.shape[1], g.shape[2], SAME_3X3);
   const routed = (input: tf.Tensor4D, pooled: tf.Tensor4D, dy: tf.Tensor4D, routing: 'stand-in' | 'engine'): tf.Tensor4D => {
     const [n, h, w, c] = input.shape;
     if (routing === 'engine' || tf.getBackend() === 'webgpu') return maxPoolTranspose(input, pooled, dy, [2, 2], [2, 2], 'valid');
     return tf.reshape(tf.mul(tf.reshape(input, [n * (h / 2), 2, w / 2, 2, c]), tf.reshape(dy, [n * (h / 2), 1, w / 2, 1, c])), input.shape) as tf.Tensor4D;
   };
+  const store = new DerivedTensors();
   const run = (routing: 'stand-in' | 'engine' = 'stand-in'): tf.Tensor =>
-    tf.tidy(() => {
+    withDerivedTensors(store, () => tf.tidy(() => {
       // the record: predict's kernels, keeping each layer's input and output
       const inputs: tf.Tensor[] = [];
       const outputs: tf.Tensor[] = [];
@@ -108,7 +112,13 @@ export function leastWorkEpsilonPlus(model: tf.Sequential, x: tf.Tensor4D, class
         }
       }
       return relevance;
-    });
-  return { run, dispose: () => tf.dispose(kept) };
+    }));
+  return {
+    run,
+    dispose: () => {
+      tf.dispose(kept);
+      store.dispose();
+    },
+  };
 }
 
